@@ -1,0 +1,3 @@
+"""Telemed: remote consultations between district facilities and expert councils."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Accounts and organisations: facilities, councils, users, sign-in sessions."""

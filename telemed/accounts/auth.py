@@ -1,0 +1,185 @@
+"""Sign-in, sessions and sign-out: the rules and their transactions."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from telemed.accounts.models import AuthSession, LoginFailures, User
+from telemed.accounts.passwords import PasswordHasher
+from telemed.accounts.principal import CouncilSeat, FacilityRef, Principal
+from telemed.accounts.repository import AccountRepository, LoginFailureRepository, SessionRepository
+from telemed.clock import Clock
+from telemed.errors import AuthenticationRequired, InvalidCredentials, TooManyAttempts
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    idle_timeout: int = 30 * 60
+    lifetime: int = 12 * 3600
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    window: int = 15 * 60
+    slowdown_after: int = 3
+    slowdown_seconds: float = 1.0
+    max_per_account: int = 5
+    max_per_address: int = 20
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    token: str
+    csrf_token: str
+    principal: Principal
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def load_principal(
+    accounts: AccountRepository, user: User, session: AuthSession | None = None
+) -> Principal:
+    memberships = await accounts.memberships(user.id)
+    facility = user.facility
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        full_name=user.full_name,
+        role=user.role,
+        facility=FacilityRef(facility.id, facility.code, facility.name, facility.level.value)
+        if facility
+        else None,
+        councils=tuple(
+            CouncilSeat(m.council_id, m.council.code, m.council.name, m.council_role, m.specialty)
+            for m in memberships
+        ),
+        session_id=session.token_hash if session else "",
+        csrf_token=session.csrf_token if session else "",
+    )
+
+
+class AuthService:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        hasher: PasswordHasher,
+        sessions: SessionPolicy,
+        throttle: ThrottlePolicy,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._clock = clock
+        self._hasher = hasher
+        self._sessions = sessions
+        self._throttle = throttle
+
+    async def login(self, username: str, password: str, address: str) -> LoginResult:
+        keys = (f"account:{username.casefold()}", f"address:{address}")
+        await self._refuse_if_locked(keys)
+
+        async with self._sessionmaker() as db, db.begin():
+            user = await AccountRepository(db).user_by_username(username)
+            password_hash = user.password_hash if user and user.is_active else None
+        # Verified outside the transaction: hashing takes tens of milliseconds and must not
+        # hold the database's write lock.
+        if not await self._hasher.verify(password_hash, password):
+            failures = await self._record_failure(keys)
+            if failures >= self._throttle.slowdown_after:
+                steps = failures - self._throttle.slowdown_after + 1
+                await self._clock.sleep(min(self._throttle.slowdown_seconds * steps, 5.0))
+            raise InvalidCredentials()
+
+        assert user is not None
+        token = secrets.token_urlsafe(32)
+        csrf_token = secrets.token_urlsafe(32)
+        now = self._clock.now()
+        async with self._sessionmaker() as db, db.begin():
+            await LoginFailureRepository(db).clear(keys[0])
+            sessions = SessionRepository(db)
+            await sessions.delete_expired(now, now - timedelta(seconds=self._sessions.idle_timeout))
+            auth_session = AuthSession(
+                token_hash=hash_token(token),
+                user_id=user.id,
+                csrf_token=csrf_token,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=now + timedelta(seconds=self._sessions.lifetime),
+            )
+            sessions.add(auth_session)
+            accounts = AccountRepository(db)
+            fresh = await accounts.user_by_id(user.id)
+            assert fresh is not None
+            principal = await load_principal(accounts, fresh, auth_session)
+        return LoginResult(token=token, csrf_token=csrf_token, principal=principal)
+
+    async def authenticate(self, token: str) -> Principal:
+        """The principal behind a session token; refuses unknown, expired and disabled."""
+        now = self._clock.now()
+        async with self._sessionmaker() as db, db.begin():
+            sessions = SessionRepository(db)
+            auth_session = await sessions.get(hash_token(token))
+            if auth_session is None:
+                raise AuthenticationRequired()
+            accounts = AccountRepository(db)
+            user = await accounts.user_by_id(auth_session.user_id)
+            idle = now - auth_session.last_seen_at
+            if (
+                user is None
+                or not user.is_active
+                or now >= auth_session.expires_at
+                or idle >= timedelta(seconds=self._sessions.idle_timeout)
+            ):
+                await sessions.delete(auth_session.token_hash)
+                raise AuthenticationRequired("Your session has ended. Sign in again.")
+            # Refreshing last_seen on every request would make every read a write; a
+            # resolution of a tenth of the idle timeout (at most a minute) is plenty.
+            if idle >= timedelta(seconds=min(60, self._sessions.idle_timeout / 10)):
+                auth_session.last_seen_at = now
+            return await load_principal(accounts, user, auth_session)
+
+    async def logout(self, principal: Principal) -> None:
+        """End the session: its token stops working as cookie and as bearer alike."""
+        async with self._sessionmaker() as db, db.begin():
+            await SessionRepository(db).delete(principal.session_id)
+
+    async def _refuse_if_locked(self, keys: tuple[str, str]) -> None:
+        now = self._clock.now()
+        limits = (self._throttle.max_per_account, self._throttle.max_per_address)
+        async with self._sessionmaker() as db, db.begin():
+            failures = LoginFailureRepository(db)
+            for key, limit in zip(keys, limits, strict=True):
+                row = await failures.get(key)
+                if row is None or row.failures < limit:
+                    continue
+                unlock_at = row.window_started_at + timedelta(seconds=self._throttle.window)
+                if unlock_at > now:
+                    raise TooManyAttempts(
+                        retry_after=max(1, int((unlock_at - now).total_seconds()))
+                    )
+
+    async def _record_failure(self, keys: tuple[str, str]) -> int:
+        """Count a failure against every key; the highest count decides the slowdown."""
+        now = self._clock.now()
+        window = timedelta(seconds=self._throttle.window)
+        highest = 0
+        async with self._sessionmaker() as db, db.begin():
+            failures = LoginFailureRepository(db)
+            for key in keys:
+                row = await failures.get(key)
+                if row is None:
+                    row = LoginFailures(key=key, failures=0, window_started_at=now)
+                    failures.add(row)
+                elif now - row.window_started_at >= window:
+                    row.failures = 0
+                    row.window_started_at = now
+                row.failures += 1
+                if key.startswith("account:"):
+                    highest = max(highest, row.failures)
+        return highest

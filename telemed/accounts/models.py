@@ -1,0 +1,110 @@
+"""Storage models for facilities, councils, users and sign-in sessions."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from telemed.db.base import Base, UtcDateTime
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class FacilityLevel(enum.StrEnum):
+    COMMUNE = "commune"
+    DISTRICT = "district"
+    PROVINCIAL = "provincial"
+    CENTRAL = "central"
+
+
+class UserRole(enum.StrEnum):
+    DISTRICT_DOCTOR = "district_doctor"
+    COUNCIL_MEMBER = "council_member"
+    ADMIN = "admin"
+
+
+class CouncilRole(enum.StrEnum):
+    CHAIR = "chair"
+    SECRETARY = "secretary"
+    MEMBER = "member"
+
+
+class Facility(Base):
+    __tablename__ = "facilities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[FacilityLevel] = mapped_column(_enum(FacilityLevel, "facility_level"))
+
+
+class Council(Base):
+    __tablename__ = "councils"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    seat_facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"))
+
+    seat_facility: Mapped[Facility] = relationship(lazy="joined")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[UserRole] = mapped_column(_enum(UserRole, "user_role"))
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("facilities.id"))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    facility: Mapped[Facility | None] = relationship(lazy="joined")
+
+
+class CouncilMembership(Base):
+    __tablename__ = "council_memberships"
+
+    council_id: Mapped[int] = mapped_column(ForeignKey("councils.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    council_role: Mapped[CouncilRole] = mapped_column(_enum(CouncilRole, "council_role"))
+    specialty: Mapped[str] = mapped_column(String(100), default="")
+
+    council: Mapped[Council] = relationship(lazy="joined")
+
+
+class AuthSession(Base):
+    """A signed-in session. Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "auth_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class LoginFailures(Base):
+    """Recent failed sign-ins per key (``account:<name>`` or ``address:<ip>``)."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -1,0 +1,65 @@
+"""Who is asking: the signed-in user as every service sees it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from telemed.accounts.models import CouncilRole, UserRole
+
+
+@dataclass(frozen=True)
+class FacilityRef:
+    id: int
+    code: str
+    name: str
+    level: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "code": self.code, "name": self.name, "level": self.level}
+
+
+@dataclass(frozen=True)
+class CouncilSeat:
+    """One council the user sits on, and in which capacity."""
+
+    council_id: int
+    code: str
+    name: str
+    council_role: CouncilRole
+    specialty: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.council_id,
+            "code": self.code,
+            "name": self.name,
+            "council_role": self.council_role.value,
+            "specialty": self.specialty,
+        }
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    username: str
+    full_name: str
+    role: UserRole
+    facility: FacilityRef | None
+    councils: tuple[CouncilSeat, ...] = field(default_factory=tuple)
+    # The session this request came in on: its hash (never the token) and CSRF token.
+    session_id: str = ""
+    csrf_token: str = ""
+
+    def seat(self, council_id: int) -> CouncilSeat | None:
+        return next((s for s in self.councils if s.council_id == council_id), None)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.user_id,
+            "username": self.username,
+            "full_name": self.full_name,
+            "role": self.role.value,
+            "facility": self.facility.as_json() if self.facility else None,
+            "councils": [seat.as_json() for seat in self.councils],
+        }

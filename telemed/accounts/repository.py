@@ -1,0 +1,93 @@
+"""Queries for accounts, organisations, sessions and sign-in failures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from telemed.accounts.models import (
+    AuthSession,
+    Council,
+    CouncilMembership,
+    Facility,
+    LoginFailures,
+    User,
+)
+
+
+class AccountRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def user_by_username(self, username: str) -> User | None:
+        return await self._session.scalar(select(User).where(User.username == username))
+
+    async def user_by_id(self, user_id: int) -> User | None:
+        return await self._session.get(User, user_id)
+
+    async def memberships(self, user_id: int) -> Sequence[CouncilMembership]:
+        rows = await self._session.scalars(
+            select(CouncilMembership)
+            .where(CouncilMembership.user_id == user_id)
+            .order_by(CouncilMembership.council_id)
+        )
+        return rows.all()
+
+    async def membership(self, council_id: int, user_id: int) -> CouncilMembership | None:
+        return await self._session.get(CouncilMembership, (council_id, user_id))
+
+    async def facility_by_code(self, code: str) -> Facility | None:
+        return await self._session.scalar(select(Facility).where(Facility.code == code))
+
+    async def council_by_code(self, code: str) -> Council | None:
+        return await self._session.scalar(select(Council).where(Council.code == code))
+
+    def add(self, entity: Facility | Council | User | CouncilMembership) -> None:
+        self._session.add(entity)
+
+    async def remove_membership(self, membership: CouncilMembership) -> None:
+        await self._session.delete(membership)
+
+    async def flush(self) -> None:
+        await self._session.flush()
+
+
+class SessionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, auth_session: AuthSession) -> None:
+        self._session.add(auth_session)
+
+    async def get(self, token_hash: str) -> AuthSession | None:
+        return await self._session.get(AuthSession, token_hash)
+
+    async def delete(self, token_hash: str) -> None:
+        await self._session.execute(delete(AuthSession).where(AuthSession.token_hash == token_hash))
+
+    async def delete_for_user(self, user_id: int) -> None:
+        await self._session.execute(delete(AuthSession).where(AuthSession.user_id == user_id))
+
+    async def delete_expired(self, now: datetime, idle_cutoff: datetime) -> None:
+        await self._session.execute(
+            delete(AuthSession).where(
+                (AuthSession.expires_at <= now) | (AuthSession.last_seen_at <= idle_cutoff)
+            )
+        )
+
+
+class LoginFailureRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, key: str) -> LoginFailures | None:
+        return await self._session.get(LoginFailures, key)
+
+    def add(self, row: LoginFailures) -> None:
+        self._session.add(row)
+
+    async def clear(self, key: str) -> None:
+        await self._session.execute(delete(LoginFailures).where(LoginFailures.key == key))

@@ -1,0 +1,101 @@
+"""Domain errors raised by services.
+
+Transport code maps each class to a status code in one place (``telemed.http.errors`` for
+HTTP, the realtime error path for Socket.IO); services never speak HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class FieldProblem:
+    field: str
+    message: str
+
+
+class DomainError(Exception):
+    code = "error"
+    default_message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class AuthenticationRequired(DomainError):
+    code = "authentication_required"
+    default_message = "Sign in to continue."
+
+
+class InvalidCredentials(DomainError):
+    code = "invalid_credentials"
+    default_message = "Wrong username or password."
+
+
+class TooManyAttempts(DomainError):
+    code = "too_many_attempts"
+    default_message = "Too many failed sign-ins. Try again later."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class CsrfRejected(DomainError):
+    code = "csrf_rejected"
+    default_message = "Missing or wrong X-CSRF-Token header."
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    default_message = "You are not allowed to do this."
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    default_message = "Not found."
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    default_message = "The request conflicts with the current state."
+
+    def __init__(self, message: str | None = None, **details: object) -> None:
+        super().__init__(message)
+        # Machine-readable context for the client, such as the case's current status.
+        self.details = details
+
+
+class ValidationFailed(DomainError):
+    code = "validation_error"
+    default_message = "The request is not valid."
+
+    def __init__(self, problems: list[FieldProblem], message: str | None = None) -> None:
+        self.problems = problems
+        if message is None and problems:
+            message = "; ".join(f"{p.field}: {p.message}" for p in problems)
+        super().__init__(message)
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+    default_message = "The request body is too large."
+
+
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+    default_message = "This type of content is not accepted."
+
+
+@dataclass
+class ErrorBody:
+    """The one error shape: ``{"error": {"code", "message", ...}}``."""
+
+    code: str
+    message: str
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, object]:
+        return {"error": {"code": self.code, "message": self.message, **self.extra}}

@@ -1,0 +1,66 @@
+"""Who sent this request: a bearer token or the session cookie, with CSRF for the cookie."""
+
+from __future__ import annotations
+
+import hmac
+
+from aiohttp import web
+
+from telemed import appkeys
+from telemed.accounts.principal import Principal
+from telemed.errors import AuthenticationRequired, CsrfRejected
+
+SESSION_COOKIE = "telemed_session"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def session_token(request: web.Request) -> tuple[str, bool] | None:
+    """The session token and whether it came from the cookie (rather than a bearer header)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip(), False
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return cookie, True
+    return None
+
+
+async def current_principal(request: web.Request) -> Principal:
+    """The signed-in principal, or AuthenticationRequired / CsrfRejected."""
+    found = session_token(request)
+    if found is None:
+        raise AuthenticationRequired()
+    token, from_cookie = found
+    principal = await request.app[appkeys.AUTH_SERVICE].authenticate(token)
+    if from_cookie and request.method not in _SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), principal.csrf_token.encode()):
+            raise CsrfRejected()
+    return principal
+
+
+async def optional_principal(request: web.Request) -> Principal | None:
+    try:
+        return await current_principal(request)
+    except AuthenticationRequired:
+        return None
+
+
+def set_session_cookie(
+    response: web.StreamResponse, token: str, *, secure: bool, max_age: int
+) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="Lax",
+        secure=secure,
+        path="/",
+        max_age=max_age,
+    )
+
+
+def clear_session_cookie(response: web.StreamResponse) -> None:
+    response.del_cookie(SESSION_COOKIE, path="/")

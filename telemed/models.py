@@ -1,0 +1,8 @@
+"""Every storage model, imported once so that the metadata (and Alembic) sees them all."""
+
+from telemed.accounts import models as accounts_models
+from telemed.db.base import Base
+
+metadata = Base.metadata
+
+__all__ = ["accounts_models", "metadata"]

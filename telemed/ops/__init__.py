@@ -1,0 +1,1 @@
+"""Operations: health, metrics, request ids and access logs."""

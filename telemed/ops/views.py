@@ -1,0 +1,74 @@
+"""Health, metrics, and the request middleware that ids, times and logs every request."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from sqlalchemy import text
+
+from telemed import appkeys
+from telemed.logs import request_id_var
+
+access_log = logging.getLogger("telemed.access")
+log = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+def _route(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    # The route pattern, never the concrete path: paths hold ids, queries may hold more.
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = secrets.token_hex(8)
+    token = request_id_var.set(request_id)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers[REQUEST_ID_HEADER] = request_id
+        return response
+    finally:
+        elapsed = time.perf_counter() - started
+        route = _route(request)
+        metrics = request.app[appkeys.METRICS]
+        metrics.requests.labels(request.method, route, str(status)).inc()
+        metrics.latency.labels(request.method, route).observe(elapsed)
+        access_log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "route": route,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+            },
+        )
+        request_id_var.reset(token)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    try:
+        async with request.app[appkeys.ENGINE].connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:
+        log.exception("health check: database unreachable")
+        return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
+    return web.json_response({"status": "ok", "database": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[appkeys.METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)

@@ -1,0 +1,116 @@
+"""Fixtures: a fresh database per test on SQLite and PostgreSQL, a controllable clock,
+and a real server on an ephemeral port."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from telemed.clock import ManualClock
+from telemed.settings import Settings
+from tests.support.databases import PostgresTemplate, SqliteTemplate
+from tests.support.server import RunningServer
+from tests.support.services import require_postgres
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
+    return SqliteTemplate(tmp_path_factory.mktemp("sqlite-template"))
+
+
+_postgres: dict[str, PostgresTemplate] = {}
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[Callable[[], PostgresTemplate]]:
+    """Created on first use only, so a SQLite-only run never touches PostgreSQL."""
+
+    def get() -> PostgresTemplate:
+        if "template" not in _postgres:
+            _postgres["template"] = PostgresTemplate(require_postgres())
+        return _postgres["template"]
+
+    yield get
+    if "template" in _postgres:
+        _postgres.pop("template").close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    value: str = request.param
+    return value
+
+
+@pytest.fixture
+async def database_url(
+    backend: str,
+    tmp_path: Path,
+    sqlite_template: SqliteTemplate,
+    postgres_template: Callable[[], PostgresTemplate],
+) -> AsyncIterator[str]:
+    """A migrated database holding the demo network, new for this test."""
+    if backend == "sqlite":
+        yield sqlite_template.clone(tmp_path)
+        return
+    template = postgres_template()
+    url = await template.clone()
+    try:
+        yield url
+    finally:
+        await template.drop(url)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "data_dir": tmp_path / "data",
+            "database_url": database_url,
+            "login_slowdown_seconds": 0.5,
+            "log_json": False,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+async def server(settings: Settings, clock: ManualClock) -> AsyncIterator[RunningServer]:
+    running = RunningServer(settings, clock)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.close()
+
+
+@pytest.fixture
+async def empty_database_url(
+    backend: str, tmp_path: Path, postgres_template: Callable[[], PostgresTemplate]
+) -> AsyncIterator[str]:
+    """A database with no schema at all."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+        return
+    template = postgres_template()
+    url = await template.create_empty()
+    try:
+        yield url
+    finally:
+        await template.drop(url)

@@ -1,0 +1,96 @@
+"""Fresh databases for tests: SQLite files and PostgreSQL databases cloned from a template.
+
+The template is migrated and seeded with the demo network once per test run, so each
+test starts from the same known state in about a tenth of a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from telemed.accounts.demo import seed_demo_network
+from telemed.accounts.passwords import PasswordHasher
+from telemed.accounts.service import AccountService
+from telemed.clock import ManualClock
+from telemed.db.engine import create_engine, create_sessionmaker
+from telemed.db.migrations import upgrade
+
+
+async def migrate_and_seed(url: str, *, seed: bool = True) -> None:
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+        if seed:
+            await seed_demo_network(
+                AccountService(create_sessionmaker(engine), ManualClock(), PasswordHasher())
+            )
+    finally:
+        await engine.dispose()
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+class SqliteTemplate:
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "template.db"
+        asyncio.run(migrate_and_seed(sqlite_url(self.path)))
+
+    def clone(self, directory: Path) -> str:
+        target = directory / "telemed.db"
+        shutil.copyfile(self.path, target)
+        return sqlite_url(target)
+
+
+class PostgresTemplate:
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.name = f"telemed_tmpl_{secrets.token_hex(4)}"
+        self._created = False
+
+    async def ensure_created(self) -> None:
+        if not self._created:
+            await self._create_template()
+            self._created = True
+
+    def url_for(self, database: str) -> str:
+        return make_url(self.admin_url).set(database=database).render_as_string(hide_password=False)
+
+    async def _admin(self, *statements: str) -> None:
+        engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as connection:
+                for statement in statements:
+                    await connection.execute(text(statement))
+        finally:
+            await engine.dispose()
+
+    async def _create_template(self) -> None:
+        await self._admin(f'CREATE DATABASE "{self.name}"')
+        await migrate_and_seed(self.url_for(self.name))
+
+    async def clone(self) -> str:
+        await self.ensure_created()
+        name = f"telemed_t_{secrets.token_hex(6)}"
+        await self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.name}" STRATEGY FILE_COPY')
+        return self.url_for(name)
+
+    async def create_empty(self) -> str:
+        name = f"telemed_t_{secrets.token_hex(6)}"
+        await self._admin(f'CREATE DATABASE "{name}"')
+        return self.url_for(name)
+
+    async def drop(self, url: str) -> None:
+        name = make_url(url).database
+        await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def close(self) -> None:
+        if self._created:
+            asyncio.run(self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))

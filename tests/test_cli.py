@@ -1,0 +1,116 @@
+"""The ``telemed`` command: help everywhere, migrations, the demo network, users."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from telemed.accounts.models import AuthSession, CouncilMembership, User
+from telemed.accounts.passwords import PasswordHasher
+from telemed.cli import build_parser, main
+from telemed.db.base import Base
+from telemed.db.engine import create_engine, create_sessionmaker
+
+
+def _command_paths(parser: argparse.ArgumentParser, prefix: list[str]) -> list[list[str]]:
+    paths = [prefix]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                paths.extend(_command_paths(sub, [*prefix, name]))
+    return paths
+
+
+@pytest.mark.parametrize("path", _command_paths(build_parser(), []), ids=" ".join)
+def test_every_command_has_help(path: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*path, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: telemed" in capsys.readouterr().out
+
+
+def _url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+
+
+async def _count(url: str, model: type[Base]) -> int:
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as db:
+            return int(await db.scalar(select(func.count()).select_from(model)) or 0)
+    finally:
+        await engine.dispose()
+
+
+def test_demo_is_idempotent_and_says_the_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _url(tmp_path)
+    assert main(["db", "upgrade", "--database-url", url]) == 0
+    assert main(["demo", "--database-url", url]) == 0
+    assert main(["demo", "--database-url", url]) == 0
+    out = capsys.readouterr().out
+    assert "telemed-demo" in out
+    assert asyncio.run(_count(url, User)) == 7
+    assert asyncio.run(_count(url, CouncilMembership)) == 4
+
+
+def test_demo_on_unmigrated_database_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--database-url", _url(tmp_path)]) == 2
+    assert "telemed db upgrade" in capsys.readouterr().err
+
+
+def test_user_add_disable_and_council_membership(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = _url(tmp_path)
+    main(["db", "upgrade", "--database-url", url])
+    main(["demo", "--database-url", url])
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-long-password\n"))
+    args = ["user", "add", "bs.moi", "--full-name", "BS. Mới", "--role", "council_member"]
+    args += ["--council", "HDCM-TW", "--specialty", "Hô hấp", "--password-stdin"]
+    assert main([*args, "--database-url", url]) == 0
+
+    async def check_user() -> tuple[bool, bool]:
+        engine = create_engine(url)
+        try:
+            async with create_sessionmaker(engine)() as db:
+                user = await db.scalar(select(User).where(User.username == "bs.moi"))
+                assert user is not None
+                ok = await PasswordHasher().verify(user.password_hash, "a-long-password")
+                return ok, user.is_active
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(check_user()) == (True, True)
+    assert asyncio.run(_count(url, CouncilMembership)) == 5
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-long-password\n"))
+    assert main([*args, "--database-url", url]) == 1  # taken
+    assert "taken" in capsys.readouterr().err
+
+    assert main(["council", "remove-member", "bs.moi", "HDCM-TW", "--database-url", url]) == 0
+    assert asyncio.run(_count(url, CouncilMembership)) == 4
+    assert main(["user", "disable", "bs.moi", "--database-url", url]) == 0
+    assert asyncio.run(check_user()) == (True, False)
+    assert main(["user", "disable", "nobody", "--database-url", url]) == 1
+    assert asyncio.run(_count(url, AuthSession)) == 0
+
+
+def test_user_add_refuses_a_short_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = _url(tmp_path)
+    main(["db", "upgrade", "--database-url", url])
+    main(["demo", "--database-url", url])
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    args = ["user", "add", "x.y", "--full-name", "X", "--role", "admin", "--password-stdin"]
+    assert main([*args, "--database-url", url]) == 1
+    assert "password: at least 8 characters" in capsys.readouterr().err
