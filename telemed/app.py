@@ -14,6 +14,12 @@ from telemed.accounts import views as account_views
 from telemed.accounts.auth import AuthService, SessionPolicy, ThrottlePolicy
 from telemed.accounts.passwords import PasswordHasher
 from telemed.accounts.service import AccountService
+from telemed.audit.log import AuditLog
+from telemed.audit.work import AuditedWork
+from telemed.cases import views as case_views
+from telemed.cases.decisions import DecisionService
+from telemed.cases.events import SilentSink
+from telemed.cases.service import CaseService
 from telemed.clock import Clock, SystemClock
 from telemed.db.engine import create_engine, create_sessionmaker
 from telemed.db.migrations import ensure_migrated
@@ -40,6 +46,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[appkeys.SETTINGS] = settings
     app[appkeys.CLOCK] = clock or SystemClock()
     app[appkeys.METRICS] = Metrics()
+    app[appkeys.CASE_EVENT_SINK] = SilentSink()
     app.cleanup_ctx.append(_database)
 
     sio = create_socketio_server(settings)
@@ -59,6 +66,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
 
     ops_views.add_routes(app)
     account_views.add_routes(app)
+    case_views.add_routes(app)
     page_views.add_routes(app)
     _add_static(app, settings)
     return app
@@ -91,6 +99,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         ),
     )
     app[appkeys.ACCOUNT_SERVICE] = AccountService(sessionmaker, clock, hasher)
+    audit_log = AuditLog(clock)
+    work = AuditedWork(sessionmaker, audit_log)
+    sink = app[appkeys.CASE_EVENT_SINK]
+    app[appkeys.AUDIT_LOG] = audit_log
+    app[appkeys.AUDITED_WORK] = work
+    app[appkeys.CASE_SERVICE] = CaseService(work, clock, sink)
+    app[appkeys.DECISION_SERVICE] = DecisionService(work, clock, sink)
     yield
     await engine.dispose()
 

@@ -1,8 +1,10 @@
 """Every storage model, imported once so that the metadata (and Alembic) sees them all."""
 
 from telemed.accounts import models as accounts_models
+from telemed.audit import models as audit_models
+from telemed.cases import models as cases_models
 from telemed.db.base import Base
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "metadata"]
+__all__ = ["accounts_models", "audit_models", "cases_models", "metadata"]

@@ -5,21 +5,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from telemed.db.base import Base, UtcDateTime
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(
-        cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda members: [m.value for m in members],
-    )
+from telemed.db.types import enum_column
 
 
 class FacilityLevel(enum.StrEnum):
@@ -47,7 +37,7 @@ class Facility(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    level: Mapped[FacilityLevel] = mapped_column(_enum(FacilityLevel, "facility_level"))
+    level: Mapped[FacilityLevel] = mapped_column(enum_column(FacilityLevel, "facility_level"))
 
 
 class Council(Base):
@@ -67,7 +57,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[UserRole] = mapped_column(_enum(UserRole, "user_role"))
+    role: Mapped[UserRole] = mapped_column(enum_column(UserRole, "user_role"))
     facility_id: Mapped[int | None] = mapped_column(ForeignKey("facilities.id"))
     password_hash: Mapped[str] = mapped_column(String(256))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -81,7 +71,7 @@ class CouncilMembership(Base):
 
     council_id: Mapped[int] = mapped_column(ForeignKey("councils.id"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
-    council_role: Mapped[CouncilRole] = mapped_column(_enum(CouncilRole, "council_role"))
+    council_role: Mapped[CouncilRole] = mapped_column(enum_column(CouncilRole, "council_role"))
     specialty: Mapped[str] = mapped_column(String(100), default="")
 
     council: Mapped[Council] = relationship(lazy="joined")

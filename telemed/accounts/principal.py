@@ -63,3 +63,22 @@ class Principal:
             "facility": self.facility.as_json() if self.facility else None,
             "councils": [seat.as_json() for seat in self.councils],
         }
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, from where, in which request: what services authorize and audit.
+
+    ``principal`` is None for anonymous actions (a sign-in attempt), where
+    ``attempted_username`` names the account tried.
+    """
+
+    principal: Principal | None
+    address: str
+    request_id: str
+    attempted_username: str | None = None
+
+    @property
+    def user(self) -> Principal:
+        assert self.principal is not None, "an anonymous actor reached a signed-in action"
+        return self.principal

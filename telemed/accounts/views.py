@@ -6,20 +6,18 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from telemed import appkeys
-from telemed.http.auth import clear_session_cookie, current_principal, set_session_cookie
-from telemed.http.requests import client_address, parse_json
+from telemed.http.auth import (
+    clear_session_cookie,
+    current_principal,
+    request_address,
+    set_session_cookie,
+)
+from telemed.http.requests import parse_json
 
 
 class LoginBody(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
-
-
-def request_address(request: web.Request) -> str:
-    settings = request.app[appkeys.SETTINGS]
-    return client_address(
-        request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxies
-    )
 
 
 async def login(request: web.Request) -> web.Response:

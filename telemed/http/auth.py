@@ -7,8 +7,10 @@ import hmac
 from aiohttp import web
 
 from telemed import appkeys
-from telemed.accounts.principal import Principal
+from telemed.accounts.principal import Actor, Principal
 from telemed.errors import AuthenticationRequired, CsrfRejected
+from telemed.http.requests import client_address
+from telemed.logs import request_id_var
 
 SESSION_COOKIE = "telemed_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -64,3 +66,16 @@ def set_session_cookie(
 
 def clear_session_cookie(response: web.StreamResponse) -> None:
     response.del_cookie(SESSION_COOKIE, path="/")
+
+
+def request_address(request: web.Request) -> str:
+    settings = request.app[appkeys.SETTINGS]
+    return client_address(
+        request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxies
+    )
+
+
+async def current_actor(request: web.Request) -> Actor:
+    """The signed-in principal with where the request came from, for services to audit."""
+    principal = await current_principal(request)
+    return Actor(principal, request_address(request), request_id_var.get())

@@ -1,0 +1,43 @@
+"""The hash chain: the canonical encoding of a row and how each hash is computed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from telemed.audit.models import AuditRecord
+
+GENESIS_HASH = "0" * 64
+
+CHAINED_FIELDS = (
+    "seq",
+    "at",
+    "actor_id",
+    "actor_username",
+    "actor_role",
+    "actor_facility",
+    "address",
+    "action",
+    "case_id",
+    "object_id",
+    "outcome",
+    "request_id",
+)
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value
+
+
+def canonical(record: AuditRecord) -> bytes:
+    """Sorted-key compact JSON of the chained fields, UTF-8."""
+    fields = {name: _value(getattr(record, name)) for name in CHAINED_FIELDS}
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def chain_hash(prev_hash: str, record: AuditRecord) -> str:
+    return hashlib.sha256(prev_hash.encode() + canonical(record)).hexdigest()

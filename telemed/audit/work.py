@@ -1,0 +1,84 @@
+"""A unit of work: one transaction whose audit row commits with it.
+
+Every service action that touches a case, an account or the audit trail runs inside
+``async with work(actor, "note.create", case_id=...) as unit``. On success the audit row
+is appended in the same transaction just before commit, so the change and its record are
+stored together or not at all. When the action is refused (or fails), the transaction is
+rolled back and a ``denied`` (or ``error``) row is committed on its own, then the error
+propagates to the transport.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from telemed.accounts.principal import Actor
+from telemed.audit.log import AuditEntry, AuditLog, Outcome
+from telemed.errors import (
+    AuthenticationRequired,
+    CsrfRejected,
+    DomainError,
+    Forbidden,
+    InvalidCredentials,
+    NotFound,
+    TooManyAttempts,
+)
+
+log = logging.getLogger(__name__)
+
+DENIALS = (
+    AuthenticationRequired,
+    CsrfRejected,
+    Forbidden,
+    InvalidCredentials,
+    NotFound,
+    TooManyAttempts,
+)
+
+
+@dataclass
+class Unit:
+    db: AsyncSession
+    entry: AuditEntry
+
+
+class AuditedWork:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], audit: AuditLog) -> None:
+        self._sessionmaker = sessionmaker
+        self._audit = audit
+
+    @asynccontextmanager
+    async def __call__(
+        self,
+        actor: Actor,
+        action: str,
+        *,
+        case_id: int | None = None,
+        object_id: str | None = None,
+    ) -> AsyncIterator[Unit]:
+        entry = AuditEntry(action, case_id, object_id)
+        try:
+            async with self._sessionmaker() as db, db.begin():
+                unit = Unit(db, entry)
+                yield unit
+                await self._audit.record(db, actor, entry, Outcome.SUCCESS)
+        except DomainError as error:
+            outcome = Outcome.DENIED if isinstance(error, DENIALS) else Outcome.ERROR
+            await self.record_alone(actor, entry, outcome)
+            raise
+        except Exception:
+            try:
+                await self.record_alone(actor, entry, Outcome.ERROR)
+            except Exception:
+                log.exception("could not record the failure of %s in the audit trail", action)
+            raise
+
+    async def record_alone(self, actor: Actor, entry: AuditEntry, outcome: Outcome) -> None:
+        """Commit one audit row in a transaction of its own."""
+        async with self._sessionmaker() as db, db.begin():
+            await self._audit.record(db, actor, entry, outcome)

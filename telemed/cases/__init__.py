@@ -1,0 +1,1 @@
+"""Consultation cases: request, triage, schedule, notes, attachments, decisions, minutes."""

@@ -1,0 +1,229 @@
+"""The board: a case as every participant sees it, in JSON.
+
+``board_json`` builds it from the tables; ``replay`` builds the same thing from the event
+log alone (tests prove the two agree, and the browser applies events the same way).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from telemed.accounts.models import Council, Facility, User
+from telemed.cases.markdown import render
+from telemed.cases.models import (
+    Attachment,
+    Case,
+    CaseEvent,
+    CaseQuestion,
+    Decision,
+    DecisionOpinion,
+    Note,
+)
+
+Json = dict[str, Any]
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def actor_json(user: User | None) -> Json | None:
+    if user is None:
+        return None
+    return {"id": user.id, "username": user.username, "full_name": user.full_name}
+
+
+def case_core_json(
+    case: Case,
+    facility: Facility,
+    council: Council,
+    requester: User,
+    questions: Sequence[CaseQuestion],
+) -> Json:
+    """The case's own fields, as stored in its ``case.created`` event."""
+    return {
+        "id": case.id,
+        "title": case.title,
+        "status": case.status.value,
+        "urgency": case.urgency.value,
+        "specialty": case.specialty,
+        "patient": {
+            "code": case.patient_code,
+            "sex": case.patient_sex.value,
+            "birth_year": case.patient_birth_year,
+        },
+        "summary": case.summary,
+        "questions": [{"number": q.number, "text": q.text} for q in questions],
+        "requesting_facility": {"id": facility.id, "code": facility.code, "name": facility.name},
+        "requested_by": actor_json(requester),
+        "council": {"id": council.id, "code": council.code, "name": council.name},
+        "scheduled_at": iso(case.scheduled_at),
+        "outcome": case.outcome,
+        "created_at": iso(case.created_at),
+    }
+
+
+def note_json(note: Note, author: User | None) -> Json:
+    return {
+        "id": note.id,
+        "seq": note.seq,
+        "author": actor_json(author),
+        "created_at": iso(note.created_at),
+        "body": note.body,
+        "body_html": render(note.body),
+        "question": note.question,
+        "supersedes": note.supersedes_id,
+    }
+
+
+def attachment_json(attachment: Attachment, uploader: User | None) -> Json:
+    return {
+        "id": attachment.id,
+        "seq": attachment.seq,
+        "filename": attachment.filename,
+        "media_type": attachment.media_type,
+        "kind": attachment.kind.value,
+        "size": attachment.size,
+        "sha256": attachment.sha256,
+        "description": attachment.description,
+        "has_preview": attachment.preview_sha256 is not None,
+        "uploaded_by": actor_json(uploader),
+        "created_at": iso(attachment.created_at),
+    }
+
+
+def opinion_json(opinion: DecisionOpinion, user: User | None) -> Json:
+    return {
+        "user": actor_json(user),
+        "stance": opinion.stance.value,
+        "reason": opinion.reason,
+        "at": iso(opinion.at),
+    }
+
+
+def decision_json(
+    decision: Decision, opinions: Iterable[DecisionOpinion], users: Mapping[int, User]
+) -> Json:
+    return {
+        "id": decision.id,
+        "status": decision.status.value,
+        "version": decision.version,
+        "answers": decision.answers,
+        "treatment_direction": decision.treatment_direction,
+        "transfer": decision.transfer,
+        "follow_up": decision.follow_up,
+        "amends": decision.amends_id,
+        "drafted_by": actor_json(users.get(decision.drafted_by_id)),
+        "signed_by": actor_json(users.get(decision.signed_by_id))
+        if decision.signed_by_id
+        else None,
+        "signed_at": iso(decision.signed_at),
+        "content_sha256": decision.content_sha256,
+        "opinions": [opinion_json(o, users.get(o.user_id)) for o in opinions],
+    }
+
+
+def event_json(event: CaseEvent, actor: User | None) -> Json:
+    return {
+        "case_id": event.case_id,
+        "seq": event.seq,
+        "type": event.type,
+        "actor": actor_json(actor),
+        "at": iso(event.at),
+        "data": event.data,
+    }
+
+
+def metadata_json(case: Case, facility: Facility, council: Council) -> Json:
+    """What an auditor who is not a participant may see: no clinical content."""
+    return {
+        "id": case.id,
+        "status": case.status.value,
+        "urgency": case.urgency.value,
+        "specialty": case.specialty,
+        "requesting_facility": {"id": facility.id, "code": facility.code, "name": facility.name},
+        "council": {"id": council.id, "code": council.code, "name": council.name},
+        "scheduled_at": iso(case.scheduled_at),
+        "created_at": iso(case.created_at),
+        "updated_at": iso(case.updated_at),
+        "last_seq": case.last_seq,
+        "clinical": False,
+    }
+
+
+def _mark_superseded(notes: list[Json]) -> None:
+    by_id = {note["id"]: note for note in notes}
+    for note in notes:
+        note["superseded_by"] = None
+    for note in notes:
+        if note["supersedes"] in by_id:
+            by_id[note["supersedes"]]["superseded_by"] = note["id"]
+
+
+def assemble(
+    core: Json,
+    *,
+    notes: list[Json],
+    attachments: list[Json],
+    decisions: list[Json],
+    participants: list[Json],
+    updated_at: str | None,
+    last_seq: int,
+) -> Json:
+    _mark_superseded(notes)
+    return {
+        **core,
+        "updated_at": updated_at,
+        "last_seq": last_seq,
+        "clinical": True,
+        "notes": notes,
+        "attachments": attachments,
+        "decisions": decisions,
+        "participants": participants,
+    }
+
+
+def replay(events: Sequence[Json]) -> Json:
+    """The board from the log alone: fold every event, in seq order, into the state."""
+    core: Json = {}
+    notes: list[Json] = []
+    attachments: list[Json] = []
+    decisions: dict[int, Json] = {}
+    participants: dict[int, Json] = {}
+    for event in events:
+        data = event["data"]
+        kind = event["type"]
+        if event["actor"] is not None:
+            participants.setdefault(event["actor"]["id"], event["actor"])
+        if kind == "case.created":
+            core = copy.deepcopy(data["case"])
+        elif kind.startswith("case."):
+            core["status"] = data["to"]
+            for field in ("scheduled_at", "outcome"):
+                if field in data:
+                    core[field] = data[field]
+        elif kind == "note.created":
+            notes.append(copy.deepcopy(data["note"]))
+        elif kind == "attachment.added":
+            attachments.append(copy.deepcopy(data["attachment"]))
+        elif kind in ("decision.drafted", "decision.signed"):
+            decisions[data["decision"]["id"]] = copy.deepcopy(data["decision"])
+        elif kind == "decision.opinion":
+            target = decisions[data["decision_id"]]
+            mine = data["opinion"]["user"]["id"]
+            target["opinions"] = [o for o in target["opinions"] if o["user"]["id"] != mine]
+            target["opinions"].append(copy.deepcopy(data["opinion"]))
+            target["opinions"].sort(key=lambda o: (o["at"], o["user"]["id"]))
+    last = events[-1] if events else None
+    return assemble(
+        core,
+        notes=notes,
+        attachments=attachments,
+        decisions=[decisions[key] for key in sorted(decisions)],
+        participants=list(participants.values()),
+        updated_at=last["at"] if last else None,
+        last_seq=last["seq"] if last else 0,
+    )

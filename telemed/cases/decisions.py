@@ -1,0 +1,241 @@
+"""Decisions: the chair's draft, members' concurrence or dissent, signing and amendment."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+
+from telemed.accounts.principal import Actor
+from telemed.audit.work import AuditedWork
+from telemed.cases import access
+from telemed.cases.board import Json, decision_json, iso, opinion_json
+from telemed.cases.events import CaseEventSink
+from telemed.cases.models import (
+    Case,
+    CaseStatus,
+    Decision,
+    DecisionOpinion,
+    DecisionStatus,
+    Stance,
+)
+from telemed.cases.repository import CaseRepository
+from telemed.cases.schemas import DecisionDraft, OpinionInput, SignInput
+from telemed.cases.service import EventWriter
+from telemed.clock import Clock
+from telemed.errors import Conflict, FieldProblem, ValidationFailed
+
+S = CaseStatus
+DRAFTING_STATUSES = frozenset({S.ACCEPTED, S.SCHEDULED, S.IN_SESSION})
+AMENDING_STATUSES = frozenset({S.DECIDED, S.CLOSED})
+
+
+def content_hash(decision: Decision, opinions: Sequence[DecisionOpinion]) -> str:
+    """SHA-256 of the signed content in canonical JSON (sorted keys, compact, UTF-8)."""
+    content = {
+        "case_id": decision.case_id,
+        "decision_id": decision.id,
+        "amends": decision.amends_id,
+        "answers": sorted(decision.answers, key=lambda a: a["question"]),
+        "treatment_direction": decision.treatment_direction,
+        "transfer": decision.transfer,
+        "follow_up": decision.follow_up,
+        "drafted_by": decision.drafted_by_id,
+        "signed_by": decision.signed_by_id,
+        "signed_at": iso(decision.signed_at),
+        "opinions": sorted(
+            [{"user": o.user_id, "stance": o.stance.value, "reason": o.reason} for o in opinions],
+            key=lambda o: o["user"],
+        ),
+    }
+    encoded = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+class DecisionService:
+    def __init__(self, work: AuditedWork, clock: Clock, sink: CaseEventSink) -> None:
+        self._work = work
+        self._clock = clock
+        self._sink = sink
+
+    async def draft(self, actor: Actor, case_id: int, draft: DecisionDraft) -> Json:
+        async with self._work(actor, "decision.draft", case_id=case_id) as unit:
+            repo = CaseRepository(unit.db)
+            case = access.require_clinical(actor.user, await repo.get(case_id, for_update=True))
+            access.require_triage(actor.user, case)
+            decisions = await repo.decisions(case.id)
+            current = _open_draft(decisions)
+            amends = _latest_signed(decisions)
+            if case.status in AMENDING_STATUSES:
+                unit.entry.action = "decision.amend"
+            elif case.status not in DRAFTING_STATUSES:
+                raise Conflict(
+                    f"No decision can be drafted while the case is {case.status.value}.",
+                    status=case.status.value,
+                )
+            await _check_answers(repo, case, draft)
+            now = self._clock.now()
+            if current is None:
+                if draft.version != 0:
+                    raise Conflict(
+                        "There is no draft to edit; send version 0 to start one.", current_version=0
+                    )
+                current = Decision(
+                    case_id=case.id,
+                    status=DecisionStatus.DRAFT,
+                    version=1,
+                    amends_id=amends.id if amends and case.status in AMENDING_STATUSES else None,
+                    drafted_by_id=actor.user.user_id,
+                    created_at=now,
+                    answers=[],
+                    treatment_direction="",
+                    transfer=False,
+                )
+                repo.add(current)
+            elif draft.version != current.version:
+                raise Conflict(
+                    f"The draft changed meanwhile (now version {current.version}); reload it.",
+                    current_version=current.version,
+                )
+            else:
+                current.version += 1
+                await repo.clear_opinions(current.id)
+            current.answers = [
+                a.model_dump() for a in sorted(draft.answers, key=lambda a: a.question)
+            ]
+            current.treatment_direction = draft.treatment_direction
+            current.transfer = draft.transfer
+            current.follow_up = draft.follow_up
+            current.updated_at = now
+            await repo.flush()
+            unit.entry.object_id = str(current.id)
+            users = await repo.users({current.drafted_by_id})
+            stored = decision_json(current, [], users)
+            writer = EventWriter(repo, actor.user, self._clock)
+            await writer.append(case, "decision.drafted", {"decision": stored})
+        await self._sink.publish(writer.events)
+        return stored
+
+    async def opine(self, actor: Actor, case_id: int, opinion: OpinionInput) -> Json:
+        action = f"decision.{opinion.stance}"
+        async with self._work(actor, action, case_id=case_id) as unit:
+            repo = CaseRepository(unit.db)
+            principal = actor.user
+            case = access.require_clinical(principal, await repo.get(case_id, for_update=True))
+            access.require_council_member(principal, case)
+            current = _open_draft(await repo.decisions(case.id))
+            if current is None:
+                raise Conflict("There is no draft decision to give an opinion on.")
+            unit.entry.object_id = str(current.id)
+            if opinion.version != current.version:
+                raise Conflict(
+                    f"The draft changed meanwhile (now version {current.version}); read it again.",
+                    current_version=current.version,
+                )
+            if opinion.stance == "dissent" and not opinion.reason:
+                raise ValidationFailed([FieldProblem("reason", "a dissent needs a reason")])
+            row = await repo.opinion(current.id, principal.user_id)
+            if row is None:
+                row = DecisionOpinion(decision_id=current.id, user_id=principal.user_id)
+                repo.add(row)
+            row.stance, row.reason, row.at = (
+                Stance(opinion.stance),
+                opinion.reason,
+                self._clock.now(),
+            )
+            await repo.flush()
+            users = await repo.users({principal.user_id})
+            data = {
+                "decision_id": current.id,
+                "version": current.version,
+                "opinion": opinion_json(row, users[principal.user_id]),
+            }
+            writer = EventWriter(repo, principal, self._clock)
+            await writer.append(case, "decision.opinion", data)
+        await self._sink.publish(writer.events)
+        return data
+
+    async def sign(self, actor: Actor, case_id: int, sign: SignInput) -> Json:
+        async with self._work(actor, "decision.sign", case_id=case_id) as unit:
+            repo = CaseRepository(unit.db)
+            principal = actor.user
+            case = access.require_clinical(principal, await repo.get(case_id, for_update=True))
+            access.require_triage(principal, case)
+            current = _open_draft(await repo.decisions(case.id))
+            if current is None:
+                raise Conflict("There is no draft decision to sign.")
+            unit.entry.object_id = str(current.id)
+            if sign.version != current.version:
+                raise Conflict(
+                    f"The draft changed meanwhile (now version {current.version}); read it again.",
+                    current_version=current.version,
+                )
+            amendment = current.amends_id is not None
+            if not amendment and case.status is not S.IN_SESSION:
+                raise Conflict(
+                    f"A decision is signed during the session; the case is {case.status.value}.",
+                    status=case.status.value,
+                )
+            if amendment and case.status not in AMENDING_STATUSES:
+                raise Conflict(f"The case is {case.status.value}.", status=case.status.value)
+            await _check_complete(repo, case, current)
+            now = self._clock.now()
+            opinions = await repo.opinions([current.id])
+            current.status = DecisionStatus.SIGNED
+            current.signed_by_id = principal.user_id
+            current.signed_at = now
+            current.updated_at = now
+            current.content_sha256 = content_hash(current, opinions)
+            users = await repo.users(
+                {current.drafted_by_id, principal.user_id, *(o.user_id for o in opinions)}
+            )
+            stored = decision_json(current, opinions, users)
+            writer = EventWriter(repo, principal, self._clock)
+            await writer.append(case, "decision.signed", {"decision": stored})
+            if not amendment:
+                case.status, case.decided_at = S.DECIDED, now
+                await writer.append(
+                    case,
+                    "case.decided",
+                    {"action": "decide", "from": S.IN_SESSION.value, "to": S.DECIDED.value},
+                )
+        await self._sink.publish(writer.events)
+        return stored
+
+
+def _open_draft(decisions: Sequence[Decision]) -> Decision | None:
+    return next((d for d in reversed(decisions) if d.status is DecisionStatus.DRAFT), None)
+
+
+def _latest_signed(decisions: Sequence[Decision]) -> Decision | None:
+    return next((d for d in reversed(decisions) if d.status is DecisionStatus.SIGNED), None)
+
+
+async def _check_answers(repo: CaseRepository, case: Case, draft: DecisionDraft) -> None:
+    numbers = {q.number for q in await repo.questions(case.id)}
+    seen: set[int] = set()
+    for index, answer in enumerate(draft.answers):
+        if answer.question not in numbers or answer.question in seen:
+            raise ValidationFailed(
+                [
+                    FieldProblem(
+                        f"answers.{index}.question", "not a question of this case, or repeated"
+                    )
+                ]
+            )
+        seen.add(answer.question)
+
+
+async def _check_complete(repo: CaseRepository, case: Case, decision: Decision) -> None:
+    numbers = {q.number for q in await repo.questions(case.id)}
+    answered = {a["question"] for a in decision.answers if a["answer"].strip()}
+    problems = [
+        FieldProblem(f"answers.{n}", "this question has no answer")
+        for n in sorted(numbers - answered)
+    ]
+    if not decision.treatment_direction.strip():
+        problems.append(FieldProblem("treatment_direction", "must not be empty"))
+    if problems:
+        raise ValidationFailed(
+            problems, "The decision must answer every question before it is signed."
+        )

@@ -1,0 +1,383 @@
+"""Cases: the rules of the consultation workflow, each action one audited transaction."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from telemed.accounts.models import UserRole
+from telemed.accounts.principal import Actor, Principal
+from telemed.audit.work import AuditedWork, Unit
+from telemed.cases import access
+from telemed.cases.board import (
+    Json,
+    actor_json,
+    assemble,
+    attachment_json,
+    case_core_json,
+    decision_json,
+    event_json,
+    iso,
+    metadata_json,
+    note_json,
+)
+from telemed.cases.events import CaseEventSink, principal_actor
+from telemed.cases.models import URGENCY_RANK, Case, CaseQuestion, CaseStatus, Note
+from telemed.cases.repository import CaseRepository
+from telemed.cases.schemas import CaseListQuery, EventsQuery, NewCase, NewNote, TransitionInput
+from telemed.clock import Clock
+from telemed.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
+
+S = CaseStatus
+
+
+@dataclass(frozen=True)
+class Transition:
+    sources: frozenset[CaseStatus]
+    target: CaseStatus
+    who: str  # "triage" (chair/secretary) or "requester"
+    event: str  # the event type it writes
+    needs: str | None = None  # the input field this action requires
+
+
+TRANSITIONS: dict[str, Transition] = {
+    "accept": Transition(frozenset({S.REQUESTED}), S.ACCEPTED, "triage", "case.accepted"),
+    "decline": Transition(
+        frozenset({S.REQUESTED, S.INFO_REQUESTED}), S.DECLINED, "triage", "case.declined", "reason"
+    ),
+    "request_info": Transition(
+        frozenset({S.REQUESTED}), S.INFO_REQUESTED, "triage", "case.info_requested", "message"
+    ),
+    "provide_info": Transition(
+        frozenset({S.INFO_REQUESTED}), S.REQUESTED, "requester", "case.info_provided", "message"
+    ),
+    "schedule": Transition(
+        frozenset({S.ACCEPTED, S.SCHEDULED}),
+        S.SCHEDULED,
+        "triage",
+        "case.scheduled",
+        "scheduled_at",
+    ),
+    "start_session": Transition(
+        frozenset({S.SCHEDULED}), S.IN_SESSION, "triage", "case.session_started"
+    ),
+    "close": Transition(frozenset({S.DECIDED}), S.CLOSED, "requester", "case.closed", "outcome"),
+    "cancel": Transition(
+        frozenset({S.REQUESTED, S.INFO_REQUESTED, S.ACCEPTED, S.SCHEDULED}),
+        S.CANCELLED,
+        "requester",
+        "case.cancelled",
+    ),
+}
+
+# Notes and attachments are taken while the case is open.
+OPEN_STATUSES = frozenset(
+    {S.REQUESTED, S.INFO_REQUESTED, S.ACCEPTED, S.SCHEDULED, S.IN_SESSION, S.DECIDED}
+)
+
+
+class EventWriter:
+    """Appends events for one actor inside one unit of work and keeps their JSON."""
+
+    def __init__(self, repo: CaseRepository, principal: Principal, clock: Clock) -> None:
+        self.repo = repo
+        self.principal = principal
+        self.clock = clock
+        self.events: list[Json] = []
+
+    async def append(self, case: Case, type_: str, data: Json) -> Json:
+        event = await self.repo.append_event(
+            case, type_, self.principal.user_id, self.clock.now(), data
+        )
+        as_json = {
+            "case_id": case.id,
+            "seq": event.seq,
+            "type": type_,
+            "actor": principal_actor(self.principal),
+            "at": iso(event.at),
+            "data": data,
+        }
+        self.events.append(as_json)
+        return as_json
+
+
+def require_open(case: Case) -> None:
+    if case.status not in OPEN_STATUSES:
+        raise Conflict(f"The case is {case.status.value}.", status=case.status.value)
+
+
+def _encode_cursor(case: Case) -> str:
+    raw = json.dumps([case.urgency_rank, case.created_at.isoformat(), case.id])
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[int, datetime, int]:
+    try:
+        rank, created_at, case_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return int(rank), datetime.fromisoformat(created_at), int(case_id)
+    except (ValueError, TypeError) as error:
+        raise ValidationFailed(
+            [FieldProblem("cursor", "not a cursor this server issued")]
+        ) from error
+
+
+class CaseService:
+    def __init__(self, work: AuditedWork, clock: Clock, sink: CaseEventSink) -> None:
+        self._work = work
+        self._clock = clock
+        self._sink = sink
+
+    async def create(self, actor: Actor, new: NewCase) -> Json:
+        principal = actor.user
+        async with self._work(actor, "case.create") as unit:
+            repo = CaseRepository(unit.db)
+            if principal.role is not UserRole.DISTRICT_DOCTOR or principal.facility is None:
+                raise Forbidden("Only doctors of a requesting facility open consultations.")
+            council = await repo.council_by_code(new.council)
+            if council is None:
+                raise ValidationFailed([FieldProblem("council", f"no council {new.council!r}")])
+            now = self._clock.now()
+            case = Case(
+                requesting_facility_id=principal.facility.id,
+                requested_by_id=principal.user_id,
+                council_id=council.id,
+                patient_code=new.patient_code,
+                patient_sex=new.patient_sex,
+                patient_birth_year=new.patient_birth_year,
+                title=new.title,
+                summary=new.summary,
+                specialty=new.specialty,
+                urgency=new.urgency,
+                urgency_rank=URGENCY_RANK[new.urgency],
+                status=S.REQUESTED,
+                created_at=now,
+                updated_at=now,
+                last_seq=0,
+            )
+            repo.add(case)
+            await repo.flush()
+            unit.entry.case_id = case.id
+            questions = [
+                CaseQuestion(case_id=case.id, number=n, text=text)
+                for n, text in enumerate(new.questions, start=1)
+            ]
+            for question in questions:
+                repo.add(question)
+            facility = await repo.facility(case.requesting_facility_id)
+            requester = (await repo.users({principal.user_id}))[principal.user_id]
+            assert facility is not None
+            writer = EventWriter(repo, principal, self._clock)
+            core = case_core_json(case, facility, council, requester, questions)
+            await writer.append(case, "case.created", {"case": core})
+            board = await self._board(repo, case)
+        await self._sink.publish(writer.events)
+        return board
+
+    async def list(self, actor: Actor, query: CaseListQuery) -> Json:
+        principal = actor.user
+        async with self._work(actor, "case.list") as unit:
+            repo = CaseRepository(unit.db)
+            facility_id: int | None = None
+            council_ids: list[int] | None = None
+            if principal.role is UserRole.DISTRICT_DOCTOR:
+                facility_id = principal.facility.id if principal.facility else -1
+            elif principal.role is UserRole.COUNCIL_MEMBER:
+                council_ids = [seat.council_id for seat in principal.councils]
+            after = _decode_cursor(query.cursor) if query.cursor else None
+            rows = await repo.list_cases(
+                facility_id=facility_id,
+                council_ids=council_ids,
+                status=query.status,
+                urgency=query.urgency,
+                after=after,
+                limit=query.limit + 1,
+            )
+            page = list(rows[: query.limit])
+            items = [await self._list_item(repo, principal, case) for case in page]
+        next_cursor = _encode_cursor(page[-1]) if len(rows) > query.limit else None
+        return {"items": items, "next_cursor": next_cursor}
+
+    async def get(self, actor: Actor, case_id: int) -> Json:
+        async with self._work(actor, "case.read", case_id=case_id) as unit:
+            repo = CaseRepository(unit.db)
+            case = access.require_visible(actor.user, await repo.get(case_id))
+            if not access.is_participant_side(actor.user, case):
+                return await self._metadata(repo, case)
+            return await self._board(repo, case)
+
+    async def events(self, actor: Actor, case_id: int, query: EventsQuery) -> Json:
+        async with self._work(actor, "case.events", case_id=case_id) as unit:
+            repo = CaseRepository(unit.db)
+            case = access.require_clinical(actor.user, await repo.get(case_id))
+            return await self.events_in(repo, case, query.after, query.limit)
+
+    async def events_in(self, repo: CaseRepository, case: Case, after: int, limit: int) -> Json:
+        rows = await repo.events_after(case.id, after, limit)
+        users = await repo.users({e.actor_id for e in rows if e.actor_id is not None})
+        events = [event_json(e, users.get(e.actor_id) if e.actor_id else None) for e in rows]
+        last = events[-1]["seq"] if events else after
+        return {"events": events, "last_seq": case.last_seq, "has_more": last < case.last_seq}
+
+    async def transition(self, actor: Actor, case_id: int, change: TransitionInput) -> Json:
+        rule = TRANSITIONS[change.action]
+        async with self._work(actor, f"case.{change.action}", case_id=case_id) as unit:
+            repo = CaseRepository(unit.db)
+            case = access.require_clinical(actor.user, await repo.get(case_id, for_update=True))
+            if rule.who == "triage":
+                access.require_triage(actor.user, case)
+            else:
+                access.require_requester(actor.user, case)
+            if case.status not in rule.sources:
+                raise Conflict(
+                    f"Cannot {change.action.replace('_', ' ')} a case that is {case.status.value}.",
+                    status=case.status.value,
+                )
+            data: Json = {
+                "action": change.action,
+                "from": case.status.value,
+                "to": rule.target.value,
+            }
+            if rule.needs is not None and getattr(change, rule.needs) is None:
+                raise ValidationFailed([FieldProblem(rule.needs, "required for this action")])
+            for field in ("reason", "message"):
+                if getattr(change, field) is not None:
+                    data[field] = getattr(change, field)
+            if change.action == "schedule":
+                assert change.scheduled_at is not None
+                case.scheduled_at = change.scheduled_at.astimezone(UTC)
+                data["scheduled_at"] = iso(case.scheduled_at)
+            if change.action == "close":
+                case.outcome = change.outcome
+                data["outcome"] = change.outcome
+            case.status = rule.target
+            writer = EventWriter(repo, actor.user, self._clock)
+            await writer.append(case, rule.event, data)
+            board = await self._board(repo, case)
+        await self._sink.publish(writer.events)
+        return board
+
+    async def add_note(self, actor: Actor, case_id: int, new: NewNote) -> tuple[Json, bool]:
+        """The stored note and whether it is new (False when ``client_id`` was seen before)."""
+        async with self._work(actor, "note.create", case_id=case_id) as unit:
+            repo = CaseRepository(unit.db)
+            principal = actor.user
+            case = access.require_clinical(principal, await repo.get(case_id, for_update=True))
+            if new.client_id is not None:
+                earlier = await repo.note_by_client_id(case.id, principal.user_id, new.client_id)
+                if earlier is not None:
+                    unit.entry.object_id = str(earlier.id)
+                    return note_json(
+                        earlier, (await repo.users({principal.user_id})).get(principal.user_id)
+                    ), False
+            require_open(case)
+            await self._check_note_refs(repo, case, principal, new)
+            writer = EventWriter(repo, principal, self._clock)
+            note = Note(
+                case_id=case.id,
+                seq=0,
+                author_id=principal.user_id,
+                created_at=self._clock.now(),
+                body=new.body,
+                question=new.question,
+                supersedes_id=new.supersedes,
+                client_id=new.client_id,
+            )
+            repo.add(note)
+            await repo.flush()
+            author = (await repo.users({principal.user_id}))[principal.user_id]
+            note.seq = case.last_seq + 1
+            stored = note_json(note, author)
+            await writer.append(case, "note.created", {"note": stored})
+            unit.entry.object_id = str(note.id)
+        await self._sink.publish(writer.events)
+        return stored, True
+
+    async def _check_note_refs(
+        self, repo: CaseRepository, case: Case, principal: Principal, new: NewNote
+    ) -> None:
+        if new.question is not None:
+            numbers = {q.number for q in await repo.questions(case.id)}
+            if new.question not in numbers:
+                raise ValidationFailed([FieldProblem("question", "no such question on this case")])
+        if new.supersedes is not None:
+            earlier = await repo.note(case.id, new.supersedes)
+            if earlier is None:
+                raise ValidationFailed([FieldProblem("supersedes", "no such note on this case")])
+            if earlier.author_id != principal.user_id:
+                raise Forbidden("Only the author of a note may correct it.")
+
+    async def visible_case(self, unit: Unit, actor: Actor, case_id: int) -> Case:
+        """For collaborators (attachments, rooms): the case if its clinical content is visible.
+
+        The row is locked for the rest of the unit, ready for appending events.
+        """
+        repo = CaseRepository(unit.db)
+        return access.require_clinical(actor.user, await repo.get(case_id, for_update=True))
+
+    async def _list_item(self, repo: CaseRepository, principal: Principal, case: Case) -> Json:
+        facility = await repo.facility(case.requesting_facility_id)
+        council = await repo.council(case.council_id)
+        assert facility is not None
+        assert council is not None
+        item = metadata_json(case, facility, council)
+        if access.is_participant_side(principal, case):
+            item.update({"title": case.title, "patient_code": case.patient_code, "clinical": True})
+        return item
+
+    async def _metadata(self, repo: CaseRepository, case: Case) -> Json:
+        facility = await repo.facility(case.requesting_facility_id)
+        council = await repo.council(case.council_id)
+        assert facility is not None
+        assert council is not None
+        return metadata_json(case, facility, council)
+
+    async def _board(self, repo: CaseRepository, case: Case) -> Json:
+        return await board_from_tables(repo, case)
+
+
+async def board_from_tables(repo: CaseRepository, case: Case) -> Json:
+    facility = await repo.facility(case.requesting_facility_id)
+    council = await repo.council(case.council_id)
+    assert facility is not None
+    assert council is not None
+    questions = await repo.questions(case.id)
+    notes = await repo.notes(case.id)
+    attachments = await repo.attachments(case.id)
+    decisions = await repo.decisions(case.id)
+    opinions = await repo.opinions([d.id for d in decisions])
+    participant_ids = await repo.participant_ids(case.id)
+    user_ids: set[int] = {case.requested_by_id, *participant_ids}
+    user_ids |= {n.author_id for n in notes} | {a.uploaded_by_id for a in attachments}
+    user_ids |= {o.user_id for o in opinions}
+    for decision in decisions:
+        user_ids |= {
+            decision.drafted_by_id,
+            *([decision.signed_by_id] if decision.signed_by_id else []),
+        }
+    users = await repo.users(user_ids)
+    by_decision: dict[int, list[Any]] = {}
+    for opinion in opinions:
+        by_decision.setdefault(opinion.decision_id, []).append(opinion)
+    core = case_core_json(case, facility, council, users[case.requested_by_id], questions)
+    return assemble(
+        core,
+        notes=[note_json(n, users.get(n.author_id)) for n in notes],
+        attachments=[attachment_json(a, users.get(a.uploaded_by_id)) for a in attachments],
+        decisions=[decision_json(d, by_decision.get(d.id, []), users) for d in decisions],
+        participants=[j for j in (actor_json(users.get(uid)) for uid in participant_ids) if j],
+        updated_at=iso(case.updated_at),
+        last_seq=case.last_seq,
+    )
+
+
+__all__ = [
+    "TRANSITIONS",
+    "CaseService",
+    "EventWriter",
+    "NotFound",
+    "board_from_tables",
+    "require_open",
+]
