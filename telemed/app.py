@@ -3,34 +3,53 @@
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import AsyncIterator
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from telemed import appkeys
 from telemed.accounts import views as account_views
 from telemed.accounts.auth import AuthService, SessionPolicy, ThrottlePolicy
 from telemed.accounts.passwords import PasswordHasher
 from telemed.accounts.service import AccountService
+from telemed.audit import views as audit_views
+from telemed.audit.checkpoints import CheckpointSigner
 from telemed.audit.log import AuditLog
+from telemed.audit.service import AuditService
 from telemed.audit.work import AuditedWork
+from telemed.cases import attachment_views, export_views
 from telemed.cases import views as case_views
+from telemed.cases.attachments import AttachmentService
+from telemed.cases.blobs import BlobStore
 from telemed.cases.decisions import DecisionService
-from telemed.cases.events import SilentSink
+from telemed.cases.minutes import MinutesRenderer, MinutesService
 from telemed.cases.service import CaseService
 from telemed.clock import Clock, SystemClock
 from telemed.db.engine import create_engine, create_sessionmaker
 from telemed.db.migrations import ensure_migrated
+from telemed.http import openapi
 from telemed.http.errors import error_middleware
 from telemed.http.security import add_security_headers
+from telemed.i18n import Catalogs, language_var
+from telemed.i18n import install as install_i18n
 from telemed.ops import views as ops_views
 from telemed.ops.metrics import Metrics
 from telemed.pages import views as page_views
-from telemed.realtime.namespace import ConnectionNamespace
+from telemed.realtime.connections import Connections
+from telemed.realtime.namespace import CaseRoomNamespace
 from telemed.realtime.server import create_socketio_server, open_case_rooms, open_connections
+from telemed.realtime.sink import RelaySink
+from telemed.realtime.wiring import live_rooms
 from telemed.settings import Settings
+from telemed.signaling.cpu import ProcessCpuGauge
+from telemed.signaling.peers import PeerRegistry
+from telemed.signaling.recordings import RecordingPolicy, Recordings
+from telemed.signaling.service import SignalingService, server_configuration
+from telemed.signaling.turn import IceConfig, IceServers
 
 log = logging.getLogger(__name__)
 
@@ -40,36 +59,58 @@ VENDOR_DIRS = {"socket.io": "socket.io-client/dist"}
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     app = web.Application(
-        middlewares=[ops_views.request_middleware, error_middleware],
+        middlewares=[ops_views.request_middleware, _language_middleware, error_middleware],
         client_max_size=1024**2,
     )
     app[appkeys.SETTINGS] = settings
     app[appkeys.CLOCK] = clock or SystemClock()
     app[appkeys.METRICS] = Metrics()
-    app[appkeys.CASE_EVENT_SINK] = SilentSink()
+    app[appkeys.CASE_EVENT_SINK] = RelaySink()
+    app[appkeys.SOCKET_CONNECTIONS] = Connections()
     app.cleanup_ctx.append(_database)
 
     sio = create_socketio_server(settings)
     sio.attach(app)
-    sio.register_namespace(ConnectionNamespace(app))
+    sio.register_namespace(CaseRoomNamespace(app, app[appkeys.SOCKET_CONNECTIONS]))
     app[appkeys.SOCKETIO] = sio
     app[appkeys.METRICS].watch_socketio(lambda: open_connections(sio), lambda: open_case_rooms(sio))
+    # Live rooms stop after Socket.IO has closed every connection (their cleanup runs).
+    app.cleanup_ctx.append(live_rooms)
     app.cleanup_ctx.append(_socketio)
+    # Closed first at shutdown: recordings are finished while the database is still open.
+    app.cleanup_ctx.append(_signaling)
 
-    aiohttp_jinja2.setup(
+    catalogs = Catalogs.load()
+    app[appkeys.CATALOGS] = catalogs
+    templates = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(settings.web_dir / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+    install_i18n(templates, catalogs)
     app.on_response_prepare.append(add_security_headers)
 
     ops_views.add_routes(app)
     account_views.add_routes(app)
     case_views.add_routes(app)
+    openapi.add_routes(app)
+    audit_views.add_routes(app)
+    export_views.add_routes(app)
+    attachment_views.add_routes(app)
     page_views.add_routes(app)
     _add_static(app, settings)
     return app
+
+
+@web.middleware
+async def _language_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Pages (error pages too) speak the request's language: ?lang=, the lang cookie, vi."""
+    token = language_var.set(request.app[appkeys.CATALOGS].language_of(request))
+    try:
+        return await handler(request)
+    finally:
+        language_var.reset(token)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -85,6 +126,17 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     hasher = PasswordHasher()
     app[appkeys.ENGINE] = engine
     app[appkeys.SESSIONMAKER] = sessionmaker
+    audit_log = AuditLog(clock)
+    work = AuditedWork(sessionmaker, audit_log)
+    app[appkeys.AUDIT_LOG] = audit_log
+    app[appkeys.AUDITED_WORK] = work
+    app[appkeys.AUDIT_SERVICE] = AuditService(
+        sessionmaker,
+        work,
+        CheckpointSigner.load_or_create(settings.data_dir),
+        clock,
+        server_name=f"Telemed {socket.gethostname()}",
+    )
     app[appkeys.AUTH_SERVICE] = AuthService(
         sessionmaker,
         clock,
@@ -97,15 +149,25 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             max_per_account=settings.login_max_failures_per_account,
             max_per_address=settings.login_max_failures_per_address,
         ),
+        work,
     )
-    app[appkeys.ACCOUNT_SERVICE] = AccountService(sessionmaker, clock, hasher)
-    audit_log = AuditLog(clock)
-    work = AuditedWork(sessionmaker, audit_log)
+    app[appkeys.ACCOUNT_SERVICE] = AccountService(sessionmaker, clock, hasher, work)
     sink = app[appkeys.CASE_EVENT_SINK]
-    app[appkeys.AUDIT_LOG] = audit_log
-    app[appkeys.AUDITED_WORK] = work
     app[appkeys.CASE_SERVICE] = CaseService(work, clock, sink)
+    app[appkeys.ATTACHMENT_SERVICE] = AttachmentService(
+        work,
+        sessionmaker,
+        app[appkeys.CASE_SERVICE],
+        BlobStore(settings.data_dir / "blobs"),
+        clock,
+        sink,
+        settings.max_upload_bytes,
+    )
     app[appkeys.DECISION_SERVICE] = DecisionService(work, clock, sink)
+    renderer = MinutesRenderer(
+        aiohttp_jinja2.get_env(app), app[appkeys.CATALOGS], settings.web_dir / "static"
+    )
+    app[appkeys.MINUTES_SERVICE] = MinutesService(work, clock, renderer)
     yield
     await engine.dispose()
 
@@ -113,6 +175,37 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _socketio(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[appkeys.SOCKETIO].shutdown()
+
+
+async def _signaling(app: web.Application) -> AsyncIterator[None]:
+    settings = app[appkeys.SETTINGS]
+    ice = IceServers(
+        IceConfig(
+            tuple(settings.stun_urls),
+            tuple(settings.turn_urls),
+            settings.turn_secret,
+            settings.turn_credential_ttl,
+        ),
+        app[appkeys.CLOCK],
+    )
+    ice.log_configuration()
+    registry = PeerRegistry()
+    recordings = Recordings(
+        registry,
+        app[appkeys.CLOCK],
+        RecordingPolicy(
+            settings.data_dir / "recordings",
+            settings.recording_max_seconds,
+            settings.recording_cpu_threshold,
+        ),
+        configuration=lambda: server_configuration(ice),
+        gauge=ProcessCpuGauge(),
+    )
+    service = SignalingService(ice, recordings)
+    app[appkeys.PEER_REGISTRY] = registry
+    app[appkeys.SIGNALING_SERVICE] = service
+    yield
+    await service.shutdown()
 
 
 def _add_static(app: web.Application, settings: Settings) -> None:

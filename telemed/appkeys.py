@@ -9,13 +9,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telemed.accounts.auth import AuthService
 from telemed.accounts.service import AccountService
 from telemed.audit.log import AuditLog
+from telemed.audit.service import AuditService
 from telemed.audit.work import AuditedWork
+from telemed.cases.attachments import AttachmentService
 from telemed.cases.decisions import DecisionService
 from telemed.cases.events import CaseEventSink
+from telemed.cases.minutes import MinutesService
 from telemed.cases.service import CaseService
 from telemed.clock import Clock
+from telemed.i18n import Catalogs
 from telemed.ops.metrics import Metrics
+from telemed.realtime.connections import Connections
+from telemed.realtime.rooms import RoomService
 from telemed.settings import Settings
+from telemed.signaling.peers import PeerRegistry
+from telemed.signaling.service import SignalingService
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -27,6 +35,14 @@ AUTH_SERVICE = web.AppKey("auth_service", AuthService)
 ACCOUNT_SERVICE = web.AppKey("account_service", AccountService)
 AUDIT_LOG = web.AppKey("audit_log", AuditLog)
 AUDITED_WORK = web.AppKey("audited_work", AuditedWork)
+AUDIT_SERVICE = web.AppKey("audit_service", AuditService)
 CASE_EVENT_SINK = web.AppKey("case_event_sink", CaseEventSink)
 CASE_SERVICE = web.AppKey("case_service", CaseService)
 DECISION_SERVICE = web.AppKey("decision_service", DecisionService)
+ATTACHMENT_SERVICE = web.AppKey("attachment_service", AttachmentService)
+CATALOGS = web.AppKey("catalogs", Catalogs)
+MINUTES_SERVICE = web.AppKey("minutes_service", MinutesService)
+SOCKET_CONNECTIONS = web.AppKey("socket_connections", Connections)
+ROOM_SERVICE = web.AppKey("room_service", RoomService)
+PEER_REGISTRY = web.AppKey("peer_registry", PeerRegistry)
+SIGNALING_SERVICE = web.AppKey("signaling_service", SignalingService)

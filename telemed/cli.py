@@ -5,17 +5,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from telemed.accounts.demo import DEMO_PASSWORD, seed_demo_network
 from telemed.accounts.models import CouncilRole, UserRole
 from telemed.accounts.passwords import PasswordHasher
+from telemed.accounts.principal import Actor
 from telemed.accounts.service import AccountService, NewUser
 from telemed.app import create_app
+from telemed.audit.checkpoints import CheckpointSigner
+from telemed.audit.log import AuditLog
+from telemed.audit.schemas import VerifyInput
+from telemed.audit.service import AuditService, local_operator
+from telemed.audit.work import AuditedWork
 from telemed.clock import SystemClock
 from telemed.db.engine import create_engine, create_sessionmaker
 from telemed.db.migrations import DatabaseNotMigrated, ensure_migrated, upgrade
@@ -33,13 +43,34 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+def _operator() -> Actor:
+    """Who the audit trail names for commands run here: the login name of the shell."""
+    return local_operator(os.environ.get("USER") or "cli")
+
+
 async def _with_accounts(
     settings: Settings, action: Callable[[AccountService], Awaitable[None]]
 ) -> None:
     engine = create_engine(settings.effective_database_url)
     try:
         await ensure_migrated(engine)
-        await action(AccountService(create_sessionmaker(engine), SystemClock(), PasswordHasher()))
+        sessionmaker, clock = create_sessionmaker(engine), SystemClock()
+        work = AuditedWork(sessionmaker, AuditLog(clock))
+        await action(AccountService(sessionmaker, clock, PasswordHasher(), work))
+    finally:
+        await engine.dispose()
+
+
+async def _with_audit(
+    settings: Settings, action: Callable[[AuditService], Awaitable[dict[str, Any]]]
+) -> dict[str, Any]:
+    engine = create_engine(settings.effective_database_url)
+    try:
+        await ensure_migrated(engine)
+        sessionmaker, clock = create_sessionmaker(engine), SystemClock()
+        work = AuditedWork(sessionmaker, AuditLog(clock))
+        signer = CheckpointSigner.load_or_create(settings.data_dir)
+        return await action(AuditService(sessionmaker, work, signer, clock))
     finally:
         await engine.dispose()
 
@@ -77,7 +108,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     names: list[str] = []
 
     async def seed(accounts: AccountService) -> None:
-        names.extend(await seed_demo_network(accounts))
+        names.extend(await seed_demo_network(accounts, _operator()))
 
     asyncio.run(_with_accounts(settings, seed))
     print("The demo network is ready. Accounts: " + ", ".join(names))
@@ -101,10 +132,11 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     )
 
     async def add(accounts: AccountService) -> None:
-        await accounts.add_user(new)
+        actor = _operator()
+        await accounts.add_user(actor, new)
         if args.council:
             await accounts.set_membership(
-                args.username, args.council, CouncilRole(args.council_role), args.specialty
+                actor, args.username, args.council, CouncilRole(args.council_role), args.specialty
             )
 
     asyncio.run(_with_accounts(settings, add))
@@ -116,7 +148,7 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def disable(accounts: AccountService) -> None:
-        await accounts.disable_user(args.username)
+        await accounts.disable_user(_operator(), args.username)
 
     asyncio.run(_with_accounts(settings, disable))
     print(f"User {args.username} is disabled and signed out everywhere.")
@@ -128,7 +160,7 @@ def cmd_council_set_member(args: argparse.Namespace) -> int:
 
     async def set_member(accounts: AccountService) -> None:
         await accounts.set_membership(
-            args.username, args.council, CouncilRole(args.council_role), args.specialty
+            _operator(), args.username, args.council, CouncilRole(args.council_role), args.specialty
         )
 
     asyncio.run(_with_accounts(settings, set_member))
@@ -140,10 +172,46 @@ def cmd_council_remove_member(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def remove(accounts: AccountService) -> None:
-        await accounts.remove_membership(args.username, args.council)
+        await accounts.remove_membership(_operator(), args.username, args.council)
 
     asyncio.run(_with_accounts(settings, remove))
     print(f"{args.username} no longer sits on {args.council}.")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    body = None
+    if args.checkpoint:
+        try:
+            data = json.loads(Path(args.checkpoint).read_text(encoding="utf-8"))
+            body = VerifyInput.model_validate({"checkpoint": data})
+        except (OSError, ValueError, ValidationError) as error:
+            print(f"telemed: {args.checkpoint} is not a checkpoint: {error}", file=sys.stderr)
+            return 2
+    result = asyncio.run(_with_audit(settings, lambda audit: audit.verify(_operator(), body)))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif result["ok"]:
+        pinned = body.checkpoint if body else None
+        covered = f", and it still holds checkpoint {pinned.seq}" if pinned else ""
+        print(f"The audit chain is intact: {result['rows']} rows{covered}.")
+    elif result["first_bad_seq"] is None:
+        print(f"The checkpoint cannot be trusted: {result['reason']}")
+    else:
+        print(f"The audit chain is broken at seq {result['first_bad_seq']}: {result['reason']}")
+    return 0 if result["ok"] else 1
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    checkpoint = asyncio.run(_with_audit(settings, lambda audit: audit.checkpoint(_operator())))
+    text = json.dumps(checkpoint, indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"Checkpoint at seq {checkpoint['seq']} written to {args.output}.")
+    else:
+        print(text, end="")
     return 0
 
 
@@ -219,6 +287,33 @@ def build_parser() -> argparse.ArgumentParser:
     remove_member.add_argument("council")
     _database_flags(remove_member)
     remove_member.set_defaults(handler=cmd_council_remove_member)
+
+    audit = commands.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="audit_command", required=True, metavar="ACTION"
+    )
+    audit_verify = audit.add_parser(
+        "verify",
+        help="check the hash chain (exit 0 when intact, 1 when not)",
+        description="Walk the whole audit chain and print the first position where it "
+        "no longer holds. With --checkpoint, also require that the chain still reaches the "
+        "checkpoint with the same hash (catches a rewritten or truncated tail).",
+    )
+    audit_verify.add_argument("--checkpoint", metavar="FILE", help="a checkpoint JSON file")
+    audit_verify.add_argument("--json", action="store_true", help="print the result as JSON")
+    _database_flags(audit_verify)
+    audit_verify.set_defaults(handler=cmd_audit_verify)
+
+    audit_checkpoint = audit.add_parser(
+        "checkpoint",
+        help="sign the end of the chain with the server's key",
+        description="Write a checkpoint (seq, hash, time, Ed25519 signature). Keep it "
+        "off the server: `telemed audit verify --checkpoint FILE` checks the chain against it.",
+    )
+    audit_checkpoint.add_argument(
+        "--output", metavar="FILE", help="write it to FILE (default: print it)"
+    )
+    _database_flags(audit_checkpoint)
+    audit_checkpoint.set_defaults(handler=cmd_audit_checkpoint)
     return parser
 
 

@@ -51,10 +51,33 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For is believed (addresses or CIDR networks).
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # The largest attachment accepted, in bytes.
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+
     log_level: str = "INFO"
     log_json: bool = True
 
-    @field_validator("allowed_origins", "trusted_proxies", mode="before")
+    # Live rooms: per-connection message rate (token bucket) and how often every open
+    # connection's session and joined rooms are checked again.
+    socket_rate_per_second: float = Field(default=20.0, gt=0)
+    socket_burst: int = Field(default=40, ge=1)
+    socket_revalidate_seconds: float = Field(default=5.0, gt=0)
+    # Namespaces the Redis channels and keys, so several deployments can share one Redis.
+    redis_prefix: str = Field(default="telemed", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+
+    # Video: STUN and TURN URLs handed to browsers (comma-separated; none by default, never
+    # a public server), the secret shared with coturn (use-auth-secret) and how long a
+    # TURN credential lives, in seconds.
+    stun_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    turn_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    turn_secret: str = ""
+    turn_credential_ttl: int = Field(default=3600, gt=0)
+    # Recording: the longest recording in seconds, and the process CPU share (of one core)
+    # above which a recording drops video to keep the call and the signaling responsive.
+    recording_max_seconds: float = Field(default=4 * 3600, gt=0)
+    recording_cpu_threshold: float = Field(default=0.85, gt=0)
+
+    @field_validator("allowed_origins", "trusted_proxies", "stun_urls", "turn_urls", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)

@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from telemed.accounts.models import AuthSession, LoginFailures, User
 from telemed.accounts.passwords import PasswordHasher
-from telemed.accounts.principal import CouncilSeat, FacilityRef, Principal
+from telemed.accounts.principal import Actor, CouncilSeat, FacilityRef, Principal
 from telemed.accounts.repository import AccountRepository, LoginFailureRepository, SessionRepository
+from telemed.audit.log import AuditEntry, Outcome
+from telemed.audit.work import AuditedWork
 from telemed.clock import Clock
 from telemed.errors import AuthenticationRequired, InvalidCredentials, TooManyAttempts
 
@@ -73,16 +75,24 @@ class AuthService:
         hasher: PasswordHasher,
         sessions: SessionPolicy,
         throttle: ThrottlePolicy,
+        work: AuditedWork,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._work = work
         self._clock = clock
         self._hasher = hasher
         self._sessions = sessions
         self._throttle = throttle
 
-    async def login(self, username: str, password: str, address: str) -> LoginResult:
-        keys = (f"account:{username.casefold()}", f"address:{address}")
-        await self._refuse_if_locked(keys)
+    async def login(self, username: str, password: str, actor: Actor) -> LoginResult:
+        """Sign in. ``actor`` is the anonymous caller (address, request id, the username
+        tried); every attempt is audited, a refusal as ``auth.login_failed`` (denied)."""
+        keys = (f"account:{username.casefold()}", f"address:{actor.address}")
+        try:
+            await self._refuse_if_locked(keys)
+        except TooManyAttempts:
+            await self._record_refusal(actor)
+            raise
 
         async with self._sessionmaker() as db, db.begin():
             user = await AccountRepository(db).user_by_username(username)
@@ -91,6 +101,7 @@ class AuthService:
         # hold the database's write lock.
         if not await self._hasher.verify(password_hash, password):
             failures = await self._record_failure(keys)
+            await self._record_refusal(actor)
             if failures >= self._throttle.slowdown_after:
                 steps = failures - self._throttle.slowdown_after + 1
                 await self._clock.sleep(min(self._throttle.slowdown_seconds * steps, 5.0))
@@ -100,7 +111,8 @@ class AuthService:
         token = secrets.token_urlsafe(32)
         csrf_token = secrets.token_urlsafe(32)
         now = self._clock.now()
-        async with self._sessionmaker() as db, db.begin():
+        async with self._work(actor, "auth.login") as unit:
+            db = unit.db
             await LoginFailureRepository(db).clear(keys[0])
             sessions = SessionRepository(db)
             await sessions.delete_expired(now, now - timedelta(seconds=self._sessions.idle_timeout))
@@ -117,10 +129,15 @@ class AuthService:
             fresh = await accounts.user_by_id(user.id)
             assert fresh is not None
             principal = await load_principal(accounts, fresh, auth_session)
+            unit.actor = Actor(principal, actor.address, actor.request_id)
         return LoginResult(token=token, csrf_token=csrf_token, principal=principal)
 
-    async def authenticate(self, token: str) -> Principal:
-        """The principal behind a session token; refuses unknown, expired and disabled."""
+    async def authenticate(self, token: str, *, touch: bool = True) -> Principal:
+        """The principal behind a session token; refuses unknown, expired and disabled.
+
+        ``touch`` counts this as the user's activity (it keeps the session from idling
+        out); background checks pass False, or an open socket would keep it alive forever.
+        """
         now = self._clock.now()
         async with self._sessionmaker() as db, db.begin():
             sessions = SessionRepository(db)
@@ -140,14 +157,18 @@ class AuthService:
                 raise AuthenticationRequired("Your session has ended. Sign in again.")
             # Refreshing last_seen on every request would make every read a write; a
             # resolution of a tenth of the idle timeout (at most a minute) is plenty.
-            if idle >= timedelta(seconds=min(60, self._sessions.idle_timeout / 10)):
+            if touch and idle >= timedelta(seconds=min(60, self._sessions.idle_timeout / 10)):
                 auth_session.last_seen_at = now
             return await load_principal(accounts, user, auth_session)
 
-    async def logout(self, principal: Principal) -> None:
+    async def logout(self, actor: Actor) -> None:
         """End the session: its token stops working as cookie and as bearer alike."""
-        async with self._sessionmaker() as db, db.begin():
-            await SessionRepository(db).delete(principal.session_id)
+        async with self._work(actor, "auth.logout") as unit:
+            await SessionRepository(unit.db).delete(actor.user.session_id)
+
+    async def _record_refusal(self, actor: Actor) -> None:
+        # Never the password: the row names the account tried, the address and the request.
+        await self._work.record_alone(actor, AuditEntry("auth.login_failed"), Outcome.DENIED)
 
     async def _refuse_if_locked(self, keys: tuple[str, str]) -> None:
         now = self._clock.now()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from telemed.accounts.models import CouncilRole, FacilityLevel, UserRole
+from telemed.accounts.principal import Actor
 from telemed.accounts.service import AccountService, NewUser
 
 DEMO_PASSWORD = "telemed-demo"  # noqa: S105 - published demo password, printed by `telemed demo`
@@ -55,17 +56,19 @@ USERS: list[tuple[str, str, UserRole, str | None, tuple[str, CouncilRole, str] |
 ]
 
 
-async def seed_demo_network(accounts: AccountService) -> list[str]:
-    """Create (or bring back to shape) the demo network; returns the demo usernames."""
+async def seed_demo_network(accounts: AccountService, actor: Actor) -> list[str]:
+    """Create (or bring back to shape) the demo network; returns the demo usernames.
+
+    ``actor`` (the CLI operator) is who the audit trail names for the accounts made."""
     for code, name, level in FACILITIES:
         await accounts.ensure_facility(code, name, level)
     for code, name, seat_facility in COUNCILS:
         await accounts.ensure_council(code, name, seat_facility)
     for username, full_name, role, facility, seat in USERS:
         await accounts.add_user(
-            NewUser(username, full_name, role, DEMO_PASSWORD, facility), exist_ok=True
+            actor, NewUser(username, full_name, role, DEMO_PASSWORD, facility), exist_ok=True
         )
         if seat is not None:
             council, council_role, specialty = seat
-            await accounts.set_membership(username, council, council_role, specialty)
+            await accounts.set_membership(actor, username, council, council_role, specialty)
     return [username for username, *_ in USERS]

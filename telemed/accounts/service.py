@@ -16,7 +16,9 @@ from telemed.accounts.models import (
     UserRole,
 )
 from telemed.accounts.passwords import PasswordHasher
+from telemed.accounts.principal import Actor
 from telemed.accounts.repository import AccountRepository, SessionRepository
+from telemed.audit.work import AuditedWork
 from telemed.clock import Clock
 from telemed.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 
@@ -31,12 +33,20 @@ class NewUser:
 
 
 class AccountService:
+    """Facilities and councils are set up as reference data; every change to a user or a
+    council seat is an audited unit of work naming who made it (the CLI operator)."""
+
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, hasher: PasswordHasher
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        hasher: PasswordHasher,
+        work: AuditedWork,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._clock = clock
         self._hasher = hasher
+        self._work = work
 
     async def ensure_facility(self, code: str, name: str, level: FacilityLevel) -> int:
         async with self._sessionmaker() as db, db.begin():
@@ -63,13 +73,19 @@ class AccountService:
             await accounts.flush()
             return council.id
 
-    async def add_user(self, new: NewUser, *, exist_ok: bool = False) -> int:
+    async def add_user(self, actor: Actor, new: NewUser, *, exist_ok: bool = False) -> int:
         problems = _user_problems(new)
         if problems:
             raise ValidationFailed(problems)
+        if exist_ok:
+            # Nothing changes for an existing account, so nothing is recorded either.
+            async with self._sessionmaker() as db, db.begin():
+                existing = await AccountRepository(db).user_by_username(new.username)
+                if existing is not None:
+                    return existing.id
         password_hash = await self._hasher.hash(new.password)
-        async with self._sessionmaker() as db, db.begin():
-            accounts = AccountRepository(db)
+        async with self._work(actor, "user.create", object_id=new.username) as unit:
+            accounts = AccountRepository(unit.db)
             facility = (
                 await self._facility(accounts, new.facility_code) if new.facility_code else None
             )
@@ -91,21 +107,27 @@ class AccountService:
             await accounts.flush()
             return user.id
 
-    async def disable_user(self, username: str) -> None:
+    async def disable_user(self, actor: Actor, username: str) -> None:
         """Disable the account and end all of its sessions at once."""
-        async with self._sessionmaker() as db, db.begin():
-            accounts = AccountRepository(db)
+        async with self._work(actor, "user.disable", object_id=username) as unit:
+            accounts = AccountRepository(unit.db)
             user = await accounts.user_by_username(username)
             if user is None:
                 raise NotFound(f"No user {username!r}.")
             user.is_active = False
-            await SessionRepository(db).delete_for_user(user.id)
+            await SessionRepository(unit.db).delete_for_user(user.id)
 
     async def set_membership(
-        self, username: str, council_code: str, council_role: CouncilRole, specialty: str = ""
+        self,
+        actor: Actor,
+        username: str,
+        council_code: str,
+        council_role: CouncilRole,
+        specialty: str = "",
     ) -> None:
-        async with self._sessionmaker() as db, db.begin():
-            accounts = AccountRepository(db)
+        """Seat ``username`` on the council (or change the seat); object_id is the council."""
+        async with self._work(actor, "council.member_set", object_id=council_code) as unit:
+            accounts = AccountRepository(unit.db)
             user, council = await self._user_and_council(accounts, username, council_code)
             membership = await accounts.membership(council.id, user.id)
             if membership is None:
@@ -120,9 +142,9 @@ class AccountService:
             else:
                 membership.council_role, membership.specialty = council_role, specialty
 
-    async def remove_membership(self, username: str, council_code: str) -> None:
-        async with self._sessionmaker() as db, db.begin():
-            accounts = AccountRepository(db)
+    async def remove_membership(self, actor: Actor, username: str, council_code: str) -> None:
+        async with self._work(actor, "council.member_remove", object_id=council_code) as unit:
+            accounts = AccountRepository(unit.db)
             user, council = await self._user_and_council(accounts, username, council_code)
             membership = await accounts.membership(council.id, user.id)
             if membership is None:

@@ -6,13 +6,17 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from telemed import appkeys
+from telemed.accounts.principal import Actor
 from telemed.http.auth import (
     clear_session_cookie,
+    current_actor,
     current_principal,
     request_address,
     set_session_cookie,
 )
+from telemed.http.openapi import describe
 from telemed.http.requests import parse_json
+from telemed.logs import request_id_var
 
 
 class LoginBody(BaseModel):
@@ -20,11 +24,19 @@ class LoginBody(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
+@describe(
+    "Sign in: a session token, its CSRF token and the user; sets the session cookie.",
+    tag="auth",
+    body=LoginBody,
+    public=True,
+    errors=(401, 422, 429),
+)
 async def login(request: web.Request) -> web.Response:
     body = await parse_json(request, LoginBody)
-    result = await request.app[appkeys.AUTH_SERVICE].login(
-        body.username, body.password, request_address(request)
+    actor = Actor(
+        None, request_address(request), request_id_var.get(), attempted_username=body.username
     )
+    result = await request.app[appkeys.AUTH_SERVICE].login(body.username, body.password, actor)
     response = web.json_response(
         {
             "token": result.token,
@@ -39,14 +51,18 @@ async def login(request: web.Request) -> web.Response:
     return response
 
 
+@describe("Sign out: the session ends for cookie and bearer alike.", tag="auth", errors=(401, 403))
 async def logout(request: web.Request) -> web.Response:
-    principal = await current_principal(request)
-    await request.app[appkeys.AUTH_SERVICE].logout(principal)
+    actor = await current_actor(request)
+    await request.app[appkeys.AUTH_SERVICE].logout(actor)
+    # Live connections of this session end now, not at the next periodic check.
+    await request.app[appkeys.SOCKET_CONNECTIONS].end_session(actor.user.session_id)
     response = web.json_response({"ok": True})
     clear_session_cookie(response)
     return response
 
 
+@describe("The signed-in user and the session's CSRF token.", tag="auth", errors=(401,))
 async def me(request: web.Request) -> web.Response:
     principal = await current_principal(request)
     return web.json_response({"user": principal.as_json(), "csrf_token": principal.csrf_token})

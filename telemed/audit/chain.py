@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,17 +28,31 @@ CHAINED_FIELDS = (
 )
 
 
+def timestamp(value: datetime) -> str:
+    """UTC with microseconds and a Z: the one text form of a time in hashes and signatures."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def _value(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return timestamp(value)
     return value
 
 
 def canonical(record: AuditRecord) -> bytes:
     """Sorted-key compact JSON of the chained fields, UTF-8."""
-    fields = {name: _value(getattr(record, name)) for name in CHAINED_FIELDS}
+    return canonical_values({name: getattr(record, name) for name in CHAINED_FIELDS})
+
+
+def canonical_values(values: Mapping[str, Any]) -> bytes:
+    """The same encoding from a plain mapping (a fetched row), without building a model."""
+    fields = {name: _value(values[name]) for name in CHAINED_FIELDS}
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def chain_hash(prev_hash: str, record: AuditRecord) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical(record)).hexdigest()
+
+
+def values_hash(prev_hash: str, values: Mapping[str, Any]) -> str:
+    return hashlib.sha256(prev_hash.encode() + canonical_values(values)).hexdigest()

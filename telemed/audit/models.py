@@ -36,4 +36,7 @@ class AuditRecord(Base):
         Index("ix_audit_log_actor_seq", "actor_id", "seq"),
         Index("ix_audit_log_at", "at"),
         Index("ix_audit_log_action_seq", "action", "seq"),
+        # Added by 0003 for the review filters (actor by username, outcome).
+        Index("ix_audit_log_username_seq", "actor_username", "seq"),
+        Index("ix_audit_log_outcome_seq", "outcome", "seq"),
     )

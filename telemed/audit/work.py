@@ -45,6 +45,9 @@ DENIALS = (
 class Unit:
     db: AsyncSession
     entry: AuditEntry
+    # Whom the success row names when the work itself establishes identity (a sign-in
+    # starts anonymous and ends as the user); None keeps the actor the work began with.
+    actor: Actor | None = None
 
 
 class AuditedWork:
@@ -66,7 +69,7 @@ class AuditedWork:
             async with self._sessionmaker() as db, db.begin():
                 unit = Unit(db, entry)
                 yield unit
-                await self._audit.record(db, actor, entry, Outcome.SUCCESS)
+                await self._audit.record(db, unit.actor or actor, entry, Outcome.SUCCESS)
         except DomainError as error:
             outcome = Outcome.DENIED if isinstance(error, DENIALS) else Outcome.ERROR
             await self.record_alone(actor, entry, outcome)

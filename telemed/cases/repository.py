@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from telemed.accounts.models import Council, Facility, User
+from telemed.accounts.models import Council, CouncilMembership, Facility, User, UserRole
 from telemed.cases.models import (
     Attachment,
     Case,
@@ -197,3 +197,34 @@ class CaseRepository:
             )
         query = query.order_by(Case.urgency_rank, Case.created_at, Case.id).limit(limit)
         return (await self._session.scalars(query)).all()
+
+    # Live rooms: who is notified of a case's events, and the cases a connection watches.
+
+    async def council_member_ids(self, council_id: int) -> list[int]:
+        """Active users seated on the council."""
+        rows = await self._session.scalars(
+            select(CouncilMembership.user_id)
+            .join(User, User.id == CouncilMembership.user_id)
+            .where(CouncilMembership.council_id == council_id, User.is_active.is_(True))
+            .order_by(CouncilMembership.user_id)
+        )
+        return list(rows)
+
+    async def facility_doctor_ids(self, facility_id: int) -> list[int]:
+        """Active district doctors of the facility."""
+        rows = await self._session.scalars(
+            select(User.id)
+            .where(
+                User.facility_id == facility_id,
+                User.role == UserRole.DISTRICT_DOCTOR,
+                User.is_active.is_(True),
+            )
+            .order_by(User.id)
+        )
+        return list(rows)
+
+    async def cases_by_ids(self, case_ids: Sequence[int]) -> dict[int, Case]:
+        if not case_ids:
+            return {}
+        rows = await self._session.scalars(select(Case).where(Case.id.in_(case_ids)))
+        return {case.id: case for case in rows}

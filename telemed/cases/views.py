@@ -16,6 +16,7 @@ from telemed.cases.schemas import (
     TransitionInput,
 )
 from telemed.http.auth import current_actor
+from telemed.http.openapi import describe
 from telemed.http.requests import parse_json, parse_query
 
 CASE = r"/api/v1/cases/{case_id:\d+}"
@@ -25,6 +26,13 @@ def case_id(request: web.Request) -> int:
     return int(request.match_info["case_id"])
 
 
+@describe(
+    "Open a consultation request (district doctors).",
+    tag="cases",
+    body=NewCase,
+    status=201,
+    errors=(403, 422),
+)
 async def create_case(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     body = await parse_json(request, NewCase)
@@ -32,17 +40,29 @@ async def create_case(request: web.Request) -> web.Response:
     return web.json_response(board, status=201)
 
 
+@describe(
+    "Cases you may see, by urgency then waiting time; cursor-paginated.",
+    tag="cases",
+    query=CaseListQuery,
+)
 async def list_cases(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     query = parse_query(request, CaseListQuery)
     return web.json_response(await request.app[appkeys.CASE_SERVICE].list(actor, query))
 
 
+@describe("The case with its board (metadata only for auditors).", tag="cases", errors=(404,))
 async def get_case(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     return web.json_response(await request.app[appkeys.CASE_SERVICE].get(actor, case_id(request)))
 
 
+@describe(
+    "The case's events after seq `after`, in order.",
+    tag="cases",
+    query=EventsQuery,
+    errors=(403, 404),
+)
 async def case_events(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     query = parse_query(request, EventsQuery)
@@ -50,6 +70,13 @@ async def case_events(request: web.Request) -> web.Response:
     return web.json_response(await service.events(actor, case_id(request), query))
 
 
+@describe(
+    "Add a note; the same client_id stores one note (200 on a retry).",
+    tag="cases",
+    body=NewNote,
+    status=201,
+    errors=(403, 404, 409, 422),
+)
 async def add_note(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     body = await parse_json(request, NewNote)
@@ -57,6 +84,13 @@ async def add_note(request: web.Request) -> web.Response:
     return web.json_response(note, status=201 if created else 200)
 
 
+@describe(
+    "Move the case: accept, decline, request_info, provide_info, schedule, start_session, "
+    "close, cancel.",
+    tag="cases",
+    body=TransitionInput,
+    errors=(403, 404, 409, 422),
+)
 async def transition(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     body = await parse_json(request, TransitionInput)
@@ -64,6 +98,12 @@ async def transition(request: web.Request) -> web.Response:
     return web.json_response(await service.transition(actor, case_id(request), body))
 
 
+@describe(
+    "Create (version 0) or edit (current version) the draft decision or an amendment.",
+    tag="decisions",
+    body=DecisionDraft,
+    errors=(403, 404, 409, 422),
+)
 async def draft_decision(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     body = await parse_json(request, DecisionDraft)
@@ -71,6 +111,12 @@ async def draft_decision(request: web.Request) -> web.Response:
     return web.json_response(await service.draft(actor, case_id(request), body))
 
 
+@describe(
+    "Concur with or dissent from the current draft.",
+    tag="decisions",
+    body=OpinionInput,
+    errors=(403, 404, 409, 422),
+)
 async def opine(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     body = await parse_json(request, OpinionInput)
@@ -78,6 +124,12 @@ async def opine(request: web.Request) -> web.Response:
     return web.json_response(await service.opine(actor, case_id(request), body))
 
 
+@describe(
+    "Sign the current draft: immutable, hashed; the case becomes decided.",
+    tag="decisions",
+    body=SignInput,
+    errors=(403, 404, 409, 422),
+)
 async def sign_decision(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     body = await parse_json(request, SignInput)

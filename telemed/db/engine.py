@@ -18,6 +18,11 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     reads first and writes later fails at once with "database is locked" when another
     writer got in between, whatever the busy timeout. Taking the write lock up front makes
     concurrent writers wait their turn instead.
+
+    Since SQLite runs one write transaction at a time anyway, the pool holds ONE
+    connection: tasks queue on the pool (woken the moment it is free) rather than in
+    SQLite's busy handler, which sleeps with backoff and made requests under contention
+    wait tens of milliseconds. An embedded database serves one server process.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -25,7 +30,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+    options: dict[str, Any] = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60}
+    options.update(kwargs)
+    engine = create_async_engine(url, connect_args={"timeout": 30}, **options)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import socketio
 
+from telemed.realtime.rooms import ROOM_PREFIX
 from telemed.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -15,7 +16,6 @@ log = logging.getLogger(__name__)
 # The largest message the protocol carries is an SDP offer with many candidates (about
 # 20 KiB); notes are capped well below. Attachments never travel over Socket.IO.
 MAX_MESSAGE_BYTES = 64 * 1024
-ROOM_PREFIX = "case:"
 
 
 class OriginPolicy:
@@ -38,7 +38,9 @@ class OriginPolicy:
 def create_socketio_server(settings: Settings) -> socketio.AsyncServer:
     manager = None
     if settings.redis_url:
-        manager = socketio.AsyncRedisManager(settings.redis_url)
+        manager = socketio.AsyncRedisManager(
+            settings.redis_url, channel=f"{settings.redis_prefix}:socketio"
+        )
     return socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,
@@ -57,3 +59,28 @@ def open_connections(sio: socketio.AsyncServer) -> int:
 def open_case_rooms(sio: socketio.AsyncServer) -> int:
     rooms = sio.manager.rooms.get("/", {})
     return sum(1 for room in rooms if isinstance(room, str) and room.startswith(ROOM_PREFIX))
+
+
+class SocketTransport:
+    """How the room service reaches sockets (the ``RoomTransport`` of a running server)."""
+
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        self._sio = sio
+
+    async def send(self, sid: str, event: str, data: dict[str, Any]) -> None:
+        # ignore_queue: each process delivers case events to its own sockets only.
+        await self._sio.emit(event, data, to=sid, ignore_queue=True)
+
+    async def broadcast(
+        self, room: str, event: str, data: dict[str, Any], skip_sid: str | None = None
+    ) -> None:
+        await self._sio.emit(event, data, room=room, skip_sid=skip_sid)
+
+    async def enter(self, sid: str, room: str) -> None:
+        await self._sio.enter_room(sid, room)
+
+    async def leave(self, sid: str, room: str) -> None:
+        await self._sio.leave_room(sid, room)
+
+    async def disconnect(self, sid: str) -> None:
+        await self._sio.disconnect(sid)

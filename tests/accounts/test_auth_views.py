@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from telemed import appkeys
+from telemed.audit.service import local_operator
 from telemed.clock import ManualClock
 from tests.support.server import RunningServer
 
@@ -61,7 +62,7 @@ async def test_wrong_username_and_wrong_password_get_the_same_answer(
 
 
 async def test_disabled_account_cannot_sign_in(server: RunningServer) -> None:
-    await server.app[appkeys.ACCOUNT_SERVICE].disable_user("bs.uminh")
+    await server.app[appkeys.ACCOUNT_SERVICE].disable_user(local_operator("test"), "bs.uminh")
     http = server.http()
     async with http.post(
         "/api/v1/auth/login", json={"username": "bs.uminh", "password": "telemed-demo"}

@@ -17,6 +17,9 @@ from sqlalchemy.engine import make_url
 from telemed.accounts.demo import seed_demo_network
 from telemed.accounts.passwords import PasswordHasher
 from telemed.accounts.service import AccountService
+from telemed.audit.log import AuditLog
+from telemed.audit.service import local_operator
+from telemed.audit.work import AuditedWork
 from telemed.clock import ManualClock
 from telemed.db.engine import create_engine, create_sessionmaker
 from telemed.db.migrations import upgrade
@@ -27,9 +30,10 @@ async def migrate_and_seed(url: str, *, seed: bool = True) -> None:
     try:
         await upgrade(engine)
         if seed:
-            await seed_demo_network(
-                AccountService(create_sessionmaker(engine), ManualClock(), PasswordHasher())
-            )
+            sessionmaker, clock = create_sessionmaker(engine), ManualClock()
+            work = AuditedWork(sessionmaker, AuditLog(clock))
+            accounts = AccountService(sessionmaker, clock, PasswordHasher(), work)
+            await seed_demo_network(accounts, local_operator("demo"))
     finally:
         await engine.dispose()
 

@@ -1,0 +1,384 @@
+"""Live rooms benchmark: many clients in many case rooms on one server process.
+
+For Telemed (a ``telemed serve`` subprocess on a fresh SQLite or PostgreSQL database) and
+for a bare python-socketio broadcast server (bench/bare_broadcast_server.py), with the same
+clients:
+
+1. connects ``--clients`` Socket.IO clients (websocket) spread over ``--rooms`` rooms and
+   measures the server's resident memory per idle connection;
+2. light load: one note every ``1/--rate`` seconds, round-robin over the rooms, for
+   ``--duration`` seconds; latency from the ack to the sender (the note is committed) to
+   the moment the last member of the room has the event (p50, p99);
+3. saturation: one sender per room posts back-to-back for ``--duration`` seconds;
+   sustained notes per second and the same latency.
+
+    .venv/bin/python bench/rooms_bench.py                # both targets, SQLite
+    .venv/bin/python bench/rooms_bench.py --clients 200 --rooms 40 --duration 5
+
+Everything runs on loopback and is bounded in time and count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import socketio
+
+from telemed.accounts.demo import DEMO_PASSWORD
+
+ROOT = Path(__file__).resolve().parent.parent
+# The users who may read a HDCM-MIENNAM case opened by bs.namcan; rooms get several sockets
+# of the same users, as a user with a laptop and a phone has.
+MEMBERS = ["bs.namcan", "gs.chutoa", "ts.thuky", "gs.timmach"]
+CONNECT_BATCH = 50
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    pid: int
+    tokens: dict[str, str] = field(default_factory=dict)
+    case_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Client:
+    sio: socketio.AsyncClient
+    room: int
+    received: dict[tuple[int, int], float] = field(default_factory=dict)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def raise_open_files(wanted: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+
+
+def pct(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+Process = asyncio.subprocess.Process
+
+
+async def wait_ready(url: str, process: Process) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(600):
+            if process.returncode is not None:
+                raise SystemExit(f"server at {url} exited with {process.returncode}")
+            try:
+                async with http.get(f"{url}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise SystemExit(f"server at {url} did not start")
+
+
+async def telemed(*args: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "telemed", *args, cwd=ROOT, stdout=subprocess.DEVNULL
+    )
+    if await process.wait() != 0:
+        raise SystemExit(f"telemed {' '.join(args)} failed")
+
+
+async def start_telemed(database_url: str, data_dir: Path, rooms: int) -> tuple[Target, Process]:
+    await telemed("db", "upgrade", "--database-url", database_url)
+    await telemed("demo", "--database-url", database_url)
+    port = free_port()
+    env = {
+        **os.environ,
+        "TELEMED_LOG_LEVEL": "WARNING",
+        # The benchmark measures the server, not the per-connection flood limit.
+        "TELEMED_SOCKET_RATE_PER_SECOND": "100000",
+        "TELEMED_SOCKET_BURST": "100000",
+    }
+    command = [sys.executable, "-m", "telemed", "serve", "--port", str(port)]
+    command += ["--database-url", database_url, "--data-dir", str(data_dir)]
+    process = await asyncio.create_subprocess_exec(*command, cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    await wait_ready(url, process)
+    target = Target("telemed", url, process.pid)
+    async with aiohttp.ClientSession(base_url=url) as http:
+        for username in MEMBERS:
+            login = {"username": username, "password": DEMO_PASSWORD}
+            async with http.post("/api/v1/auth/login", json=login) as response:
+                target.tokens[username] = (await response.json())["token"]
+        doctor = {"Authorization": f"Bearer {target.tokens['bs.namcan']}"}
+        for n in range(rooms):
+            case = {
+                "council": "HDCM-MIENNAM",
+                "patient_code": f"BENCH-{n:04d}",
+                "patient_sex": "female",
+                "patient_birth_year": 1970,
+                "title": f"Bench case {n}",
+                "summary": "Benchmark case.",
+                "questions": ["Benchmark?"],
+                "specialty": "Tim mạch",
+                "urgency": "routine",
+            }
+            async with http.post("/api/v1/cases", json=case, headers=doctor) as response:
+                assert response.status == 201, await response.text()
+                target.case_ids.append((await response.json())["id"])
+    return target, process
+
+
+async def start_bare(rooms: int) -> tuple[Target, Process]:
+    port = free_port()
+    script = ROOT / "bench" / "bare_broadcast_server.py"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(script), "--port", str(port), cwd=ROOT
+    )
+    url = f"http://127.0.0.1:{port}"
+    await wait_ready(url, process)
+    target = Target("bare", url, process.pid, {u: "-" for u in MEMBERS})
+    target.case_ids = list(range(1, rooms + 1))
+    return target, process
+
+
+async def connect_all(target: Target, count: int) -> list[Client]:
+    clients: list[Client] = []
+
+    async def one(n: int) -> Client:
+        room = n % len(target.case_ids)
+        username = MEMBERS[(n // len(target.case_ids)) % len(MEMBERS)]
+        sio = socketio.AsyncClient(reconnection=False)
+        client = Client(sio, room)
+
+        def on_event(event: dict[str, Any]) -> None:
+            client.received[(event["case_id"], event["seq"])] = time.perf_counter()
+
+        sio.on("case:event", on_event)
+        await sio.connect(
+            target.url,
+            transports=["websocket"],
+            auth={"token": target.tokens[username]},
+            wait_timeout=30,
+        )
+        return client
+
+    for start in range(0, count, CONNECT_BATCH):
+        batch = range(start, min(count, start + CONNECT_BATCH))
+        clients.extend(await asyncio.gather(*(one(n) for n in batch)))
+    return clients
+
+
+async def join_all(target: Target, clients: list[Client]) -> None:
+    async def one(client: Client) -> None:
+        case_id = target.case_ids[client.room]
+        ack = await client.sio.call("case:join", {"case_id": case_id, "after_seq": 0}, timeout=60)
+        assert ack["ok"], ack
+        for event in ack["events"]:
+            client.received[(case_id, event["seq"])] = time.perf_counter()
+
+    for start in range(0, len(clients), CONNECT_BATCH):
+        await asyncio.gather(*(one(c) for c in clients[start : start + CONNECT_BATCH]))
+
+
+class Notes:
+    """Sends notes and keeps when each was acknowledged."""
+
+    def __init__(self, target: Target, clients: list[Client]) -> None:
+        self.target = target
+        self.by_room: dict[int, list[Client]] = defaultdict(list)
+        for client in clients:
+            self.by_room[client.room].append(client)
+        self.acked: dict[tuple[int, int], tuple[float, int]] = {}
+        self.errors = 0
+
+    async def send(self, room: int) -> None:
+        sender = self.by_room[room][0]
+        case_id = self.target.case_ids[room]
+        ack = await sender.sio.call("case:note", {"case_id": case_id, "body": "bench"}, timeout=60)
+        if not ack.get("ok"):
+            self.errors += 1
+            return
+        self.acked[(case_id, ack["seq"])] = (time.perf_counter(), room)
+
+    async def latencies(self, within: float = 30.0) -> list[float]:
+        """Ack-to-last-member delay of every acked note (waits for stragglers)."""
+        deadline = time.perf_counter() + within
+        while time.perf_counter() < deadline:
+            missing = sum(
+                1
+                for key, (_, room) in self.acked.items()
+                for c in self.by_room[room]
+                if key not in c.received
+            )
+            if not missing:
+                break
+            await asyncio.sleep(0.2)
+        result = []
+        for key, (acked_at, room) in self.acked.items():
+            times = [c.received.get(key) for c in self.by_room[room]]
+            if all(t is not None for t in times):
+                result.append(max(t for t in times if t is not None) - acked_at)
+        return result
+
+
+async def light_load(target: Target, clients: list[Client], rate: float, duration: float) -> Json:
+    notes = Notes(target, clients)
+    tasks = []
+    started = time.perf_counter()
+    n = 0
+    while time.perf_counter() - started < duration:
+        tasks.append(asyncio.create_task(notes.send(n % len(target.case_ids))))
+        n += 1
+        await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
+    await asyncio.gather(*tasks)
+    lat = await notes.latencies()
+    result = summary(lat, len(notes.acked), notes.errors, time.perf_counter() - started)
+    result["connected"] = sum(1 for c in clients if c.sio.connected)
+    return result
+
+
+async def saturation(target: Target, clients: list[Client], duration: float) -> Json:
+    notes = Notes(target, clients)
+    started = time.perf_counter()
+
+    async def room_loop(room: int) -> None:
+        while time.perf_counter() - started < duration:
+            await notes.send(room)
+
+    await asyncio.gather(*(room_loop(r) for r in range(len(target.case_ids))))
+    elapsed = time.perf_counter() - started
+    lat = await notes.latencies()
+    result = summary(lat, len(notes.acked), notes.errors, elapsed)
+    result["connected"] = sum(1 for c in clients if c.sio.connected)
+    return result
+
+
+Json = dict[str, Any]
+
+
+def summary(latencies: list[float], acked: int, errors: int, elapsed: float) -> Json:
+    return {
+        "notes": acked,
+        "errors": errors,
+        "notes_per_s": acked / elapsed,
+        "delivered": len(latencies),
+        "p50_ms": pct(latencies, 0.50) * 1000,
+        "p99_ms": pct(latencies, 0.99) * 1000,
+        "mean_ms": statistics.fmean(latencies) * 1000 if latencies else float("nan"),
+    }
+
+
+async def run_target(name: str, args: argparse.Namespace, tmp: Path) -> Json:
+    if name == "telemed":
+        url = args.database_url or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+        target, process = await start_telemed(url, tmp / "data", args.rooms)
+    else:
+        target, process = await start_bare(args.rooms)
+    clients: list[Client] = []
+    try:
+        await asyncio.sleep(1.0)
+        before = rss_bytes(target.pid)
+        clients = await connect_all(target, args.clients)
+        await join_all(target, clients)
+        await asyncio.sleep(2.0)
+        after = rss_bytes(target.pid)
+        result: Json = {
+            "target": name,
+            "clients": len(clients),
+            "rooms": len(target.case_ids),
+            "rss_mib": after / 2**20,
+            "bytes_per_connection": (after - before) / max(1, len(clients)),
+        }
+        result["light"] = await light_load(target, clients, args.rate, args.duration)
+        result["saturation"] = await saturation(target, clients, args.duration)
+        return result
+    finally:
+        for start in range(0, len(clients), CONNECT_BATCH):
+            batch = clients[start : start + CONNECT_BATCH]
+            await asyncio.gather(*(c.sio.disconnect() for c in batch), return_exceptions=True)
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 30)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+def report(results: list[Json]) -> None:
+    for r in results:
+        print(
+            f"\n== {r['target']}: {r['clients']} clients in {r['rooms']} rooms; "
+            f"server RSS {r['rss_mib']:.0f} MiB, "
+            f"{r['bytes_per_connection'] / 1024:.1f} KiB per idle joined connection"
+        )
+        for phase in ("light", "saturation"):
+            p = r[phase]
+            print(
+                f"  {phase:10s} {p['notes']:6d} notes ({p['errors']} errors), "
+                f"{p['notes_per_s']:7.1f} notes/s, ack->all members "
+                f"p50 {p['p50_ms']:7.1f} ms  p99 {p['p99_ms']:7.1f} ms  "
+                f"({p['delivered']} fully delivered, {p['connected']} clients still connected)"
+            )
+    if len(results) == 2:
+        telemed, bare = results
+        print(
+            "\n  ratio telemed/bare: saturation notes/s "
+            f"{telemed['saturation']['notes_per_s'] / bare['saturation']['notes_per_s']:.3f}, "
+            f"light p50 {telemed['light']['p50_ms'] / bare['light']['p50_ms']:.1f}x, "
+            f"light p99 {telemed['light']['p99_ms'] / bare['light']['p99_ms']:.1f}x, "
+            "memory per connection "
+            f"{telemed['bytes_per_connection'] / bare['bytes_per_connection']:.1f}x"
+        )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--rooms", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=50.0, help="notes/s in the light phase")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds per phase")
+    parser.add_argument("--target", choices=["telemed", "bare", "both"], default="both")
+    parser.add_argument("--database-url", help="e.g. a PostgreSQL URL (default: SQLite)")
+    args = parser.parse_args()
+    args.clients = max(1, min(args.clients, 5000))
+    args.duration = max(1.0, min(args.duration, 120.0))
+    raise_open_files(4 * args.clients + 1024)
+    names = ["telemed", "bare"] if args.target == "both" else [args.target]
+    results = []
+    for name in names:
+        with tempfile.TemporaryDirectory() as tmp:
+            results.append(await run_target(name, args, Path(tmp)))
+    report(results)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

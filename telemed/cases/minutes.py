@@ -1,0 +1,322 @@
+"""Consultation minutes (biên bản hội chẩn) as HTML and PDF, and the case as FHIR.
+
+Everything comes from one *record*: the board (``board_from_tables``) plus what the board
+does not carry, the asked council's memberships (chair, secretary, members and their
+specialties), each person's facility (the connection points) and when the session started.
+``minutes_data`` and ``fhir.consultation_bundle`` are pure functions of that record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import jinja2
+from sqlalchemy import select
+
+from telemed.accounts.models import CouncilMembership, CouncilRole, User
+from telemed.accounts.principal import Actor
+from telemed.audit.work import AuditedWork
+from telemed.cases import access
+from telemed.cases.board import Json, iso
+from telemed.cases.fhir import consultation_bundle
+from telemed.cases.models import CaseEvent
+from telemed.cases.repository import CaseRepository
+from telemed.cases.service import board_from_tables
+from telemed.clock import Clock
+from telemed.i18n import Catalogs
+
+# Vietnam keeps UTC+7 all year (no daylight saving): a fixed offset needs no tz database.
+VIETNAM_TIME = timezone(timedelta(hours=7), "UTC+7")
+DEJAVU_DIR = Path("/usr/share/fonts/truetype/dejavu")
+ROLE_ORDER = {
+    CouncilRole.CHAIR.value: 0,
+    CouncilRole.SECRETARY.value: 1,
+    CouncilRole.MEMBER.value: 2,
+}
+
+
+class MinutesRepository(CaseRepository):
+    """The few queries the minutes need beyond the board's."""
+
+    async def memberships(self, council_id: int) -> Sequence[CouncilMembership]:
+        rows = await self.session.scalars(
+            select(CouncilMembership)
+            .where(CouncilMembership.council_id == council_id)
+            .order_by(CouncilMembership.user_id)
+        )
+        return rows.all()
+
+    async def last_event_at(self, case_id: int, type_: str) -> datetime | None:
+        return await self.session.scalar(
+            select(CaseEvent.at)
+            .where(CaseEvent.case_id == case_id, CaseEvent.type == type_)
+            .order_by(CaseEvent.seq.desc())
+            .limit(1)
+        )
+
+
+def person_json(user: User) -> Json:
+    facility = user.facility
+    return {
+        "id": user.id,
+        "username": user.username,
+        "full_name": user.full_name,
+        "facility": {"code": facility.code, "name": facility.name} if facility else None,
+    }
+
+
+def local_time(value: str | None) -> str | None:
+    """An ISO timestamp as Vietnamese readers write it, in Vietnam time."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value).astimezone(VIETNAM_TIME)
+    return moment.strftime("%d/%m/%Y %H:%M") + " (UTC+7)"
+
+
+def latest_signed(decisions: Sequence[Json]) -> Json | None:
+    return next((d for d in reversed(decisions) if d["status"] == "signed"), None)
+
+
+def _seat_rows(record: Json, participant_ids: set[int]) -> list[Json]:
+    """Chair and secretary always; other members when they took part."""
+    people = record["people"]
+    rows = []
+    for seat in record["seats"]:
+        took_part = seat["user_id"] in participant_ids
+        if seat["council_role"] == CouncilRole.MEMBER.value and not took_part:
+            continue
+        person = people[seat["user_id"]]
+        rows.append({**seat, "full_name": person["full_name"], "present": took_part})
+    rows.sort(key=lambda r: (ROLE_ORDER[r["council_role"]], r["full_name"]))
+    return rows
+
+
+def _sites(record: Json, participant_ids: list[int]) -> list[Json]:
+    board = record["board"]
+    sites: dict[str, Json] = {}
+
+    def add(facility: Json | None, role: str) -> None:
+        if facility is not None and facility["code"] not in sites:
+            sites[facility["code"]] = {
+                "code": facility["code"],
+                "name": facility["name"],
+                "role": role,
+            }
+
+    add(board["requesting_facility"], "requesting")
+    add(record["council_seat"], "council")
+    for user_id in participant_ids:
+        add(record["people"][user_id]["facility"], "participant")
+    return list(sites.values())
+
+
+def _conclusion(board: Json) -> Json | None:
+    decision = latest_signed(board["decisions"])
+    if decision is None:
+        return None
+    by_id = {d["id"]: d for d in board["decisions"]}
+    amended = by_id.get(decision["amends"]) if decision["amends"] else None
+    opinions = decision["opinions"]
+    return {
+        "id": decision["id"],
+        "answers": {a["question"]: a["answer"] for a in decision["answers"]},
+        "treatment_direction": decision["treatment_direction"],
+        "transfer": decision["transfer"],
+        "follow_up": decision["follow_up"],
+        "signed_by": decision["signed_by"]["full_name"] if decision["signed_by"] else None,
+        "signed_at": local_time(decision["signed_at"]),
+        "sha256": decision["content_sha256"],
+        "amends": None
+        if amended is None
+        else {
+            "id": amended["id"],
+            "signed_at": local_time(amended["signed_at"]),
+            "sha256": amended["content_sha256"],
+        },
+        "concurrences": [o["user"]["full_name"] for o in opinions if o["stance"] == "concur"],
+        "dissents": [
+            {"full_name": o["user"]["full_name"], "reason": o["reason"]}
+            for o in opinions
+            if o["stance"] == "dissent"
+        ],
+    }
+
+
+def minutes_data(record: Json) -> Json:
+    """Everything the minutes show, already ordered and formatted; texts still raw."""
+    board = record["board"]
+    participant_ids = [p["id"] for p in board["participants"]]
+    seat_ids = {seat["user_id"] for seat in record["seats"]}
+    seats = _seat_rows(record, set(participant_ids))
+    conclusion = _conclusion(board)
+    signed = [d for d in board["decisions"] if d["status"] == "signed"]
+    return {
+        "case": {
+            "id": board["id"],
+            "title": board["title"],
+            "status": board["status"],
+            "urgency": board["urgency"],
+            "specialty": board["specialty"],
+            "created_at": local_time(board["created_at"]),
+            "scheduled_at": local_time(board["scheduled_at"]),
+            "session_started_at": local_time(record["session_started_at"]),
+            "outcome": board["outcome"],
+        },
+        "council": {**board["council"], "seat": record["council_seat"]},
+        "sites": _sites(record, participant_ids),
+        "chairs": [s for s in seats if s["council_role"] == CouncilRole.CHAIR.value],
+        "secretaries": [s for s in seats if s["council_role"] == CouncilRole.SECRETARY.value],
+        "members": seats,
+        "others": [record["people"][uid] for uid in participant_ids if uid not in seat_ids],
+        "requested_by": board["requested_by"]["full_name"] if board["requested_by"] else None,
+        "patient": board["patient"],
+        "summary": board["summary"],
+        "attachments": [
+            {"filename": a["filename"], "kind": a["kind"], "description": a["description"]}
+            for a in board["attachments"]
+        ],
+        "notes": [
+            {
+                "author": n["author"]["full_name"] if n["author"] else None,
+                "at": local_time(n["created_at"]),
+                "question": n["question"],
+                "body": n["body"],
+            }
+            for n in board["notes"]
+            if n["superseded_by"] is None
+        ],
+        "questions": [
+            {
+                "number": q["number"],
+                "text": q["text"],
+                "answer": conclusion["answers"].get(q["number"]) if conclusion else None,
+            }
+            for q in board["questions"]
+        ],
+        "decision": conclusion,
+        "draft_pending": any(d["status"] == "draft" for d in board["decisions"]),
+        "signed_history": [
+            {
+                "id": d["id"],
+                "amends": d["amends"],
+                "signed_at": local_time(d["signed_at"]),
+                "sha256": d["content_sha256"],
+            }
+            for d in signed
+        ],
+        "generated_at": local_time(record["generated_at"]),
+    }
+
+
+class MinutesRenderer:
+    """The minutes template in a chosen language, and the same HTML printed to PDF."""
+
+    def __init__(self, env: jinja2.Environment, catalogs: Catalogs, static_dir: Path) -> None:
+        self._env = env
+        self._catalogs = catalogs
+        self._static_dir = static_dir.resolve()
+
+    def html(self, minutes: Json, lang: str, *, for_pdf: bool = False) -> str:
+        template = self._env.get_template("minutes.html")
+        context = {
+            **self._catalogs.context(lang),
+            "minutes": minutes,
+            "for_pdf": for_pdf,
+            # The browser fetches /static/...; WeasyPrint resolves the same relative
+            # path against base_url, a file: URL of web/static.
+            "static_prefix": "" if for_pdf else "/static/",
+        }
+        return template.render(context)
+
+    def pdf(self, minutes: Json, lang: str) -> bytes:
+        """Blocking (WeasyPrint lays out pages): call it in a worker thread."""
+        # Imported here: pango and fonts load on the first PDF, not at start-up.
+        import weasyprint
+
+        html = weasyprint.HTML(
+            string=self.html(minutes, lang, for_pdf=True),
+            base_url=self._static_dir.as_uri() + "/",
+            url_fetcher=local_files_only(self._static_dir, DEJAVU_DIR),
+        )
+        pdf: bytes = html.write_pdf()
+        return pdf
+
+
+def local_files_only(*roots: Path) -> Any:
+    """A WeasyPrint URL fetcher that reads files under ``roots`` and never the network."""
+    from weasyprint.urls import URLFetcher
+
+    # normpath, not resolve: ".." cannot climb out, and font symlinks stay usable.
+    allowed = [Path(os.path.normpath(root)) for root in roots]
+
+    def check(url: str) -> None:
+        parts = urlsplit(url)
+        path = Path(os.path.normpath(unquote(parts.path)))
+        if parts.scheme != "file" or not any(path.is_relative_to(r) for r in allowed):
+            raise ValueError("the minutes load local stylesheets and fonts only")
+
+    class LocalFetcher(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            check(url)
+            return super().fetch(url, headers)
+
+    return LocalFetcher(allowed_protocols=["file"])
+
+
+class MinutesService:
+    def __init__(self, work: AuditedWork, clock: Clock, renderer: MinutesRenderer) -> None:
+        self._work = work
+        self._clock = clock
+        self._renderer = renderer
+
+    async def data(self, actor: Actor, case_id: int) -> Json:
+        """The minutes' content, for the participants of the case only."""
+        return minutes_data(await self._record(actor, case_id, "minutes.read"))
+
+    async def html(self, actor: Actor, case_id: int, lang: str) -> str:
+        return self._renderer.html(await self.data(actor, case_id), lang)
+
+    async def pdf(self, actor: Actor, case_id: int, lang: str) -> bytes:
+        minutes = minutes_data(await self._record(actor, case_id, "minutes.pdf"))
+        # Rendered after the transaction: layout takes a while and holds no database lock.
+        return await asyncio.to_thread(self._renderer.pdf, minutes, lang)
+
+    async def fhir(self, actor: Actor, case_id: int) -> Json:
+        return consultation_bundle(await self._record(actor, case_id, "case.fhir_export"))
+
+    async def _record(self, actor: Actor, case_id: int, action: str) -> Json:
+        async with self._work(actor, action, case_id=case_id) as unit:
+            repo = MinutesRepository(unit.db)
+            case = access.require_clinical(actor.user, await repo.get(case_id))
+            board = await board_from_tables(repo, case)
+            council = await repo.council(case.council_id)
+            assert council is not None
+            seats = await repo.memberships(case.council_id)
+            started = await repo.last_event_at(case.id, "case.session_started")
+            people_ids = {p["id"] for p in board["participants"]} | {s.user_id for s in seats}
+            users = await repo.users(people_ids | {case.requested_by_id})
+            return {
+                "board": board,
+                "council_seat": {
+                    "code": council.seat_facility.code,
+                    "name": council.seat_facility.name,
+                },
+                "seats": [
+                    {
+                        "user_id": s.user_id,
+                        "council_role": s.council_role.value,
+                        "specialty": s.specialty,
+                    }
+                    for s in seats
+                    if s.user_id in users
+                ],
+                "people": {uid: person_json(user) for uid, user in users.items()},
+                "session_started_at": iso(started),
+                "generated_at": iso(self._clock.now()),
+            }

@@ -1,0 +1,89 @@
+"""The lifetime of the live rooms: built at start-up, background tasks, orderly shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from telemed import appkeys
+from telemed.realtime.feed import CaseFeed
+from telemed.realtime.notifications import Notifier
+from telemed.realtime.presence import InProcessPresence, PresenceStore, RedisPresence
+from telemed.realtime.rooms import CommittedEvents, RoomService
+from telemed.realtime.server import SocketTransport
+from telemed.realtime.sink import LiveSink, RelaySink, SeqBus
+
+log = logging.getLogger(__name__)
+
+PRESENCE_HEARTBEAT_SECONDS = 10
+
+
+async def live_rooms(app: web.Application) -> AsyncIterator[None]:
+    """A ``cleanup_ctx``: needs the database and services, so it runs after them."""
+    settings = app[appkeys.SETTINGS]
+    process = uuid.uuid4().hex
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    presence: PresenceStore = (
+        RedisPresence(redis, settings.redis_prefix, process, ttl=3 * PRESENCE_HEARTBEAT_SECONDS)
+        if redis is not None
+        else InProcessPresence()
+    )
+    transport = SocketTransport(app[appkeys.SOCKETIO])
+    connections = app[appkeys.SOCKET_CONNECTIONS]
+    feed = CaseFeed(transport, CommittedEvents(app[appkeys.SESSIONMAKER]).between)
+    rooms = RoomService(
+        work=app[appkeys.AUDITED_WORK],
+        sessionmaker=app[appkeys.SESSIONMAKER],
+        auth=app[appkeys.AUTH_SERVICE],
+        cases=app[appkeys.CASE_SERVICE],
+        feed=feed,
+        presence=presence,
+        transport=transport,
+        process=process,
+    )
+    bus = SeqBus(redis, f"{settings.redis_prefix}:case-seq", process) if redis else None
+    sink = LiveSink(feed, bus, Notifier(app[appkeys.SESSIONMAKER], transport))
+    app[appkeys.ROOM_SERVICE] = rooms
+    relay = app[appkeys.CASE_EVENT_SINK]
+    if isinstance(relay, RelaySink):
+        relay.target = sink
+
+    await presence.heartbeat()
+    tasks = [
+        asyncio.create_task(_every(PRESENCE_HEARTBEAT_SECONDS, presence.heartbeat)),
+        asyncio.create_task(
+            _every(settings.socket_revalidate_seconds, lambda: rooms.revalidate(connections))
+        ),
+    ]
+    if bus is not None:
+        tasks.append(asyncio.create_task(bus.listen(feed)))
+    try:
+        yield
+    finally:
+        if isinstance(relay, RelaySink):
+            relay.target = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await sink.close()
+        with contextlib.suppress(Exception):
+            await presence.close()
+        if redis is not None:
+            await redis.aclose()
+
+
+async def _every(seconds: float, work: Callable[[], Awaitable[None]]) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await work()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("periodic realtime work failed")

@@ -1,0 +1,411 @@
+"""Every HTTP route and every Socket.IO event of the application leaves exactly the
+expected audit row, for success and for refusal.
+
+The routes and events are read from the live router and namespace: a handler added later
+fails here until it is classified below, either with the rows it must write or, for the
+few that touch no case, account or audit data, with the reason it writes none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from telemed import appkeys
+from telemed.audit.models import AuditRecord
+from tests.cases.test_attachments import dicom_bytes, png_bytes, upload
+from tests.cases.workflow import DRAFT, NEW_CASE, create_case, to_session
+from tests.realtime.live import participant
+from tests.support.server import RunningServer, SignedIn
+
+Row = tuple[str, str, str | None]  # action, outcome, actor username
+
+
+@dataclass
+class World:
+    server: RunningServer
+    people: dict[str, SignedIn]
+
+    async def case(self, stage: str = "requested") -> int:
+        case_id = int((await create_case(self.people["bs.namcan"]))["id"])
+        chair = self.people["gs.chutoa"]
+        if stage in ("in_session", "drafted"):
+            await to_session(chair, case_id)
+        if stage == "drafted":
+            path = f"/api/v1/cases/{case_id}/decision/draft"
+            async with chair.http.put(path, json=DRAFT, headers=chair.bearer) as response:
+                assert response.status == 200
+        return case_id
+
+    async def attachment(self, content: bytes) -> tuple[int, int]:
+        case_id = await self.case()
+        stored = await upload(self.people["bs.namcan"], case_id, content, "scan.dcm")
+        return case_id, int(stored["id"])
+
+
+async def _http(
+    who: SignedIn | None, world: World, method: str, path: str, body: Any = None
+) -> int:
+    http = who.http if who else world.server.http()
+    headers = who.bearer if who else {}
+    async with http.request(method, path, json=body, headers=headers) as response:
+        await response.read()
+        return response.status
+
+
+# A scenario first prepares what it needs (which writes rows of its own), then returns
+# the one measured call: every row written after preparation must be that call's.
+Act = Callable[[], Awaitable[int]]
+Call = Callable[[World], Awaitable[Act]]
+
+
+def http_call(
+    who: str | None, method: str, path: str, body: Any = None, stage: str = "requested"
+) -> Call:
+    async def prepare(world: World) -> Act:
+        case_id, attachment_id = 0, 0
+        if "{attachment}" in path:
+            case_id, attachment_id = await world.attachment(dicom_bytes())
+        elif "{case}" in path:
+            case_id = await world.case(stage)
+        target = path.format(case=case_id, attachment=attachment_id)
+        caller = world.people[who] if who else None
+        return lambda: _http(caller, world, method, target, body)
+
+    return prepare
+
+
+def upload_call(who: str) -> Call:
+    async def prepare(world: World) -> Act:
+        case_id = await world.case()
+        expect = 201 if who == "bs.namcan" else 404
+
+        async def act() -> int:
+            await upload(world.people[who], case_id, png_bytes(), "anh.png", expect=expect)
+            return expect
+
+        return act
+
+    return prepare
+
+
+def login_call(password: str) -> Call:
+    async def prepare(world: World) -> Act:
+        body = {"username": "bs.namcan", "password": password}
+        return lambda: _http(None, world, "POST", "/api/v1/auth/login", body)
+
+    return prepare
+
+
+def logout_call() -> Call:
+    async def prepare(world: World) -> Act:
+        fresh = await world.server.sign_in("gs.timmach")
+        return lambda: _http(fresh, world, "POST", "/api/v1/auth/logout")
+
+    return prepare
+
+
+def socket_call(
+    who: str, event: str, payload: Callable[[int], dict[str, Any]], join: bool = False
+) -> Call:
+    async def prepare(world: World) -> Act:
+        case_id = await world.case()
+        member = await participant(world.server, who)
+        if join:
+            assert (await member.join(case_id))["ok"] is True
+
+        async def act() -> int:
+            ack = await member.request(event, payload(case_id))
+            return 200 if ack["ok"] else 400
+
+        return act
+
+    return prepare
+
+
+@dataclass(frozen=True)
+class Expect:
+    success: Call
+    success_rows: list[Row]
+    refusal: Call | None = None
+    refusal_rows: list[Row] | None = None
+    why_no_refusal: str = ""
+
+
+@dataclass(frozen=True)
+class NotAudited:
+    why: str
+
+
+C = "/api/v1/cases/{case}"
+A = "/api/v1/audit"
+
+HTTP: dict[tuple[str, str], Expect | NotAudited] = {
+    ("POST", "/api/v1/auth/login"): Expect(
+        login_call("telemed-demo"),
+        [("auth.login", "success", "bs.namcan")],
+        login_call("wrong-password"),
+        [("auth.login_failed", "denied", "bs.namcan")],
+    ),
+    ("POST", "/api/v1/auth/logout"): Expect(
+        logout_call(),
+        [("auth.logout", "success", "gs.timmach")],
+        why_no_refusal="an unauthenticated request has no one to attribute it to (answered 401)",
+    ),
+    ("GET", "/api/v1/me"): NotAudited("reads only the caller's own account"),
+    ("GET", "/api/v1/openapi.json"): NotAudited("the public API description"),
+    ("POST", "/api/v1/cases"): Expect(
+        http_call("bs.namcan", "POST", "/api/v1/cases", NEW_CASE),
+        [("case.create", "success", "bs.namcan")],
+        http_call("gs.chutoa", "POST", "/api/v1/cases", NEW_CASE),
+        [("case.create", "denied", "gs.chutoa")],
+    ),
+    ("GET", "/api/v1/cases"): Expect(
+        http_call("gs.chutoa", "GET", "/api/v1/cases"),
+        [("case.list", "success", "gs.chutoa")],
+        http_call("gs.chutoa", "GET", "/api/v1/cases?cursor=bad"),
+        [("case.list", "error", "gs.chutoa")],
+    ),
+    ("GET", "/api/v1/cases/{case_id}"): Expect(
+        http_call("gs.timmach", "GET", C),
+        [("case.read", "success", "gs.timmach")],
+        http_call("bs.uminh", "GET", C),
+        [("case.read", "denied", "bs.uminh")],
+    ),
+    ("GET", "/api/v1/cases/{case_id}/events"): Expect(
+        http_call("gs.timmach", "GET", C + "/events"),
+        [("case.events", "success", "gs.timmach")],
+        http_call("kiemtra", "GET", C + "/events"),
+        [("case.events", "denied", "kiemtra")],
+    ),
+    ("POST", "/api/v1/cases/{case_id}/notes"): Expect(
+        http_call("gs.timmach", "POST", C + "/notes", {"body": "x"}),
+        [("note.create", "success", "gs.timmach")],
+        http_call("gs.thankinh", "POST", C + "/notes", {"body": "x"}),
+        [("note.create", "denied", "gs.thankinh")],
+    ),
+    ("POST", "/api/v1/cases/{case_id}/transitions"): Expect(
+        http_call("ts.thuky", "POST", C + "/transitions", {"action": "accept"}),
+        [("case.accept", "success", "ts.thuky")],
+        http_call("gs.timmach", "POST", C + "/transitions", {"action": "accept"}),
+        [("case.accept", "denied", "gs.timmach")],
+    ),
+    ("PUT", "/api/v1/cases/{case_id}/decision/draft"): Expect(
+        http_call("gs.chutoa", "PUT", C + "/decision/draft", DRAFT, "in_session"),
+        [("decision.draft", "success", "gs.chutoa")],
+        http_call("gs.timmach", "PUT", C + "/decision/draft", DRAFT, "in_session"),
+        [("decision.draft", "denied", "gs.timmach")],
+    ),
+    ("POST", "/api/v1/cases/{case_id}/decision/opinions"): Expect(
+        http_call(
+            "gs.timmach",
+            "POST",
+            C + "/decision/opinions",
+            {"version": 1, "stance": "concur"},
+            "drafted",
+        ),
+        [("decision.concur", "success", "gs.timmach")],
+        http_call(
+            "bs.namcan",
+            "POST",
+            C + "/decision/opinions",
+            {"version": 1, "stance": "dissent", "reason": "r"},
+            "drafted",
+        ),
+        [("decision.dissent", "denied", "bs.namcan")],
+    ),
+    ("POST", "/api/v1/cases/{case_id}/decision/sign"): Expect(
+        http_call("gs.chutoa", "POST", C + "/decision/sign", {"version": 1}, "drafted"),
+        [("decision.sign", "success", "gs.chutoa")],
+        http_call("gs.timmach", "POST", C + "/decision/sign", {"version": 1}, "drafted"),
+        [("decision.sign", "denied", "gs.timmach")],
+    ),
+    ("GET", "/api/v1/cases/{case_id}/minutes"): Expect(
+        http_call("bs.namcan", "GET", C + "/minutes"),
+        [("minutes.read", "success", "bs.namcan")],
+        http_call("bs.uminh", "GET", C + "/minutes"),
+        [("minutes.read", "denied", "bs.uminh")],
+    ),
+    ("GET", "/api/v1/cases/{case_id}/minutes.pdf"): Expect(
+        http_call("bs.namcan", "GET", C + "/minutes.pdf"),
+        [("minutes.pdf", "success", "bs.namcan")],
+        http_call("kiemtra", "GET", C + "/minutes.pdf"),
+        [("minutes.pdf", "denied", "kiemtra")],
+    ),
+    ("GET", "/api/v1/cases/{case_id}/fhir"): Expect(
+        http_call("gs.chutoa", "GET", C + "/fhir"),
+        [("case.fhir_export", "success", "gs.chutoa")],
+        http_call("gs.thankinh", "GET", C + "/fhir"),
+        [("case.fhir_export", "denied", "gs.thankinh")],
+    ),
+    ("POST", "/api/v1/cases/{case_id}/attachments"): Expect(
+        upload_call("bs.namcan"),
+        [("attachment.upload", "success", "bs.namcan")],
+        upload_call("bs.uminh"),
+        [("attachment.upload", "denied", "bs.uminh")],
+    ),
+    ("GET", "/api/v1/cases/{case_id}/attachments/{attachment_id}"): Expect(
+        http_call("gs.timmach", "GET", C + "/attachments/{attachment}"),
+        [("attachment.download", "success", "gs.timmach")],
+        http_call("bs.uminh", "GET", C + "/attachments/{attachment}"),
+        [("attachment.download", "denied", "bs.uminh")],
+    ),
+    ("GET", "/api/v1/cases/{case_id}/attachments/{attachment_id}/preview"): Expect(
+        http_call("gs.timmach", "GET", C + "/attachments/{attachment}/preview"),
+        [("attachment.preview", "success", "gs.timmach")],
+        http_call("kiemtra", "GET", C + "/attachments/{attachment}/preview"),
+        [("attachment.preview", "denied", "kiemtra")],
+    ),
+    ("GET", A): Expect(
+        http_call("kiemtra", "GET", A),
+        [("audit.query", "success", "kiemtra")],
+        http_call("gs.chutoa", "GET", A),
+        [("audit.query", "denied", "gs.chutoa")],
+    ),
+    ("GET", A + "/export.csv"): Expect(
+        http_call("kiemtra", "GET", A + "/export.csv"),
+        [("audit.export", "success", "kiemtra")],
+        http_call("bs.namcan", "GET", A + "/export.csv"),
+        [("audit.export", "denied", "bs.namcan")],
+    ),
+    ("GET", A + "/export.ndjson"): Expect(
+        http_call("kiemtra", "GET", A + "/export.ndjson"),
+        [("audit.export", "success", "kiemtra")],
+        http_call("bs.namcan", "GET", A + "/export.ndjson"),
+        [("audit.export", "denied", "bs.namcan")],
+    ),
+    ("GET", A + "/verify"): Expect(
+        http_call("kiemtra", "GET", A + "/verify"),
+        [("audit.verify", "success", "kiemtra")],
+        http_call("gs.timmach", "GET", A + "/verify"),
+        [("audit.verify", "denied", "gs.timmach")],
+    ),
+    ("POST", A + "/verify"): Expect(
+        http_call("kiemtra", "POST", A + "/verify", {}),
+        [("audit.verify", "success", "kiemtra")],
+        http_call("gs.timmach", "POST", A + "/verify", {}),
+        [("audit.verify", "denied", "gs.timmach")],
+    ),
+    ("POST", A + "/checkpoints"): Expect(
+        http_call("kiemtra", "POST", A + "/checkpoints"),
+        [("audit.checkpoint", "success", "kiemtra")],
+        http_call("ts.thuky", "POST", A + "/checkpoints"),
+        [("audit.checkpoint", "denied", "ts.thuky")],
+    ),
+    ("GET", "/healthz"): NotAudited("operations: touches no case or account data"),
+    ("GET", "/metrics"): NotAudited("operations: counters only"),
+    ("GET", "/login"): NotAudited("the sign-in form; the sign-in itself is audited"),
+    ("GET", "/"): NotAudited("the signed-in home page shows the caller's own account only"),
+    ("GET", "/static"): NotAudited("static files"),
+    ("GET", "/vendor/socket.io"): NotAudited("a browser library"),
+    ("GET", "/socket.io/"): NotAudited("the Socket.IO transport; its events are classified below"),
+    ("POST", "/socket.io/"): NotAudited("the Socket.IO transport"),
+    ("OPTIONS", "/socket.io/"): NotAudited("the Socket.IO transport"),
+}
+
+SOCKET: dict[str, Expect | NotAudited] = {
+    "case:join": Expect(
+        socket_call("gs.timmach", "case:join", lambda c: {"case_id": c, "after_seq": 0}),
+        [("room.join", "success", "gs.timmach")],
+        socket_call("gs.thankinh", "case:join", lambda c: {"case_id": c, "after_seq": 0}),
+        [("room.join", "denied", "gs.thankinh")],
+    ),
+    "case:leave": Expect(
+        socket_call("gs.timmach", "case:leave", lambda c: {"case_id": c}, join=True),
+        [("room.leave", "success", "gs.timmach")],
+        why_no_refusal="leaving is never refused; leaving a room one is not in does nothing",
+    ),
+    "case:note": Expect(
+        socket_call(
+            "bs.namcan",
+            "case:note",
+            lambda c: {"case_id": c, "body": "x", "client_id": "n1"},
+            join=True,
+        ),
+        [("note.create", "success", "bs.namcan")],
+        socket_call(
+            "bs.uminh", "case:note", lambda c: {"case_id": c, "body": "x", "client_id": "n1"}
+        ),
+        [("note.create", "denied", "bs.uminh")],
+    ),
+}
+
+
+def _routes(server: RunningServer) -> set[tuple[str, str]]:
+    return {
+        (route.method, route.resource.canonical)
+        for route in server.app.router.routes()
+        if route.resource is not None and route.method != "HEAD"
+    }
+
+
+def _socket_events(server: RunningServer) -> set[str]:
+    namespace = server.app[appkeys.SOCKETIO].namespace_handlers["/"]
+    events: frozenset[str] = namespace.events
+    return set(events)
+
+
+async def test_every_route_and_event_is_classified(server: RunningServer) -> None:
+    assert _routes(server) == set(HTTP), "classify every new route in this test"
+    assert _socket_events(server) == set(SOCKET), "classify every new Socket.IO event here"
+
+
+async def _last_seq(server: RunningServer) -> int:
+    async with server.app[appkeys.SESSIONMAKER]() as db:
+        return int(await db.scalar(select(func.coalesce(func.max(AuditRecord.seq), 0))) or 0)
+
+
+async def _rows_after(server: RunningServer, seq: int) -> list[Row]:
+    async with server.app[appkeys.SESSIONMAKER]() as db:
+        rows = await db.scalars(
+            select(AuditRecord).where(AuditRecord.seq > seq).order_by(AuditRecord.seq)
+        )
+        return [(r.action, r.outcome, r.actor_username) for r in rows]
+
+
+async def _check(world: World, call: Call, rows: list[Row], refused: bool) -> None:
+    act = await call(world)
+    before = await _last_seq(world.server)
+    status = await act()
+    assert (status >= 400) is refused, status
+    assert await _rows_after(world.server, before) == rows
+
+
+@pytest.mark.parametrize("key", sorted(HTTP, key=str), ids=lambda k: f"{k[0]} {k[1]}")
+async def test_http_route_audit(server: RunningServer, key: tuple[str, str]) -> None:
+    await _run(server, HTTP[key])
+
+
+@pytest.mark.parametrize("event", sorted(SOCKET))
+async def test_socket_event_audit(server: RunningServer, event: str) -> None:
+    await _run(server, SOCKET[event])
+
+
+async def _run(server: RunningServer, spec: Expect | NotAudited) -> None:
+    if isinstance(spec, NotAudited):
+        assert spec.why
+        return
+    names = [
+        "bs.namcan",
+        "bs.uminh",
+        "gs.chutoa",
+        "ts.thuky",
+        "gs.timmach",
+        "gs.thankinh",
+        "kiemtra",
+    ]
+    people = dict(
+        zip(names, await asyncio.gather(*(server.sign_in(n) for n in names)), strict=True)
+    )
+    world = World(server, people)
+    await _check(world, spec.success, spec.success_rows, refused=False)
+    if spec.refusal is None:
+        assert spec.why_no_refusal
+        return
+    assert spec.refusal_rows is not None
+    await _check(world, spec.refusal, spec.refusal_rows, refused=True)

@@ -1,0 +1,356 @@
+"""The consultation minutes: every field of PRODUCT.md section 6, in HTML and PDF."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import shutil
+import subprocess
+import unicodedata
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from telemed import appkeys
+from telemed.audit.models import AuditRecord
+from telemed.cases.minutes import DEJAVU_DIR, local_files_only
+from tests.support.server import RunningServer, SignedIn
+
+SCRIPT = "<script>alert(1)</script>"
+NEW_CASE: dict[str, Any] = {
+    "council": "HDCM-MIENNAM",
+    "patient_code": "NC-2026-042",
+    "patient_sex": "male",
+    "patient_birth_year": 1958,
+    "title": "Đau ngực cấp",
+    "summary": f"Nam 68 tuổi, đau ngực trái 3 giờ. Đã dùng aspirin tại huyện. {SCRIPT}",
+    "questions": ["Chẩn đoán xác định?", "Có chuyển tuyến can thiệp mạch vành không?"],
+    "specialty": "Tim mạch",
+    "urgency": "urgent",
+}
+DRAFT: dict[str, Any] = {
+    "version": 0,
+    "answers": [
+        {"question": 1, "answer": "Nhồi máu cơ tim cấp thành dưới."},
+        {"question": 2, "answer": "Chuyển tuyến can thiệp trong 12 giờ."},
+    ],
+    "treatment_direction": "Aspirin, clopidogrel, heparin; chuyển viện.",
+    "transfer": True,
+    "follow_up": "Tái khám sau 1 tháng.",
+}
+DISSENT = "Nên chụp mạch vành tại chỗ trước khi chuyển."
+
+
+async def call(
+    who: SignedIn, method: str, path: str, body: object = None, expect: int = 200
+) -> Any:
+    async with who.http.request(method, path, json=body, headers=who.bearer) as response:
+        data = await response.json()
+        assert response.status == expect, (response.status, data)
+        return data
+
+
+async def get(who: SignedIn, path: str, expect: int = 200) -> tuple[bytes, str]:
+    async with who.http.get(path, headers=who.bearer) as response:
+        body = await response.read()
+        assert response.status == expect, (response.status, body[:300])
+        return body, response.content_type
+
+
+async def create_case(doctor: SignedIn, **changes: Any) -> int:
+    created = await call(doctor, "POST", "/api/v1/cases", {**NEW_CASE, **changes}, expect=201)
+    case_id: int = created["id"]
+    return case_id
+
+
+async def act(who: SignedIn, case_id: int, action: str, **fields: Any) -> Any:
+    path = f"/api/v1/cases/{case_id}/transitions"
+    return await call(who, "POST", path, {"action": action, **fields})
+
+
+async def decide(server: RunningServer, doctor: SignedIn) -> tuple[int, dict[str, Any]]:
+    """A case driven through the whole workflow; its id and the signed decision."""
+    chair = await server.sign_in("gs.chutoa")
+    member = await server.sign_in("gs.timmach")
+    secretary = await server.sign_in("ts.thuky")
+    case_id = await create_case(doctor)
+    base = f"/api/v1/cases/{case_id}"
+    await act(chair, case_id, "accept")
+    await act(chair, case_id, "schedule", scheduled_at="2026-01-02T09:00:00+07:00")
+    await act(chair, case_id, "start_session")
+    await call(member, "POST", base + "/notes", {"body": f"ECG phù hợp NMCT. {SCRIPT}"}, 201)
+    await call(doctor, "POST", base + "/notes", {"body": "Huyết áp 100/60.", "question": 1}, 201)
+    await call(chair, "PUT", base + "/decision/draft", DRAFT)
+    await call(member, "POST", base + "/decision/opinions", {"version": 1, "stance": "concur"})
+    await call(
+        secretary,
+        "POST",
+        base + "/decision/opinions",
+        {"version": 1, "stance": "dissent", "reason": DISSENT},
+    )
+    signed = await call(chair, "POST", base + "/decision/sign", {"version": 1})
+    return case_id, signed
+
+
+class TextOf(HTMLParser):
+    """The visible text of a page, one string, whitespace collapsed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+    @classmethod
+    def of(cls, html: str) -> str:
+        parser = cls()
+        parser.feed(html)
+        return " ".join(" ".join(parser.parts).split())
+
+
+def pdf_text(pdf: bytes, html: str, tmp_path: Path) -> str:
+    """The PDF's text: pdftotext, else pypdf, else WeasyPrint's layout of the same HTML."""
+    if shutil.which("pdftotext"):
+        path = tmp_path / "minutes.pdf"
+        path.write_bytes(pdf)
+        out = subprocess.run(
+            ["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True
+        )
+        text = out.stdout.decode()
+    else:
+        try:
+            pypdf = importlib.import_module("pypdf")
+        except ImportError:
+            text = weasyprint_text(html)
+        else:
+            reader = pypdf.PdfReader(io.BytesIO(pdf))
+            text = "\n".join(page.extract_text() for page in reader.pages)
+    return unicodedata.normalize("NFC", " ".join(text.split()))
+
+
+def weasyprint_text(html: str) -> str:
+    import weasyprint
+
+    static = Path(__file__).resolve().parents[2] / "web" / "static"
+    document = weasyprint.HTML(string=html, base_url=static.as_uri() + "/").render()
+    words = []
+    for page in document.pages:
+        for box in page._page_box.descendants():
+            if hasattr(box, "text"):
+                words.append(box.text)
+    return " ".join(words)
+
+
+@pytest.fixture
+async def doctor(server: RunningServer) -> SignedIn:
+    return await server.sign_in("bs.namcan")
+
+
+async def test_minutes_show_every_field_of_a_decided_case_in_vietnamese(
+    server: RunningServer, doctor: SignedIn
+) -> None:
+    case_id, signed = await decide(server, doctor)
+    body, content_type = await get(doctor, f"/api/v1/cases/{case_id}/minutes")
+    html = body.decode()
+    text = TextOf.of(html)
+    assert content_type == "text/html"
+    assert '<html lang="vi">' in html
+    expected = [
+        "Biên bản hội chẩn",
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        # time and place: each connection point
+        "Thời gian và địa điểm",
+        "02/01/2026 09:00 (UTC+7)",
+        "Bắt đầu hội chẩn lúc",
+        "Các điểm cầu",
+        "Trung tâm Y tế huyện Năm Căn (Cà Mau)",
+        "Cơ sở đề nghị hội chẩn",
+        "Bệnh viện Thống Nhất",
+        "Trụ sở hội đồng",
+        # chair, secretary, members and their specialties, other attendees
+        "Chủ tọa GS.TS. Trần Quốc Chủ (Nội khoa)",
+        "Thư ký TS.BS. Phạm Thu Kỳ (Nội tổng quát)",
+        "GS.TS. Võ Tâm Mạch Thành viên Tim mạch Có",
+        "Người tham dự khác BS. Nguyễn Văn Nam — Trung tâm Y tế huyện Năm Căn (Cà Mau)",
+        # patient identification
+        "Mã người bệnh NC-2026-042",
+        "Giới tính Nam",
+        "Năm sinh 1958",
+        # summary, discussion
+        "Tóm tắt bệnh sử và quá trình điều trị",
+        "Đã dùng aspirin tại huyện.",
+        "Huyết áp 100/60.",
+        "Về câu hỏi 1",
+        # conclusion per question, treatment direction, transfer, follow-up, dissent
+        "Câu hỏi 1: Chẩn đoán xác định? Kết luận: Nhồi máu cơ tim cấp thành dưới.",
+        "Câu hỏi 2: Có chuyển tuyến can thiệp mạch vành không? Kết luận: Chuyển tuyến can",
+        "Hướng điều trị Aspirin, clopidogrel, heparin; chuyển viện.",
+        "Chuyển tuyến Có",
+        "Theo dõi, tái khám Tái khám sau 1 tháng.",
+        "Đồng thuận GS.TS. Võ Tâm Mạch",
+        f"Ý kiến không đồng thuận TS.BS. Phạm Thu Kỳ: {DISSENT}",
+        # signatures
+        "Người ký GS.TS. Trần Quốc Chủ",
+        "Thời điểm ký",
+        f"Mã băm SHA-256 của kết luận đã ký {signed['content_sha256']}",
+    ]
+    for phrase in expected:
+        assert phrase in text, phrase
+    assert "Chưa có kết luận" not in text
+    # gs.thankinh sits on another council: not a member of these minutes.
+    assert "Đỗ Thần Kinh" not in text
+
+
+async def test_minutes_escape_every_dynamic_text(server: RunningServer, doctor: SignedIn) -> None:
+    case_id, _ = await decide(server, doctor)
+    body, _ = await get(doctor, f"/api/v1/cases/{case_id}/minutes")
+    html = body.decode()
+    assert SCRIPT not in html
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 2  # the summary and a note
+    assert SCRIPT in TextOf.of(html)
+    assert "<style" not in html
+    assert "<script" not in html  # CSP forbids inline script; the minutes need none
+    assert 'href="/static/css/minutes.css"' in html
+
+
+async def test_minutes_in_english_with_lang(server: RunningServer, doctor: SignedIn) -> None:
+    case_id, signed = await decide(server, doctor)
+    body, _ = await get(doctor, f"/api/v1/cases/{case_id}/minutes?lang=en")
+    html = body.decode()
+    text = TextOf.of(html)
+    assert '<html lang="en">' in html
+    for phrase in [
+        "Consultation minutes",
+        "SOCIALIST REPUBLIC OF VIETNAM",
+        "Time and place",
+        "Chair GS.TS. Trần Quốc Chủ (Nội khoa)",
+        "Secretary TS.BS. Phạm Thu Kỳ",
+        "Patient code NC-2026-042",
+        "Sex Male",
+        "Question 1: Chẩn đoán xác định? Conclusion: Nhồi máu cơ tim cấp thành dưới.",
+        "Treatment direction Aspirin",
+        "Transfer to another facility Yes",
+        f"Dissenting opinions TS.BS. Phạm Thu Kỳ: {DISSENT}",
+        f"SHA-256 of the signed decision {signed['content_sha256']}",
+    ]:
+        assert phrase in text, phrase
+    assert "Biên bản hội chẩn" not in text
+    # The lang cookie chooses too, and ?lang= wins over it.
+    doctor.http.cookie_jar.update_cookies({"lang": "en"})
+    by_cookie, _ = await get(doctor, f"/api/v1/cases/{case_id}/minutes")
+    assert "Consultation minutes" in by_cookie.decode()
+    by_query, _ = await get(doctor, f"/api/v1/cases/{case_id}/minutes?lang=vi")
+    assert "Biên bản hội chẩn" in by_query.decode()
+
+
+async def test_minutes_before_a_signed_decision_say_not_yet_decided(
+    server: RunningServer, doctor: SignedIn
+) -> None:
+    chair = await server.sign_in("gs.chutoa")
+    case_id = await create_case(doctor)
+    await act(chair, case_id, "accept")
+    await act(chair, case_id, "schedule", scheduled_at="2026-01-02T09:00:00+07:00")
+    await act(chair, case_id, "start_session")
+    await call(chair, "PUT", f"/api/v1/cases/{case_id}/decision/draft", DRAFT)
+    body, _ = await get(chair, f"/api/v1/cases/{case_id}/minutes")
+    text = TextOf.of(body.decode())
+    assert "Bản nháp. Chưa có kết luận: chưa có quyết định nào được ký." in text
+    assert "Dự thảo kết luận đang được soạn." in text
+    assert "Câu hỏi 1: Chẩn đoán xác định? Kết luận: Chưa có kết luận" in text
+    assert "Chữ ký Chưa ký" in text
+    # A draft's answers are not a conclusion: they do not appear.
+    assert "Nhồi máu cơ tim cấp thành dưới." not in text
+    english, _ = await get(chair, f"/api/v1/cases/{case_id}/minutes?lang=en")
+    assert "Not yet decided: no decision has been signed." in TextOf.of(english.decode())
+
+
+async def test_minutes_show_the_amendment_and_what_it_amends(
+    server: RunningServer, doctor: SignedIn
+) -> None:
+    case_id, first = await decide(server, doctor)
+    chair = await server.sign_in("gs.chutoa")
+    base = f"/api/v1/cases/{case_id}"
+    amended = {**DRAFT, "treatment_direction": "Chuyển viện ngay, không chờ."}
+    await call(chair, "PUT", base + "/decision/draft", amended)
+    second = await call(chair, "POST", base + "/decision/sign", {"version": 1})
+    body, _ = await get(doctor, base + "/minutes")
+    text = TextOf.of(body.decode())
+    assert f"Kết luận này sửa đổi kết luận số {first['id']} đã ký lúc" in text
+    assert f"(SHA-256 {first['content_sha256']})" in text
+    assert "Hướng điều trị Chuyển viện ngay, không chờ." in text
+    assert f"Kết luận số {second['id']} (sửa đổi kết luận số {first['id']})" in text
+    assert second["content_sha256"] in text
+
+
+async def test_minutes_pdf_embeds_vietnamese_text(
+    server: RunningServer, doctor: SignedIn, tmp_path: Path
+) -> None:
+    case_id, _ = await decide(server, doctor)
+    pdf, content_type = await get(doctor, f"/api/v1/cases/{case_id}/minutes.pdf")
+    assert content_type == "application/pdf"
+    assert pdf.startswith(b"%PDF-")
+    html, _ = await get(doctor, f"/api/v1/cases/{case_id}/minutes")
+    text = pdf_text(pdf, html.decode(), tmp_path)
+    for phrase in ["Biên bản hội chẩn", "NC-2026-042", "Chủ tọa", "Hướng điều trị", "Thư ký"]:
+        assert phrase in text, phrase
+    english, _ = await get(doctor, f"/api/v1/cases/{case_id}/minutes.pdf?lang=en")
+    english_html, _ = await get(doctor, f"/api/v1/cases/{case_id}/minutes?lang=en")
+    assert "Consultation minutes" in pdf_text(english, english_html.decode(), tmp_path)
+
+
+async def test_only_participants_read_the_minutes(server: RunningServer, doctor: SignedIn) -> None:
+    case_id, _ = await decide(server, doctor)
+    other_facility = await server.sign_in("bs.uminh")
+    other_council = await server.sign_in("gs.thankinh")
+    admin = await server.sign_in("kiemtra")
+    for suffix in ("minutes", "minutes.pdf"):
+        path = f"/api/v1/cases/{case_id}/{suffix}"
+        for outsider in (other_facility, other_council):
+            body, _ = await get(outsider, path, expect=404)
+            assert b"NC-2026-042" not in body
+        body, _ = await get(admin, path, expect=403)
+        assert b"NC-2026-042" not in body
+        await get(doctor, f"/api/v1/cases/{case_id + 1000}/{suffix}", expect=404)
+        async with server.http().get(path) as response:
+            assert response.status == 401
+
+
+async def test_reading_the_minutes_is_audited(server: RunningServer, doctor: SignedIn) -> None:
+    case_id, _ = await decide(server, doctor)
+    admin = await server.sign_in("kiemtra")
+    await get(doctor, f"/api/v1/cases/{case_id}/minutes")
+    await get(doctor, f"/api/v1/cases/{case_id}/minutes.pdf")
+    await get(admin, f"/api/v1/cases/{case_id}/minutes", expect=403)
+    async with server.app[appkeys.SESSIONMAKER]() as db:
+        rows = (
+            await db.scalars(
+                select(AuditRecord)
+                .where(AuditRecord.case_id == case_id, AuditRecord.action.like("minutes.%"))
+                .order_by(AuditRecord.seq)
+            )
+        ).all()
+    seen = [(r.action, r.actor_username, r.outcome) for r in rows]
+    assert seen == [
+        ("minutes.read", "bs.namcan", "success"),
+        ("minutes.pdf", "bs.namcan", "success"),
+        ("minutes.read", "kiemtra", "denied"),
+    ]
+
+
+def test_the_pdf_renderer_reads_local_stylesheets_and_fonts_only() -> None:
+    static = Path(__file__).resolve().parents[2] / "web" / "static"
+    fetcher = local_files_only(static, DEJAVU_DIR)
+    css = fetcher.fetch((static / "css" / "minutes.css").as_uri())
+    assert b"@font-face" in css.read()
+    css.close()
+    for url in [
+        "https://example.org/minutes.css",
+        "file:///etc/passwd",
+        (static / ".." / ".." / "pyproject.toml").as_uri(),
+    ]:
+        with pytest.raises(ValueError, match="local stylesheets and fonts only"):
+            fetcher.fetch(url)

@@ -1,0 +1,123 @@
+"""Two aiortc peers that may only use relayed candidates connect through a real coturn
+with credentials from ``IceServers``; an expired credential gets no relay at all."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCIceTransportPolicy,
+    RTCPeerConnection,
+)
+
+from telemed.clock import ManualClock
+from telemed.signaling.turn import IceConfig, IceServers
+from tests.signaling.coturn import Coturn, running_coturn
+from tests.signaling.media import wait_for
+from tests.support.services import require_binary
+
+pytestmark = pytest.mark.slow
+
+TTL = 3600
+CANDIDATE = re.compile(r"^a=candidate:\S+ \d+ udp \d+ (\S+) (\d+) typ (\w+)", re.MULTILINE)
+
+
+@pytest.fixture
+def coturn(tmp_path: Path) -> Iterator[Coturn]:
+    binary = require_binary("turnserver", "coturn")
+    with running_coturn(binary, tmp_path) as server:
+        yield server
+
+
+def relay_only(coturn: Coturn, clock: ManualClock, user_id: int) -> RTCConfiguration:
+    """What a browser gets from ``rtc:config``, with relayed candidates only."""
+    ice = IceServers(IceConfig(turn_urls=(coturn.url,), turn_secret=coturn.secret), clock)
+    [entry] = ice.for_subject(str(user_id))
+    server = RTCIceServer(
+        urls=entry["urls"], username=entry["username"], credential=entry["credential"]
+    )
+    return RTCConfiguration(iceServers=[server], iceTransportPolicy=RTCIceTransportPolicy.RELAY)
+
+
+def candidates(pc: RTCPeerConnection) -> list[tuple[str, int, str]]:
+    sdp = pc.localDescription.sdp
+    return [(host, int(port), kind) for host, port, kind in CANDIDATE.findall(sdp)]
+
+
+async def test_relay_only_peers_connect_through_coturn_with_issued_credentials(
+    coturn: Coturn,
+) -> None:
+    clock = ManualClock(datetime.now(UTC))
+    caller = RTCPeerConnection(relay_only(coturn, clock, 5))
+    callee = RTCPeerConnection(relay_only(coturn, clock, 6))
+    received: asyncio.Queue[str] = asyncio.Queue()
+
+    @callee.on("datachannel")
+    def _channel(channel: RTCDataChannel) -> None:
+        channel.on("message", received.put_nowait)
+
+    try:
+        channel = caller.createDataChannel("board")
+        await caller.setLocalDescription(await caller.createOffer())
+        await callee.setRemoteDescription(caller.localDescription)
+        await callee.setLocalDescription(await callee.createAnswer())
+        await caller.setRemoteDescription(callee.localDescription)
+
+        # Every candidate is an allocation on this coturn: loopback, in its relay range.
+        for pc in (caller, callee):
+            found = candidates(pc)
+            assert found, coturn.log_text()
+            for host, port, kind in found:
+                assert (host, kind) == ("127.0.0.1", "relay")
+                assert coturn.min_port <= port <= coturn.max_port
+        await wait_for(
+            lambda: caller.connectionState == "connected" and callee.connectionState == "connected"
+        )
+        await wait_for(lambda: channel.readyState == "open")
+        channel.send("through the relay")
+        assert await asyncio.wait_for(received.get(), 10) == "through the relay"
+    finally:
+        await caller.close()
+        await callee.close()
+
+
+async def test_an_expired_credential_gets_no_relay_and_the_peers_never_connect(
+    coturn: Coturn,
+) -> None:
+    # Issued more than one lifetime ago: coturn refuses the allocation.
+    expired = ManualClock(datetime.now(UTC) - timedelta(seconds=TTL + 60))
+    current = ManualClock(datetime.now(UTC))
+    caller = RTCPeerConnection(relay_only(coturn, expired, 5))
+    callee = RTCPeerConnection(relay_only(coturn, current, 6))
+    witness = RTCPeerConnection(relay_only(coturn, current, 7))
+    try:
+        caller.createDataChannel("board")
+        await caller.setLocalDescription(await caller.createOffer())
+        await callee.setRemoteDescription(caller.localDescription)
+        await callee.setLocalDescription(await callee.createAnswer())
+        await caller.setRemoteDescription(callee.localDescription)
+
+        # aiortc finishes gathering with no candidate at all, and with nothing to check
+        # it never starts connecting: the state stays "new" rather than becoming "failed".
+        assert caller.iceGatheringState == "complete"
+        assert candidates(caller) == []
+        assert caller.connectionState == "new"
+        assert caller.iceConnectionState == "new"
+        assert callee.connectionState != "connected"
+
+        # The same coturn, at the same moment, relays for a current credential.
+        witness.createDataChannel("board")
+        await witness.setLocalDescription(await witness.createOffer())
+        assert [kind for _, _, kind in candidates(witness)] == ["relay"]
+    finally:
+        await caller.close()
+        await callee.close()
+        await witness.close()
