@@ -66,11 +66,12 @@ def case_core_json(
     }
 
 
-def note_json(note: Note, author: User | None) -> Json:
+def note_json(note: Note, author: Json | None) -> Json:
+    """The note as the board shows it; ``author`` is the author's actor JSON."""
     return {
         "id": note.id,
         "seq": note.seq,
-        "author": actor_json(author),
+        "author": author,
         "created_at": iso(note.created_at),
         "body": note.body,
         "body_html": render(note.body),

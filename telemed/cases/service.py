@@ -269,15 +269,14 @@ class CaseService:
                 earlier = await repo.note_by_client_id(case.id, principal.user_id, new.client_id)
                 if earlier is not None:
                     unit.entry.object_id = str(earlier.id)
-                    return note_json(
-                        earlier, (await repo.users({principal.user_id})).get(principal.user_id)
-                    ), False
+                    return note_json(earlier, principal_actor(principal)), False
             require_open(case)
             await self._check_note_refs(repo, case, principal, new)
             writer = EventWriter(repo, principal, self._clock)
+            # The case row is locked for this transaction, so its next seq is this note's.
             note = Note(
                 case_id=case.id,
-                seq=0,
+                seq=case.last_seq + 1,
                 author_id=principal.user_id,
                 created_at=self._clock.now(),
                 body=new.body,
@@ -287,10 +286,9 @@ class CaseService:
             )
             repo.add(note)
             await repo.flush()
-            author = (await repo.users({principal.user_id}))[principal.user_id]
-            note.seq = case.last_seq + 1
-            stored = note_json(note, author)
-            await writer.append(case, "note.created", {"note": stored})
+            stored = note_json(note, principal_actor(principal))
+            event = await writer.append(case, "note.created", {"note": stored})
+            assert event["seq"] == note.seq, "the case row was not locked"
             unit.entry.object_id = str(note.id)
         await self._sink.publish(writer.events)
         return stored, True
@@ -364,7 +362,7 @@ async def board_from_tables(repo: CaseRepository, case: Case) -> Json:
     core = case_core_json(case, facility, council, users[case.requested_by_id], questions)
     return assemble(
         core,
-        notes=[note_json(n, users.get(n.author_id)) for n in notes],
+        notes=[note_json(n, actor_json(users.get(n.author_id))) for n in notes],
         attachments=[attachment_json(a, users.get(a.uploaded_by_id)) for a in attachments],
         decisions=[decision_json(d, by_decision.get(d.id, []), users) for d in decisions],
         participants=[j for j in (actor_json(users.get(uid)) for uid in participant_ids) if j],
