@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from telemed.accounts.models import UserRole
 from telemed.accounts.principal import Actor
-from telemed.audit.chain import timestamp
+from telemed.audit.chain import CHAINED_FIELDS, timestamp
 from telemed.audit.checkpoints import Checkpoint, CheckpointSigner
 from telemed.audit.fhir import audit_event
 from telemed.audit.models import AuditRecord
@@ -34,22 +34,7 @@ ExportFormat = Literal["csv", "ndjson"]
 # database and the data directory.
 OPERATOR_ADDRESS = "cli"
 
-CSV_COLUMNS = (
-    "seq",
-    "at",
-    "actor_id",
-    "actor_username",
-    "actor_role",
-    "actor_facility",
-    "address",
-    "action",
-    "case_id",
-    "object_id",
-    "outcome",
-    "request_id",
-    "prev_hash",
-    "hash",
-)
+CSV_COLUMNS = (*CHAINED_FIELDS, "prev_hash", "hash")
 
 
 def local_operator(username: str) -> Actor:

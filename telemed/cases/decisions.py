@@ -92,12 +92,8 @@ class DecisionService:
                     transfer=False,
                 )
                 repo.add(current)
-            elif draft.version != current.version:
-                raise Conflict(
-                    f"The draft changed meanwhile (now version {current.version}); reload it.",
-                    current_version=current.version,
-                )
             else:
+                _require_version(current, draft.version)
                 current.version += 1
                 await repo.clear_opinions(current.id)
             current.answers = [
@@ -127,11 +123,7 @@ class DecisionService:
             if current is None:
                 raise Conflict("There is no draft decision to give an opinion on.")
             unit.entry.object_id = str(current.id)
-            if opinion.version != current.version:
-                raise Conflict(
-                    f"The draft changed meanwhile (now version {current.version}); read it again.",
-                    current_version=current.version,
-                )
+            _require_version(current, opinion.version)
             if opinion.stance == "dissent" and not opinion.reason:
                 raise ValidationFailed([FieldProblem("reason", "a dissent needs a reason")])
             row = await repo.opinion(current.id, principal.user_id)
@@ -165,11 +157,7 @@ class DecisionService:
             if current is None:
                 raise Conflict("There is no draft decision to sign.")
             unit.entry.object_id = str(current.id)
-            if sign.version != current.version:
-                raise Conflict(
-                    f"The draft changed meanwhile (now version {current.version}); read it again.",
-                    current_version=current.version,
-                )
+            _require_version(current, sign.version)
             amendment = current.amends_id is not None
             if not amendment and case.status is not S.IN_SESSION:
                 raise Conflict(
@@ -201,6 +189,15 @@ class DecisionService:
                 )
         await self._sink.publish(writer.events)
         return stored
+
+
+def _require_version(draft: Decision, version: int) -> None:
+    """Optimistic concurrency: an edit, opinion or signature names the version it saw."""
+    if version != draft.version:
+        raise Conflict(
+            f"The draft changed meanwhile (now version {draft.version}); read it again.",
+            current_version=draft.version,
+        )
 
 
 def _open_draft(decisions: Sequence[Decision]) -> Decision | None:
