@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from telemed.accounts.models import Council, Facility, User
-from telemed.cases.markdown import render
 from telemed.cases.models import (
     Attachment,
     Case,
@@ -74,7 +73,7 @@ def note_json(note: Note, author: Json | None) -> Json:
         "author": author,
         "created_at": iso(note.created_at),
         "body": note.body,
-        "body_html": render(note.body),
+        "body_html": note.body_html,
         "question": note.question,
         "supersedes": note.supersedes_id,
     }

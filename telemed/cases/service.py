@@ -25,6 +25,7 @@ from telemed.cases.board import (
     note_json,
 )
 from telemed.cases.events import CaseEventSink, principal_actor
+from telemed.cases.markdown import render
 from telemed.cases.models import URGENCY_RANK, Case, CaseQuestion, CaseStatus, Note
 from telemed.cases.repository import CaseRepository
 from telemed.cases.schemas import CaseListQuery, EventsQuery, NewCase, NewNote, TransitionInput
@@ -280,6 +281,7 @@ class CaseService:
                 author_id=principal.user_id,
                 created_at=self._clock.now(),
                 body=new.body,
+                body_html=render(new.body),
                 question=new.question,
                 supersedes_id=new.supersedes,
                 client_id=new.client_id,
