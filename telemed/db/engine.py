@@ -25,6 +25,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     wait tens of milliseconds. An embedded database serves one server process.
     """
     parsed = make_url(url)
+    # Statement parameters hold clinical text; keep them out of exception messages, which
+    # reach the logs through log.exception.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
 

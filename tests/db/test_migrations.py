@@ -92,3 +92,22 @@ def test_cli_serve_on_unmigrated_database_exits_with_a_clear_message(tmp_path: P
     assert result.returncode == 2
     assert "Run `telemed db upgrade` first." in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_database_errors_never_carry_statement_parameters(tmp_path: Path) -> None:
+    async def failing_insert() -> str:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'h.db'}")
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(text("CREATE TABLE t (x TEXT NOT NULL UNIQUE)"))
+                await connection.execute(text("INSERT INTO t VALUES (:x)"), {"x": "secret-note"})
+                await connection.execute(text("INSERT INTO t VALUES (:x)"), {"x": "secret-note"})
+        except Exception as error:  # the IntegrityError as it would be logged
+            return str(error)
+        finally:
+            await engine.dispose()
+        return ""
+
+    message = asyncio.run(failing_insert())
+    assert "UNIQUE constraint failed" in message
+    assert "secret-note" not in message
