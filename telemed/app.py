@@ -39,17 +39,22 @@ from telemed.i18n import install as install_i18n
 from telemed.ops import views as ops_views
 from telemed.ops.metrics import Metrics
 from telemed.pages import views as page_views
+from telemed.realtime.call_wiring import calls as live_calls
 from telemed.realtime.connections import Connections
 from telemed.realtime.namespace import CaseRoomNamespace
 from telemed.realtime.server import create_socketio_server, open_case_rooms, open_connections
 from telemed.realtime.sink import RelaySink
 from telemed.realtime.wiring import live_rooms
 from telemed.settings import Settings
+from telemed.signaling import guest_views
 from telemed.signaling.cpu import ProcessCpuGauge
+from telemed.signaling.guests import GuestService, GuestSessions
 from telemed.signaling.peers import PeerRegistry
 from telemed.signaling.recordings import RecordingPolicy, Recordings
 from telemed.signaling.service import SignalingService, server_configuration
 from telemed.signaling.turn import IceConfig, IceServers
+from telemed.stats import views as stats_views
+from telemed.stats.service import Directory, StatsService
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +84,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.cleanup_ctx.append(_socketio)
     # Closed first at shutdown: recordings are finished while the database is still open.
     app.cleanup_ctx.append(_signaling)
+    app.cleanup_ctx.append(live_calls)
 
     catalogs = Catalogs.load()
     app[appkeys.CATALOGS] = catalogs
@@ -98,6 +104,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     audit_views.add_routes(app)
     export_views.add_routes(app)
     attachment_views.add_routes(app)
+    stats_views.add_routes(app)
+    guest_views.add_routes(app)
     page_views.add_routes(app)
     _add_static(app, settings)
     return app
@@ -150,6 +158,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             max_per_address=settings.login_max_failures_per_address,
         ),
         work,
+        guests=GuestSessions(clock),
     )
     app[appkeys.ACCOUNT_SERVICE] = AccountService(sessionmaker, clock, hasher, work)
     sink = app[appkeys.CASE_EVENT_SINK]
@@ -164,10 +173,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         settings.max_upload_bytes,
     )
     app[appkeys.DECISION_SERVICE] = DecisionService(work, clock, sink)
+    app[appkeys.GUEST_SERVICE] = GuestService(work, clock, sink, settings.guest_session_lifetime)
     renderer = MinutesRenderer(
         aiohttp_jinja2.get_env(app), app[appkeys.CATALOGS], settings.web_dir / "static"
     )
     app[appkeys.MINUTES_SERVICE] = MinutesService(work, clock, renderer)
+    app[appkeys.STATS_SERVICE] = StatsService(work, clock)
+    app[appkeys.DIRECTORY] = Directory(sessionmaker)
     yield
     await engine.dispose()
 

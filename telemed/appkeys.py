@@ -19,11 +19,15 @@ from telemed.cases.service import CaseService
 from telemed.clock import Clock
 from telemed.i18n import Catalogs
 from telemed.ops.metrics import Metrics
+from telemed.realtime.call_recording import RecordingControl
+from telemed.realtime.calls import CallService
 from telemed.realtime.connections import Connections
 from telemed.realtime.rooms import RoomService
 from telemed.settings import Settings
+from telemed.signaling.guests import GuestService
 from telemed.signaling.peers import PeerRegistry
 from telemed.signaling.service import SignalingService
+from telemed.stats.service import Directory, StatsService
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -46,3 +50,8 @@ SOCKET_CONNECTIONS = web.AppKey("socket_connections", Connections)
 ROOM_SERVICE = web.AppKey("room_service", RoomService)
 PEER_REGISTRY = web.AppKey("peer_registry", PeerRegistry)
 SIGNALING_SERVICE = web.AppKey("signaling_service", SignalingService)
+STATS_SERVICE = web.AppKey("stats_service", StatsService)
+DIRECTORY = web.AppKey("directory", Directory)
+CALL_SERVICE = web.AppKey("call_service", CallService)
+RECORDING_CONTROL = web.AppKey("recording_control", RecordingControl)
+GUEST_SERVICE = web.AppKey("guest_service", GuestService)

@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     # above which a recording drops video to keep the call and the signaling responsive.
     recording_max_seconds: float = Field(default=4 * 3600, gt=0)
     recording_cpu_threshold: float = Field(default=0.85, gt=0)
+    # A guest specialist's session (from a one-time invitation link), in seconds.
+    guest_session_lifetime: int = Field(default=4 * 3600, gt=0)
 
     @field_validator("allowed_origins", "trusted_proxies", "stun_urls", "turn_urls", mode="before")
     @classmethod

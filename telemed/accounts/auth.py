@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,6 +18,14 @@ from telemed.audit.log import AuditEntry, Outcome
 from telemed.audit.work import AuditedWork
 from telemed.clock import Clock
 from telemed.errors import AuthenticationRequired, InvalidCredentials, TooManyAttempts
+
+
+class GuestSessions(Protocol):
+    """Sessions of guests invited to one call (they have no account; see signaling)."""
+
+    async def principal(self, db: AsyncSession, token_hash: str) -> Principal | None: ...
+
+    async def end(self, db: AsyncSession, token_hash: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -76,9 +85,11 @@ class AuthService:
         sessions: SessionPolicy,
         throttle: ThrottlePolicy,
         work: AuditedWork,
+        guests: GuestSessions | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._work = work
+        self._guests = guests
         self._clock = clock
         self._hasher = hasher
         self._sessions = sessions
@@ -143,7 +154,11 @@ class AuthService:
             sessions = SessionRepository(db)
             auth_session = await sessions.get(hash_token(token))
             if auth_session is None:
-                raise AuthenticationRequired()
+                guests = self._guests
+                guest = await guests.principal(db, hash_token(token)) if guests else None
+                if guest is None:
+                    raise AuthenticationRequired()
+                return guest
             accounts = AccountRepository(db)
             user = await accounts.user_by_id(auth_session.user_id)
             idle = now - auth_session.last_seen_at
@@ -165,6 +180,8 @@ class AuthService:
         """End the session: its token stops working as cookie and as bearer alike."""
         async with self._work(actor, "auth.logout") as unit:
             await SessionRepository(unit.db).delete(actor.user.session_id)
+            if self._guests is not None and actor.user.is_guest:
+                await self._guests.end(unit.db, actor.user.session_id)
 
     async def _record_refusal(self, actor: Actor) -> None:
         # Never the password: the row names the account tried, the address and the request.

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any
 
 from telemed.accounts.models import CouncilRole, UserRole
+
+
+class GuestRole(enum.StrEnum):
+    """A guest specialist invited to one case's call: not an account (no ``users`` row)."""
+
+    GUEST = "guest"
 
 
 @dataclass(frozen=True)
@@ -44,12 +51,19 @@ class Principal:
     user_id: int
     username: str
     full_name: str
-    role: UserRole
+    role: UserRole | GuestRole
     facility: FacilityRef | None
     councils: tuple[CouncilSeat, ...] = field(default_factory=tuple)
     # The session this request came in on: its hash (never the token) and CSRF token.
     session_id: str = ""
     csrf_token: str = ""
+    # Guests only: the one case whose room and call they were invited to. Guests have no
+    # account, so their ``user_id`` is minus their invitation's id (never a user's id).
+    guest_case_id: int | None = None
+
+    @property
+    def is_guest(self) -> bool:
+        return self.guest_case_id is not None
 
     def seat(self, council_id: int) -> CouncilSeat | None:
         return next((s for s in self.councils if s.council_id == council_id), None)

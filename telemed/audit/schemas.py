@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from telemed.schemas import QueryTime
 
 Hex64 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -20,21 +21,14 @@ class AuditFilters(BaseModel):
     case_id: int | None = Field(default=None, ge=1)
     action: Name | None = None
     outcome: Literal["success", "denied", "error"] | None = None
-    since: datetime | None = Field(default=None, description="inclusive")
-    until: datetime | None = Field(default=None, description="exclusive")
+    since: QueryTime = Field(default=None, description="inclusive")
+    until: QueryTime = Field(default=None, description="exclusive")
 
     @field_validator("*", mode="before")
     @classmethod
     def _empty_is_absent(cls, value: object) -> object:
         # ``?actor=&case_id=`` from a form means "no filter", not an invalid value.
         return None if value == "" else value
-
-    @field_validator("since", "until")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
 
 
 class AuditQuery(AuditFilters):

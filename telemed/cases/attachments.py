@@ -105,10 +105,21 @@ class AttachmentService:
         # same content must not delete the file from under them.
         self._in_flight: Counter[str] = Counter()
 
-    async def upload(self, actor: Actor, case_id: int, form: AsyncIterator[FormField]) -> Json:
-        """Store the form's file on the case; the attachment as the board shows it."""
+    async def upload(
+        self,
+        actor: Actor,
+        case_id: int,
+        form: AsyncIterator[FormField],
+        *,
+        from_recorder: bool = False,
+    ) -> Json:
+        """Store the form's file on the case; the attachment as the board shows it.
+
+        ``from_recorder`` is the server's own recorder handing over a session recording:
+        only then are recordings accepted, and the upload size limit does not apply.
+        """
         try:
-            received = await self._receive(form)
+            received = await self._receive(form, from_recorder)
         except DomainError:
             # Refused before any transaction: still one line in the trail for this attempt.
             entry = AuditEntry("attachment.upload", case_id)
@@ -164,7 +175,7 @@ class AttachmentService:
         stat = await asyncio.to_thread(path.stat)  # missing: a broken store, answered 500
         return StoredFile(path, media_type, filename, stat.st_size if size is None else size)
 
-    async def _receive(self, form: AsyncIterator[FormField]) -> _Received:
+    async def _receive(self, form: AsyncIterator[FormField], recording: bool) -> _Received:
         """Stream the form's file into a checked blob; nothing is left if this raises."""
         writer: BlobWriter | None = None
         filename: str | None = None
@@ -175,7 +186,7 @@ class AttachmentService:
                 if field.name == "file" and writer is None:
                     writer = await asyncio.to_thread(self._blobs.writer)
                     filename = field.filename
-                    await self._stream(field.chunks, writer)
+                    await self._stream(field.chunks, writer, limited=not recording)
                 elif field.name == "description" and description is None:
                     description = await _read_description(field.chunks)
                 else:
@@ -186,7 +197,7 @@ class AttachmentService:
             if writer is None:
                 raise ValidationFailed([FieldProblem("file", "a file is required")])
             await asyncio.to_thread(writer.finish)
-            sniffed = await asyncio.to_thread(sniff, writer.temp_path)
+            sniffed = await asyncio.to_thread(sniff, writer.temp_path, recording=recording)
             committed = await asyncio.to_thread(writer.commit)
             received = _Received(
                 sniffed=sniffed,
@@ -207,10 +218,12 @@ class AttachmentService:
                 await self._forget([committed])
             raise
 
-    async def _stream(self, chunks: AsyncIterator[bytes], writer: BlobWriter) -> None:
+    async def _stream(
+        self, chunks: AsyncIterator[bytes], writer: BlobWriter, *, limited: bool = True
+    ) -> None:
         buffer = bytearray()
         async for chunk in chunks:
-            if writer.size + len(buffer) + len(chunk) > self._max_upload_bytes:
+            if limited and writer.size + len(buffer) + len(chunk) > self._max_upload_bytes:
                 raise PayloadTooLarge(
                     f"The file is larger than the limit of {_megabytes(self._max_upload_bytes)}."
                 )

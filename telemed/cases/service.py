@@ -187,6 +187,10 @@ class CaseService:
                 facility_id = principal.facility.id if principal.facility else -1
             elif principal.role is UserRole.COUNCIL_MEMBER:
                 council_ids = [seat.council_id for seat in principal.councils]
+            elif principal.role is not UserRole.ADMIN:
+                # A guest (invited to one call) has no list, and is answered as for any
+                # other case it may not see: as if there were nothing there.
+                raise NotFound("No such list.")
             after = _decode_cursor(query.cursor) if query.cursor else None
             rows = await repo.list_cases(
                 facility_id=facility_id,

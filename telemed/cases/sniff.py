@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import av
 from PIL import Image, ImageOps
 from pydicom import config as pydicom_config
 from pydicom import dcmread
@@ -70,6 +71,10 @@ PNG = FileType(AttachmentKind.IMAGE, "image/png", (".png",))
 JPEG = FileType(AttachmentKind.IMAGE, "image/jpeg", (".jpg", ".jpeg"))
 PDF = FileType(AttachmentKind.PDF, "application/pdf", (".pdf",))
 DICOM = FileType(AttachmentKind.DICOM, "application/dicom", (".dcm", ".dicom"))
+# Session recordings: accepted only from the server's own recorder, never from an upload.
+MATROSKA = FileType(AttachmentKind.RECORDING, "video/x-matroska", (".mkv",))
+WEBM = FileType(AttachmentKind.RECORDING, "video/webm", (".webm",))
+EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 
 
 @dataclass(frozen=True)
@@ -79,12 +84,17 @@ class Sniffed:
     preview_png: bytes | None = None
 
 
-def sniff(path: Path) -> Sniffed:
-    """The type of the file at ``path``, or UnsupportedMediaType saying why not."""
+def sniff(path: Path, *, recording: bool = False) -> Sniffed:
+    """The type of the file at ``path``, or UnsupportedMediaType saying why not.
+
+    ``recording`` (the server's recorder only) accepts Matroska and WebM; uploads never do.
+    """
     with path.open("rb") as file:
         head = file.read(DICOM_PREAMBLE + 4)
     if not head:
         raise UnsupportedMediaType("The file is empty.")
+    if recording:
+        return _read_recording(path, head)
     if head.startswith(PNG_SIGNATURE):
         _check_image(path, "PNG")
         return Sniffed(PNG)
@@ -97,6 +107,20 @@ def sniff(path: Path) -> Sniffed:
     if head[DICOM_PREAMBLE : DICOM_PREAMBLE + 4] == b"DICM":
         return _read_dicom(path)
     raise UnsupportedMediaType(f"The file's content is not of an accepted type. {ACCEPTED}")
+
+
+def _read_recording(path: Path, head: bytes) -> Sniffed:
+    if not head.startswith(EBML_MAGIC):
+        raise UnsupportedMediaType("A recording must be a Matroska or WebM file.")
+    # The EBML header names the document type within its first bytes.
+    file_type = WEBM if b"webm" in head[:64] else MATROSKA
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio and not container.streams.video:
+                raise UnsupportedMediaType("The recording holds no audio or video.")
+    except av.FFmpegError as error:
+        raise UnsupportedMediaType("The recording cannot be read.") from error
+    return Sniffed(file_type)
 
 
 def clean_text(value: str, limit: int, *, keep_newlines: bool = False) -> str:

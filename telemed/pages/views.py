@@ -1,26 +1,116 @@
-"""The sign-in page and the signed-in home page."""
+"""Server-rendered pages: sign-in, the role's home, a new request, the case room, the
+audit log and the statistics.
+
+Transport only. Every page authenticates and sends the signed-out to /login. Pages that
+concern cases render a shell; their data comes from the audited JSON API, so that every
+read of a case goes through the services and the audit trail exactly as an API call does.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
 
+from telemed import appkeys
+from telemed.accounts.models import UserRole
+from telemed.accounts.principal import Principal
+from telemed.errors import Forbidden
 from telemed.http.auth import optional_principal
+from telemed.i18n import LANGUAGE_COOKIE
+
+LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+async def signed_in(request: web.Request) -> Principal:
+    principal = await optional_principal(request)
+    if principal is None:
+        raise web.HTTPFound("/login")
+    return principal
+
+
+def require_role(principal: Principal, role: UserRole) -> None:
+    # Which page a role gets is presentation; the API behind each page authorizes again.
+    if principal.role is not role:
+        raise Forbidden("This page is not for your role.")
+
+
+def render(
+    request: web.Request,
+    template: str,
+    principal: Principal | None,
+    context: dict[str, Any] | None = None,
+) -> web.Response:
+    settings = request.app[appkeys.SETTINGS]
+    values: dict[str, Any] = {
+        "user": principal,
+        "idle_timeout": settings.session_idle_timeout,
+        # The user's part in each council, for scripts that show what each role may do.
+        "seats": {
+            str(seat.council_id): seat.council_role.value
+            for seat in (principal.councils if principal else ())
+        },
+        **(context or {}),
+    }
+    response = aiohttp_jinja2.render_template(template, request, values)
+    remember_language(request, response)
+    return response
+
+
+def remember_language(request: web.Request, response: web.StreamResponse) -> None:
+    """A ``?lang=`` choice becomes the ``lang`` cookie, so the next pages keep it."""
+    chosen = request.query.get("lang", "").strip().lower()
+    if chosen in request.app[appkeys.CATALOGS].translations:
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            chosen,
+            max_age=LANGUAGE_COOKIE_MAX_AGE,
+            path="/",
+            samesite="Lax",
+            secure=request.app[appkeys.SETTINGS].cookie_secure,
+        )
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
     if await optional_principal(request) is not None:
         raise web.HTTPFound("/")
-    return aiohttp_jinja2.render_template("login.html", request, {})
+    return render(request, "login.html", None)
 
 
 async def home_page(request: web.Request) -> web.StreamResponse:
-    principal = await optional_principal(request)
-    if principal is None:
-        raise web.HTTPFound("/login")
-    return aiohttp_jinja2.render_template("home.html", request, {"user": principal})
+    principal = await signed_in(request)
+    return render(request, "home.html", principal)
+
+
+async def new_case_page(request: web.Request) -> web.StreamResponse:
+    principal = await signed_in(request)
+    require_role(principal, UserRole.DISTRICT_DOCTOR)
+    councils = await request.app[appkeys.DIRECTORY].councils()
+    return render(request, "new_case.html", principal, {"councils": councils})
+
+
+async def case_page(request: web.Request) -> web.StreamResponse:
+    principal = await signed_in(request)
+    return render(request, "case.html", principal, {"case_id": int(request.match_info["case_id"])})
+
+
+async def audit_page(request: web.Request) -> web.StreamResponse:
+    principal = await signed_in(request)
+    require_role(principal, UserRole.ADMIN)
+    return render(request, "audit.html", principal)
+
+
+async def stats_page(request: web.Request) -> web.StreamResponse:
+    principal = await signed_in(request)
+    require_role(principal, UserRole.ADMIN)
+    return render(request, "stats.html", principal)
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/login", login_page)
     app.router.add_get("/", home_page)
+    app.router.add_get("/cases/new", new_case_page)
+    app.router.add_get(r"/cases/{case_id:\d+}", case_page)
+    app.router.add_get("/audit", audit_page)
+    app.router.add_get("/stats", stats_page)

@@ -22,6 +22,17 @@ from telemed.http.auth import request_address
 from telemed.http.errors import error_body
 from telemed.http.requests import parse_model
 from telemed.logs import request_id_var
+from telemed.realtime.call_recording import RecordingControl
+from telemed.realtime.call_schemas import (
+    AdmitInput,
+    CaseOnly,
+    ConsentInput,
+    JoinCallInput,
+    ModeInput,
+    SignalInput,
+    StatsInput,
+)
+from telemed.realtime.calls import CallService
 from telemed.realtime.connection import authenticate_connection, connection_token
 from telemed.realtime.connections import Connection, Connections, TokenBucket
 from telemed.realtime.rooms import RoomService
@@ -61,6 +72,18 @@ class CaseRoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "case:join": self.on_case_join,
             "case:leave": self.on_case_leave,
             "case:note": self.on_case_note,
+            # The call (calls.py, call_recording.py): parse, then one service method.
+            "rtc:config": lambda c, _r, _d: self._config(c),
+            "call:join": self._call(lambda s: s.join, JoinCallInput),
+            "call:leave": self._call(lambda s: s.leave, CaseOnly),
+            "call:admit": self._call(lambda s: s.admit, AdmitInput),
+            "call:start": self._call(lambda s: s.start, CaseOnly),
+            "call:mode": self._call(lambda s: s.mode, ModeInput),
+            "rtc:signal": self._call(lambda s: s.signal, SignalInput),
+            "rtc:stats": self._call(lambda s: s.stats, StatsInput),
+            "rec:consent": self._recording(lambda r: r.consent, ConsentInput),
+            "rec:start": self._recording(lambda r: r.start, CaseOnly),
+            "rec:stop": self._recording(lambda r: r.stop, CaseOnly),
         }
 
     @property
@@ -121,6 +144,27 @@ class CaseRoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def on_case_note(self, connection: Connection, request_id: str, data: object) -> Json:
         return await self._rooms.note(connection, request_id, parse_model(NoteInput, data))
+
+    async def _config(self, connection: Connection) -> Json:
+        return self._app[appkeys.CALL_SERVICE].ice_servers(connection)
+
+    def _call(
+        self, method: Callable[[CallService], Callable[..., Awaitable[Json]]], schema: Any
+    ) -> Handler:
+        async def handle(connection: Connection, request_id: str, data: object) -> Json:
+            service = self._app[appkeys.CALL_SERVICE]
+            return await method(service)(connection, request_id, parse_model(schema, data))
+
+        return handle
+
+    def _recording(
+        self, method: Callable[[RecordingControl], Callable[..., Awaitable[Json]]], schema: Any
+    ) -> Handler:
+        async def handle(connection: Connection, request_id: str, data: object) -> Json:
+            control = self._app[appkeys.RECORDING_CONTROL]
+            return await method(control)(connection, request_id, parse_model(schema, data))
+
+        return handle
 
     async def _message(self, event: str, sid: str, args: tuple[Any, ...]) -> Json:
         """The one error path of realtime messages."""

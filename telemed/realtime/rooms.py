@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,7 +25,7 @@ from telemed.cases.models import Case
 from telemed.cases.repository import CaseRepository
 from telemed.cases.schemas import NewNote
 from telemed.cases.service import CaseService
-from telemed.errors import AuthenticationRequired, DomainError
+from telemed.errors import AuthenticationRequired, DomainError, NotFound
 from telemed.realtime.connections import Connection, Connections
 from telemed.realtime.feed import CaseFeed
 from telemed.realtime.presence import Peer, PresenceStore
@@ -42,8 +43,20 @@ def case_room(case_id: int) -> str:
     return f"{ROOM_PREFIX}{case_id}"
 
 
+def require_room(principal: Principal, case: Case | None) -> Case:
+    """The case, if the principal may be in its room: its participants, or a guest
+    invited to this one case (guests are strangers to every other case)."""
+    if principal.is_guest:
+        if case is None or case.id != principal.guest_case_id:
+            raise NotFound(access.CASE_NOT_FOUND)
+        return case
+    return access.require_clinical(principal, case)
+
+
 def case_role(principal: Principal, case: Case) -> str:
     """The user's part in this case, as the presence list shows it."""
+    if principal.is_guest:
+        return "guest"
     if access.is_requester_side(principal, case):
         return "requester"
     seat = access.council_role(principal, case)
@@ -104,6 +117,10 @@ class RoomService:
         self._presence = presence
         self._transport = transport
         self._process = process
+        # Told when a connection enters a room (with its role there) and when it leaves it
+        # (the call it was in ends for it).
+        self.on_attach: list[Callable[[Connection, int, str], Awaitable[None]]] = []
+        self.on_detach: list[Callable[[Connection, int, str], Awaitable[None]]] = []
 
     async def authenticate(self, connection: Connection) -> Principal:
         """The connection's principal as it is now; refuses an ended session."""
@@ -122,7 +139,8 @@ class RoomService:
             async with self._work(
                 actor, "room.join", case_id=case_id, object_id=connection.peer_id
             ) as unit:
-                case = await self._cases.visible_case(unit, actor, case_id)
+                repo = CaseRepository(unit.db)
+                case = require_room(principal, await repo.get(case_id, for_update=True))
                 events, last_seq = await self._replay(CaseRepository(unit.db), case, join)
                 role = case_role(principal, case)
             if connection.closed:
@@ -136,7 +154,12 @@ class RoomService:
             await self._transport.broadcast(
                 case_room(case_id), "case:presence", {"case_id": case_id, "peers": peers}, sid
             )
-            return {"ok": True, "last_seq": last_seq, "events": events, "peers": peers}
+        for hook in self.on_attach:
+            try:
+                await hook(connection, case_id, role)
+            except Exception:
+                log.exception("telling a new member of case %s about its call failed", case_id)
+        return {"ok": True, "last_seq": last_seq, "events": events, "peers": peers}
 
     async def _replay(
         self, repo: CaseRepository, case: Case, join: JoinInput
@@ -191,6 +214,11 @@ class RoomService:
             await self._transport.broadcast(
                 case_room(case_id), "case:presence", {"case_id": case_id, "peers": peers}
             )
+        for hook in self.on_detach:
+            try:
+                await hook(connection, case_id, request_id)
+            except Exception:
+                log.exception("leaving the call of case %s failed", case_id)
         if removed:
             await self._transport.send(sid, "case:removed", {"case_id": case_id})
         try:
@@ -203,6 +231,10 @@ class RoomService:
                 pass
         except Exception:
             log.exception("could not record leaving case %s", case_id)
+
+    async def peers(self, case_id: int) -> list[Peer]:
+        """Who is in the case room now, on every process (with their sockets)."""
+        return await self._presence.peers(case_id)
 
     async def peer_sid(self, case_id: int, peer_id: str) -> str | None:
         """The socket of a peer in a case room, on whichever process (for video signals)."""
@@ -250,7 +282,7 @@ class RoomService:
 
 def _may_read(principal: Principal, case: Case | None) -> bool:
     try:
-        access.require_clinical(principal, case)
+        require_room(principal, case)
     except DomainError:
         return False
     return True

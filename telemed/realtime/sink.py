@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -69,6 +70,8 @@ class LiveSink:
         self._bus = bus
         self._notifications = notifications
         self._tasks: set[asyncio.Task[None]] = set()
+        # Others that react to committed events (the call opens and ends with the session).
+        self.observers: list[Callable[[list[Json]], Awaitable[None]]] = []
 
     async def publish(self, events: list[Json]) -> None:
         if not events:
@@ -87,6 +90,8 @@ class LiveSink:
             # commit only, not for every socket of the room.
             self._spawn(self._feed.announce(case_id, seq))
         self._spawn(self._notifications.notify(events))
+        for observer in self.observers:
+            self._spawn(observer(events))
 
     def _spawn(self, work: Any) -> None:
         task: asyncio.Task[None] = asyncio.create_task(work)

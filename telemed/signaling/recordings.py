@@ -67,7 +67,8 @@ class Recordings:
         self._policy = policy
         self._configuration = configuration
         self._gauge = gauge
-        self._on_finished = on_finished
+        # Set after construction by whoever attaches finished recordings to their case.
+        self.on_finished = on_finished
         self._active: dict[int, _Active] = {}
 
     def is_recording(self, case_id: int) -> bool:
@@ -178,9 +179,9 @@ class Recordings:
             result.size,
             result.has_video,
         )
-        if self._on_finished is not None:
+        if self.on_finished is not None:
             try:
-                await self._on_finished(result)
+                await self.on_finished(result)
             except Exception:
                 log.exception("handing over the recording of case %s failed", case_id)
         return result

@@ -15,7 +15,7 @@ from aiortc import RTCConfiguration, RTCIceServer
 
 from telemed.accounts.principal import Principal
 from telemed.signaling.recorder import RecordedPeer, RecordingResult
-from telemed.signaling.recordings import Recordings
+from telemed.signaling.recordings import FinishedHook, Recordings
 from telemed.signaling.turn import IceServer, IceServers
 
 # The subject of the server's own TURN credentials (browsers get their user id).
@@ -40,6 +40,10 @@ class SignalingService:
         self._ice = ice
         self._recordings = recordings
 
+    def on_finished(self, hook: FinishedHook) -> None:
+        """Where every finished recording goes (stopped, at its maximum, with the session)."""
+        self._recordings.on_finished = hook
+
     def ice_servers(self, principal: Principal) -> list[IceServer]:
         """The ``iceServers`` of ``rtc:config``: TURN credentials name the user by id."""
         return self._ice.for_subject(str(principal.user_id))
@@ -60,8 +64,8 @@ class SignalingService:
     ) -> None:
         await self._recordings.add_candidate(case_id, peer_id, candidate)
 
-    async def stop_recording(self, case_id: int) -> RecordingResult:
-        return await self._recordings.stop(case_id)
+    async def stop_recording(self, case_id: int, reason: str = "stopped") -> RecordingResult:
+        return await self._recordings.stop(case_id, reason)
 
     async def end_session(self, case_id: int) -> RecordingResult | None:
         return await self._recordings.end_session(case_id)

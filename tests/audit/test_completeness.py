@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from telemed import appkeys
 from telemed.audit.models import AuditRecord
 from tests.cases.test_attachments import dicom_bytes, png_bytes, upload
-from tests.cases.workflow import DRAFT, NEW_CASE, create_case, to_session
-from tests.realtime.live import participant
+from tests.cases.workflow import DRAFT, NEW_CASE, act, call, create_case, to_session
+from tests.realtime.live import Participant, participant
 from tests.support.server import RunningServer, SignedIn
 
 Row = tuple[str, str, str | None]  # action, outcome, actor username
@@ -34,6 +34,9 @@ class World:
     async def case(self, stage: str = "requested") -> int:
         case_id = int((await create_case(self.people["bs.namcan"]))["id"])
         chair = self.people["gs.chutoa"]
+        if stage == "scheduled":
+            await act(chair, case_id, "accept")
+            await act(chair, case_id, "schedule", scheduled_at="2026-01-02T09:00:00+07:00")
         if stage in ("in_session", "drafted"):
             await to_session(chair, case_id)
         if stage == "drafted":
@@ -111,16 +114,81 @@ def logout_call() -> Call:
 
 
 def socket_call(
-    who: str, event: str, payload: Callable[[int], dict[str, Any]], join: bool = False
+    who: str,
+    event: str,
+    payload: Callable[[int], dict[str, Any]],
+    join: bool = False,
+    stage: str = "requested",
+    before: tuple[tuple[str, dict[str, Any]], ...] = (),
 ) -> Call:
+    """``who`` sends ``event``; first the case reaches ``stage``, ``who`` joins its room
+    (``join``) and sends the ``before`` messages (each with the case id added)."""
+
     async def prepare(world: World) -> Act:
-        case_id = await world.case()
+        case_id = await world.case(stage)
         member = await participant(world.server, who)
         if join:
             assert (await member.join(case_id))["ok"] is True
+        for name, data in before:
+            ack = await member.request(name, {"case_id": case_id, **data})
+            assert ack["ok"] is True, (name, ack)
 
         async def act() -> int:
             ack = await member.request(event, payload(case_id))
+            return 200 if ack["ok"] else 400
+
+        return act
+
+    return prepare
+
+
+async def invited(world: World) -> tuple[int, str]:
+    """An in-session case and a fresh guest invitation to it: (case id, token)."""
+    case_id = await world.case("in_session")
+    body = {"name": "Guest specialist"}
+    made = await call(
+        world.people["gs.chutoa"], "POST", f"{C}/invites".format(case=case_id), body, 201
+    )
+    return case_id, str(made["url"]).rsplit("/", 1)[1]
+
+
+def guest_call(kind: str, valid: bool = True) -> Call:
+    """Redeeming a guest link through the API (``redeem``) or the link itself (``join``)."""
+
+    async def prepare(world: World) -> Act:
+        _case_id, token = await invited(world)
+        token = token if valid else "x" * 43
+        if kind == "redeem":
+            return lambda: _http(None, world, "POST", "/api/v1/guests/redeem", {"token": token})
+        return lambda: _http(None, world, "GET", f"/join/{token}")
+
+    return prepare
+
+
+async def guest_in_lobby(world: World) -> tuple[int, Participant]:
+    """A guest waiting in the lobby of an in-session case's call."""
+    case_id, token = await invited(world)
+    http = world.server.http()
+    async with http.post("/api/v1/guests/redeem", json={"token": token}) as response:
+        assert response.status == 200
+        login = await response.json()
+    guest = Participant("guest", login["token"], world.server.url, world.server.socket())
+    guest.listen()
+    await guest.connect()
+    assert (await guest.join(case_id))["ok"] is True
+    assert (await guest.request("call:join", {"case_id": case_id}))["state"] == "lobby"
+    return case_id, guest
+
+
+def admit_call(who: str) -> Call:
+    async def prepare(world: World) -> Act:
+        case_id, guest = await guest_in_lobby(world)
+        peer_id = (await guest.request("call:join", {"case_id": case_id}))["peer_id"]
+        admitter = await participant(world.server, who)
+        assert (await admitter.join(case_id))["ok"] is True
+
+        async def act() -> int:
+            ack = await admitter.request("call:admit", {"case_id": case_id, "peer_id": peer_id})
             return 200 if ack["ok"] else 400
 
         return act
@@ -297,6 +365,36 @@ HTTP: dict[tuple[str, str], Expect | NotAudited] = {
         http_call("ts.thuky", "POST", A + "/checkpoints"),
         [("audit.checkpoint", "denied", "ts.thuky")],
     ),
+    ("POST", "/api/v1/cases/{case_id}/invites"): Expect(
+        http_call("gs.chutoa", "POST", C + "/invites", {"name": "Guest"}, "in_session"),
+        [("guest.invite", "success", "gs.chutoa")],
+        http_call("gs.timmach", "POST", C + "/invites", {"name": "Guest"}, "in_session"),
+        [("guest.invite", "denied", "gs.timmach")],
+    ),
+    ("POST", "/api/v1/guests/redeem"): Expect(
+        guest_call("redeem"),
+        [("guest.redeem", "success", "guest-1")],
+        guest_call("redeem", valid=False),
+        [("guest.redeem", "denied", None)],
+    ),
+    ("GET", "/join/{token}"): Expect(
+        guest_call("join"),
+        [("guest.redeem", "success", "guest-1")],
+        guest_call("join", valid=False),
+        [("guest.redeem", "denied", None)],
+    ),
+    ("GET", "/api/v1/stats"): Expect(
+        http_call("kiemtra", "GET", "/api/v1/stats"),
+        [("stats.read", "success", "kiemtra")],
+        http_call("gs.chutoa", "GET", "/api/v1/stats"),
+        [("stats.read", "denied", "gs.chutoa")],
+    ),
+    ("GET", "/cases/new"): NotAudited("the request form: the council directory, no case data"),
+    ("GET", "/cases/{case_id}"): NotAudited(
+        "a page shell: the case is read through the audited room join and API"
+    ),
+    ("GET", "/audit"): NotAudited("a page shell: the rows come from the audited audit API"),
+    ("GET", "/stats"): NotAudited("a page shell: the figures come from the audited stats API"),
     ("GET", "/healthz"): NotAudited("operations: touches no case or account data"),
     ("GET", "/metrics"): NotAudited("operations: counters only"),
     ("GET", "/login"): NotAudited("the sign-in form; the sign-in itself is audited"),
@@ -307,6 +405,18 @@ HTTP: dict[tuple[str, str], Expect | NotAudited] = {
     ("POST", "/socket.io/"): NotAudited("the Socket.IO transport"),
     ("OPTIONS", "/socket.io/"): NotAudited("the Socket.IO transport"),
 }
+
+
+def just_case(case_id: int) -> dict[str, Any]:
+    return {"case_id": case_id}
+
+
+def consenting(case_id: int) -> dict[str, Any]:
+    return {"case_id": case_id, "consent": True}
+
+
+IN_CALL: tuple[tuple[str, dict[str, Any]], ...] = (("call:join", {}),)
+CONSENTED = (*IN_CALL, ("rec:consent", {"consent": True}))
 
 SOCKET: dict[str, Expect | NotAudited] = {
     "case:join": Expect(
@@ -332,6 +442,70 @@ SOCKET: dict[str, Expect | NotAudited] = {
             "bs.uminh", "case:note", lambda c: {"case_id": c, "body": "x", "client_id": "n1"}
         ),
         [("note.create", "denied", "bs.uminh")],
+    ),
+    "rtc:config": NotAudited("ICE servers and short-lived TURN credentials; no case data"),
+    "rtc:signal": NotAudited(
+        "WebRTC descriptions and candidates relayed between browsers, hundreds per call; "
+        "joining and leaving the call are audited"
+    ),
+    "rtc:stats": NotAudited("connection figures kept in memory for the chair; no case data"),
+    "call:mode": NotAudited("a participant's own audio-only choice, told to the call"),
+    "call:join": Expect(
+        socket_call("gs.timmach", "call:join", just_case, join=True, stage="in_session"),
+        [("call.join", "success", "gs.timmach")],
+        socket_call("gs.thankinh", "call:join", just_case, stage="in_session"),
+        [("call.join", "denied", "gs.thankinh")],
+    ),
+    "call:leave": Expect(
+        socket_call(
+            "gs.timmach", "call:leave", just_case, join=True, stage="in_session", before=IN_CALL
+        ),
+        [("call.leave", "success", "gs.timmach")],
+        why_no_refusal="leaving is never refused; leaving a call one is not in does nothing",
+    ),
+    "call:start": Expect(
+        socket_call("gs.chutoa", "call:start", just_case, join=True, stage="scheduled"),
+        [("case.start_session", "success", "gs.chutoa")],
+        socket_call("gs.timmach", "call:start", just_case, join=True, stage="scheduled"),
+        [("case.start_session", "denied", "gs.timmach")],
+    ),
+    "call:admit": Expect(
+        admit_call("gs.chutoa"),
+        [("call.admit", "success", "gs.chutoa"), ("call.join", "success", "guest-1")],
+        admit_call("gs.timmach"),
+        [("call.admit", "denied", "gs.timmach")],
+    ),
+    "rec:consent": Expect(
+        socket_call(
+            "gs.timmach", "rec:consent", consenting, join=True, stage="in_session", before=IN_CALL
+        ),
+        [("recording.consent", "success", "gs.timmach")],
+        socket_call("gs.timmach", "rec:consent", consenting, join=True, stage="in_session"),
+        [("recording.consent", "denied", "gs.timmach")],
+    ),
+    "rec:start": Expect(
+        socket_call(
+            "gs.chutoa", "rec:start", just_case, join=True, stage="in_session", before=CONSENTED
+        ),
+        [("recording.start", "success", "gs.chutoa")],
+        socket_call(
+            "gs.timmach", "rec:start", just_case, join=True, stage="in_session", before=CONSENTED
+        ),
+        [("recording.start", "denied", "gs.timmach")],
+    ),
+    "rec:stop": Expect(
+        socket_call(
+            "gs.chutoa",
+            "rec:stop",
+            just_case,
+            join=True,
+            stage="in_session",
+            before=(*CONSENTED, ("rec:start", {})),
+        ),
+        # The finished file is attached to the case in the name of whoever stopped it.
+        [("recording.stop", "success", "gs.chutoa"), ("attachment.upload", "success", "gs.chutoa")],
+        socket_call("gs.timmach", "rec:stop", just_case, join=True, stage="in_session"),
+        [("recording.stop", "denied", "gs.timmach")],
     ),
 }
 

@@ -267,6 +267,13 @@ async def test_shutting_the_server_down_closes_every_server_peer_connection(
     registry = server.app[appkeys.PEER_REGISTRY]
     signaling = server.app[appkeys.SIGNALING_SERVICE]
     site, council = participants
+    # Started here without a case room: keep the finished file instead of attaching it.
+    finished: list[RecordingResult] = []
+
+    async def keep(result: RecordingResult) -> None:
+        finished.append(result)
+
+    signaling.on_finished(keep)
     path = await signaling.start_recording(CASE, [SITE, COUNCIL])
     await connect(site, lambda offer: signaling.answer_recorder_offer(CASE, SITE.peer_id, offer))
     await connect(
@@ -280,6 +287,7 @@ async def test_shutting_the_server_down_closes_every_server_peer_connection(
     assert len(registry) == 0
     assert [pc.connectionState for pc in opened] == ["closed", "closed"]
     assert not signaling.is_recording(CASE)
+    assert [result.path for result in finished] == [path]
     # The recording was finished, not abandoned: the file is complete and playable.
     with av.open(str(path)) as container:
         assert len(container.streams.audio) == 1

@@ -1,0 +1,86 @@
+"""HTTP transport for guest invitations: create a link, redeem it (page or API)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from telemed import appkeys
+from telemed.accounts.principal import Actor
+from telemed.http.auth import current_actor, request_address, set_session_cookie
+from telemed.http.openapi import describe
+from telemed.http.requests import parse_json
+from telemed.logs import request_id_var
+from telemed.signaling.guests import GuestLogin, InviteInput, RedeemInput
+
+
+def _anonymous(request: web.Request) -> Actor:
+    return Actor(None, request_address(request), request_id_var.get())
+
+
+def _with_cookie(request: web.Request, response: web.StreamResponse, login: GuestLogin) -> None:
+    settings = request.app[appkeys.SETTINGS]
+    set_session_cookie(
+        response,
+        login.token,
+        secure=settings.cookie_secure,
+        max_age=settings.guest_session_lifetime,
+    )
+
+
+@describe(
+    "Invite a guest specialist to this case's room and call: a one-time link (chair or secretary).",
+    tag="calls",
+    body=InviteInput,
+    status=201,
+    errors=(403, 404, 409, 422),
+)
+async def create_invite(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    body = await parse_json(request, InviteInput)
+    case_id = int(request.match_info["case_id"])
+    invitation = await request.app[appkeys.GUEST_SERVICE].invite(actor, case_id, body)
+    url = str(request.url.origin().with_path(f"/join/{invitation.token}"))
+    return web.json_response(
+        {"url": url, "expires_at": invitation.expires_at.isoformat()}, status=201
+    )
+
+
+@describe(
+    "Redeem a guest link: a guest session for that one case (token, CSRF token, case).",
+    tag="calls",
+    body=RedeemInput,
+    public=True,
+    errors=(404, 422),
+)
+async def redeem_invite(request: web.Request) -> web.Response:
+    body = await parse_json(request, RedeemInput)
+    login = await request.app[appkeys.GUEST_SERVICE].redeem(_anonymous(request), body.token)
+    response = web.json_response(
+        {
+            "token": login.token,
+            "csrf_token": login.csrf_token,
+            "user": login.principal.as_json(),
+            "case_id": login.principal.guest_case_id,
+        }
+    )
+    _with_cookie(request, response, login)
+    return response
+
+
+async def join_page(request: web.Request) -> web.StreamResponse:
+    """The link itself: sets the guest session cookie and opens the case room page."""
+    token = request.match_info["token"]
+    if not 16 <= len(token) <= 128:
+        raise web.HTTPNotFound()
+    login = await request.app[appkeys.GUEST_SERVICE].redeem(_anonymous(request), token)
+    response = web.HTTPFound(f"/cases/{login.principal.guest_case_id}")
+    _with_cookie(request, response, login)
+    # The token is in the path: never send it onward as a referrer.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    raise response
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post(r"/api/v1/cases/{case_id:\d+}/invites", create_invite)
+    app.router.add_post("/api/v1/guests/redeem", redeem_invite)
+    app.router.add_get("/join/{token}", join_page)

@@ -1,0 +1,1 @@
+"""Statistics for administrators, and the reference directory the pages offer."""

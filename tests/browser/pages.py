@@ -1,0 +1,85 @@
+"""Driving Telemed's pages as people do: a browser context per person, sign-in by the form."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
+
+from telemed.accounts.demo import DEMO_PASSWORD
+from tests.support.server import RunningServer
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+VIEWPORT: ViewportSize = {"width": 1366, "height": 768}
+
+
+@dataclass
+class Person:
+    """One person's browser context and page, with whatever went wrong in the page."""
+
+    username: str
+    context: BrowserContext
+    page: Page
+    errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def assert_clean(self) -> None:
+        """No uncaught script error, no CSP violation, no dialog (alert) in this page."""
+        # The minutes stylesheet names DejaVu by file:// for the PDF renderer; a browser
+        # refuses those URLs (and uses its own fonts), which is expected.
+        errors = [e for e in self.errors if "file:///usr/share/fonts/" not in e]
+        assert errors == [], errors
+        assert self.dialogs == [], self.dialogs
+
+
+async def open_page(browser: Browser, server: RunningServer, username: str) -> Person:
+    context = await browser.new_context(base_url=server.url, viewport=VIEWPORT)
+    page = await context.new_page()
+    person = Person(username, context, page)
+    page.on("pageerror", lambda error: person.errors.append(f"pageerror: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            person.errors.append(f"console: {message.text}") if message.type == "error" else None
+        ),
+    )
+
+    page.on(
+        "response",
+        lambda response: (
+            person.errors.append(f"{response.status} {response.url}")
+            if response.status >= 400
+            else None
+        ),
+    )
+
+    async def on_dialog(dialog: object) -> None:
+        person.dialogs.append(getattr(dialog, "message", "?"))
+        await dialog.dismiss()  # type: ignore[attr-defined]
+
+    page.on("dialog", on_dialog)
+    return person
+
+
+async def sign_in(
+    browser: Browser, server: RunningServer, username: str, *, screenshot: str | None = None
+) -> Person:
+    person = await open_page(browser, server, username)
+    page = person.page
+    await page.goto("/login")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", DEMO_PASSWORD)
+    if screenshot:
+        await shoot(page, screenshot)
+    await page.get_by_test_id("login-submit").click()
+    await expect(page).to_have_url(re.compile(r"/$"))
+    await expect(page.get_by_test_id("current-user")).to_contain_text(username)
+    return person
+
+
+async def shoot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.evaluate("window.scrollTo(0, 0)")
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))

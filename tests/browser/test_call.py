@@ -1,0 +1,229 @@
+"""The video call in real browsers (fake camera and microphone): the lobby and the start of
+the session, audio only without leaving, offers crossing on an ICE restart, screen share,
+consent and recording."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from playwright.async_api import Browser, Locator, Page, expect
+
+from tests.browser.calls import (
+    assert_receiving_audio,
+    assert_receiving_video,
+    in_room,
+    inbound,
+    join_call,
+    until,
+)
+from tests.browser.pages import Person
+from tests.cases.workflow import act, create_case, to_session
+from tests.support.server import RunningServer
+
+pytestmark = pytest.mark.browser
+
+MEASURED = re.compile(r"^(good|fair|poor)$")
+
+
+async def a_call(server: RunningServer, browser: Browser) -> tuple[int, Person, Person]:
+    """A case in session with the requesting doctor and the chair both in its call."""
+    doctor_api = await server.sign_in("bs.namcan")
+    case_id = int((await create_case(doctor_api))["id"])
+    await to_session(await server.sign_in("gs.chutoa"), case_id)
+    doctor = await in_room(browser, server, "bs.namcan", case_id)
+    chair = await in_room(browser, server, "gs.chutoa", case_id)
+    await join_call(chair.page)
+    await join_call(doctor.page)
+    await assert_receiving_video(chair.page)
+    await assert_receiving_video(doctor.page)
+    return case_id, doctor, chair
+
+
+def tile_of(page: Page, username: str) -> Locator:
+    return page.locator(f'[data-testid="call-tile"][data-username="{username}"]')
+
+
+async def test_a_doctor_waits_in_the_lobby_until_the_chair_starts_the_session(
+    server: RunningServer, browser: Browser
+) -> None:
+    doctor_api = await server.sign_in("bs.namcan")
+    case_id = int((await create_case(doctor_api))["id"])
+    chair_api = await server.sign_in("gs.chutoa")
+    await act(chair_api, case_id, "accept")
+    await act(chair_api, case_id, "schedule", scheduled_at="2026-01-02T09:00:00+07:00")
+    chair = await in_room(browser, server, "gs.chutoa", case_id)
+    doctor = await in_room(browser, server, "bs.namcan", case_id)
+    await expect(doctor.page.get_by_test_id("call-start")).to_be_hidden()
+
+    await join_call(doctor.page, state="lobby")
+    waiting = chair.page.locator('[data-testid="lobby-entry"][data-username="bs.namcan"]')
+    await expect(waiting).to_have_count(1)
+    # Before the session there is nothing to admit into: the session's start admits all.
+    await expect(waiting.get_by_test_id("lobby-admit")).to_be_disabled()
+
+    await chair.page.get_by_test_id("call-start").click()
+    await expect(chair.page.get_by_test_id("case-status")).to_have_attribute(
+        "data-status", "in_session"
+    )
+    panel = doctor.page.get_by_test_id("call-panel")
+    await expect(panel).to_have_attribute("data-state", "in_call")
+    await expect(chair.page.get_by_test_id("call-lobby")).to_be_hidden()
+    await expect(chair.page.get_by_test_id("call-start")).to_be_hidden()
+
+    await join_call(chair.page)
+    await assert_receiving_video(doctor.page)
+    await assert_receiving_video(chair.page)
+    await expect(tile_of(chair.page, "bs.namcan").get_by_test_id("call-video")).to_have_count(1)
+    for person in (doctor, chair):
+        person.assert_clean()
+
+
+async def test_audio_only_stops_the_video_but_keeps_the_call(
+    server: RunningServer, browser: Browser
+) -> None:
+    _case_id, doctor, chair = await a_call(server, browser)
+    doctor_tile = tile_of(chair.page, "bs.namcan")
+    # Every participant's connection is measured; the chair also sees what each reports.
+    await expect(doctor_tile.get_by_test_id("call-quality")).to_have_attribute(
+        "data-quality", MEASURED, timeout=15_000
+    )
+    await expect(doctor_tile.get_by_test_id("call-reported")).to_contain_text("ms", timeout=15_000)
+
+    switch = doctor.page.get_by_test_id("call-audio-only")
+    await switch.click()
+    await expect(switch).to_have_attribute("aria-pressed", "true")
+    await expect(doctor_tile.get_by_test_id("call-audio-only-badge")).to_be_visible()
+    await expect(doctor.page.get_by_test_id("call-panel")).to_have_attribute(
+        "data-state", "in_call"
+    )
+    await assert_receiving_audio(chair.page)
+    await asyncio.sleep(1.0)  # frames already on the way
+    before = await inbound(chair.page, "video", "framesDecoded")
+    await asyncio.sleep(1.5)
+    assert await inbound(chair.page, "video", "framesDecoded") == before
+    assert await doctor.page.evaluate("window.telemedCall.pcs.size") == 1
+
+    await switch.click()
+    await expect(switch).to_have_attribute("aria-pressed", "false")
+    await expect(doctor_tile.get_by_test_id("call-audio-only-badge")).to_be_hidden()
+    await assert_receiving_video(chair.page)
+    for person in (doctor, chair):
+        person.assert_clean()
+
+
+UFRAGS = """() => [...window.telemedCall.pcs.values()].map((pc) => ({
+  local: /a=ice-ufrag:(\\S+)/.exec(pc.localDescription.sdp)[1],
+  remote: /a=ice-ufrag:(\\S+)/.exec(pc.remoteDescription.sdp)[1],
+  signaling: pc.signalingState,
+}))"""
+
+
+async def test_offers_crossing_on_an_ice_restart_settle_and_the_media_goes_on(
+    server: RunningServer, browser: Browser
+) -> None:
+    _case_id, doctor, chair = await a_call(server, browser)
+    before = {p.username: await p.page.evaluate(UFRAGS) for p in (doctor, chair)}
+    # Both sides restart ICE at once (as after a network change on both): two offers
+    # cross; the polite side rolls its own back and answers, the other ignores it.
+    restart = "() => { for (const pc of window.telemedCall.pcs.values()) pc.restartIce(); }"
+    await asyncio.gather(doctor.page.evaluate(restart), chair.page.evaluate(restart))
+    for person in (doctor, chair):
+        old = before[person.username][0]
+
+        async def renegotiated(page: Page = person.page, old: dict[str, str] = old) -> bool:
+            now = (await page.evaluate(UFRAGS))[0]
+            return bool(
+                now["signaling"] == "stable"
+                and now["local"] != old["local"]
+                and now["remote"] != old["remote"]
+            )
+
+        deadline = asyncio.get_running_loop().time() + 20
+        while not await renegotiated():
+            assert asyncio.get_running_loop().time() < deadline, "ICE restart did not settle"
+            await asyncio.sleep(0.2)
+    await assert_receiving_video(doctor.page)
+    await assert_receiving_video(chair.page)
+
+
+async def test_sharing_the_screen_replaces_the_camera_until_it_ends(
+    server: RunningServer, browser: Browser
+) -> None:
+    _case_id, doctor, chair = await a_call(server, browser)
+    share = doctor.page.get_by_test_id("call-screen")
+    await share.click()
+    await expect(share).to_have_attribute("aria-pressed", "true")
+    # The fake capture's track is labelled "screen:..."; the fake camera's is not.
+    sending = (
+        "[...window.telemedCall.pcs.values()][0].getSenders()"
+        ".find((s) => s.track?.kind === 'video')?.track?.label.startsWith('screen')"
+    )
+    await until(doctor.page, sending)
+    await assert_receiving_video(chair.page)
+    await share.click()
+    await expect(share).to_have_attribute("aria-pressed", "false")
+    await until(doctor.page, f"!({sending})")
+    await assert_receiving_video(chair.page)
+    for person in (doctor, chair):
+        person.assert_clean()
+
+
+async def test_recording_needs_everyones_consent_and_shows_in_every_page(
+    server: RunningServer, browser: Browser
+) -> None:
+    _case_id, doctor, chair = await a_call(server, browser)
+    for person in (doctor, chair):
+        await expect(person.page.get_by_test_id("rec-indicator")).to_be_hidden()
+        await expect(person.page.get_by_test_id("rec-consent")).not_to_be_checked()
+    await expect(doctor.page.get_by_test_id("rec-start")).to_be_hidden()
+
+    await chair.page.get_by_test_id("rec-start").click()
+    refusal = chair.page.get_by_test_id("call-error")
+    await expect(refusal).to_be_visible()
+    await expect(refusal).to_contain_text("BS. Nguyễn Văn Nam")
+
+    for person in (doctor, chair):
+        await person.page.get_by_test_id("rec-consent").check()
+    await expect(tile_of(chair.page, "bs.namcan").get_by_test_id("call-consented")).to_be_visible()
+    await chair.page.get_by_test_id("rec-start").click()
+    for person in (doctor, chair):
+        await expect(person.page.get_by_test_id("rec-indicator")).to_be_visible()
+        # Each page sends its media to the server's recorder on one more connection.
+        await until(person.page, "window.telemedCall.recorder?.connectionState === 'connected'")
+    await expect(chair.page.get_by_test_id("rec-start")).to_be_hidden()
+    await asyncio.sleep(2.0)  # a little of the session on the record
+
+    await chair.page.get_by_test_id("rec-stop").click()
+    for person in (doctor, chair):
+        page = person.page
+        await expect(page.get_by_test_id("rec-indicator")).to_be_hidden()
+        await expect(
+            page.locator('[data-testid="attachment"][data-kind="recording"]')
+        ).to_have_count(1, timeout=20_000)
+        await until(page, "window.telemedCall.recorder === null")
+        person.assert_clean()
+
+
+async def test_after_a_network_drop_the_page_rejoins_the_call_and_the_video_resumes(
+    server: RunningServer, browser: Browser
+) -> None:
+    _case_id, doctor, chair = await a_call(server, browser)
+    before = await doctor.page.evaluate("window.telemedCall.peerId")
+    status = doctor.page.get_by_test_id("connection-status")
+    await doctor.context.set_offline(True)
+    await expect(status).to_have_attribute("data-state", "reconnecting", timeout=60_000)
+    await doctor.context.set_offline(False)
+    await expect(status).to_have_attribute("data-state", "live", timeout=60_000)
+    panel = doctor.page.get_by_test_id("call-panel")
+    await expect(panel).to_have_attribute("data-state", "in_call", timeout=30_000)
+    after = await doctor.page.evaluate("window.telemedCall.peerId")
+    assert after != before
+    # The chair sees the doctor once, under the new connection: no ghost of the old one.
+    tile = tile_of(chair.page, "bs.namcan")
+    await expect(tile).to_have_count(1)
+    await expect(tile).to_have_attribute("data-peer-id", after)
+    await assert_receiving_video(chair.page)
+    await assert_receiving_video(doctor.page)
+    chair.assert_clean()

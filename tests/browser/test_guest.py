@@ -1,0 +1,61 @@
+"""A guest specialist in a real browser: the one-time link opens that case's room, the
+guest waits in the lobby until the chair admits them from the page, then they see each
+other's video; every other page answers as to a stranger."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.browser.calls import assert_receiving_video, in_room, join_call
+from tests.browser.pages import open_page
+from tests.cases.workflow import call, create_case, to_session
+from tests.support.server import RunningServer
+
+pytestmark = pytest.mark.browser
+
+GUEST = "PGS. Lê Văn Khách"
+
+
+async def test_a_guest_opens_the_link_waits_and_is_admitted_by_the_chair(
+    server: RunningServer, browser: Browser
+) -> None:
+    doctor_api, chair_api = await server.sign_in("bs.namcan"), await server.sign_in("gs.chutoa")
+    case_id = int((await create_case(doctor_api))["id"])
+    other_id = int((await create_case(doctor_api))["id"])
+    await to_session(chair_api, case_id)
+    invitation = await call(
+        chair_api, "POST", f"/api/v1/cases/{case_id}/invites", {"name": GUEST}, expect=201
+    )
+    chair = await in_room(browser, server, "gs.chutoa", case_id)
+    await join_call(chair.page)
+
+    guest = await open_page(browser, server, "guest")
+    page = guest.page
+    await page.goto(invitation["url"])
+    await expect(page).to_have_url(f"{server.url}/cases/{case_id}")
+    await expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "live")
+    await expect(page.get_by_test_id("case-summary")).not_to_be_empty()
+    await join_call(page, state="lobby")
+
+    waiting = chair.page.get_by_test_id("lobby-entry").filter(has_text=GUEST)
+    await expect(waiting).to_have_count(1)
+    await waiting.get_by_test_id("lobby-admit").click()
+    await expect(page.get_by_test_id("call-panel")).to_have_attribute("data-state", "in_call")
+    await assert_receiving_video(page)
+    await assert_receiving_video(chair.page)
+    await expect(chair.page.get_by_test_id("lobby-entry")).to_have_count(0)
+    # The room shows who the guest is, in the page's language, and the guest's page is clean.
+    present = chair.page.get_by_test_id("present").filter(has_text=GUEST)
+    await expect(present).to_contain_text("chuyên gia khách mời")
+    guest.assert_clean()
+
+    # Any other case is as if it did not exist; the link does not work twice.
+    response = await page.goto(f"/cases/{other_id}")
+    assert response is not None
+    await expect(page.get_by_test_id("room-error")).to_be_visible()
+    again = await open_page(browser, server, "again")
+    second = await again.page.goto(invitation["url"])
+    assert second is not None
+    assert second.status == 404
+    chair.assert_clean()

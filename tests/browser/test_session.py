@@ -1,0 +1,51 @@
+"""The session-timeout warning: shown before the idle timeout, "stay signed in" keeps the
+session; left alone, the page signs out. The page's clock is Playwright's, not real time."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from telemed.settings import Settings
+from tests.browser.pages import sign_in
+from tests.support.server import RunningServer
+
+pytestmark = pytest.mark.browser
+
+IDLE = 600  # seconds: warned 2 minutes ahead of a 1-minute safety margin
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(session_idle_timeout=IDLE)
+
+
+async def test_the_page_warns_before_the_idle_timeout_and_can_keep_the_session(
+    server: RunningServer, browser: Browser
+) -> None:
+    doctor = await sign_in(browser, server, "bs.namcan")
+    page = doctor.page
+    await page.clock.install()
+    await page.reload()
+    await expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    await expect(page.get_by_test_id("cases-empty")).to_be_visible()
+    warning = page.get_by_test_id("session-warning")
+    await page.clock.run_for(IDLE * 1000 - 60_000 - 120_000 - 5_000)
+    await expect(warning).to_be_hidden()
+    await page.clock.run_for(10_000)
+    await expect(warning).to_be_visible()
+    await expect(page.get_by_test_id("session-countdown")).to_contain_text("giây")
+    async with page.expect_response(re.compile(r"/api/v1/me$")) as response:
+        await page.get_by_test_id("stay-signed-in").click()
+    assert (await response.value).status == 200
+    await expect(warning).to_be_hidden()
+
+    await page.clock.run_for(IDLE * 1000)
+    await expect(page).to_have_url(re.compile(r"/login\?expired=1$"))
+    await expect(page.get_by_test_id("login-expired")).to_be_visible()
+    # The page signed out for real: the session no longer works.
+    assert (await doctor.context.request.get("/api/v1/me")).status == 401
+    doctor.assert_clean()

@@ -1,0 +1,95 @@
+"""The pages over HTTP: who gets which page, the language cookie, error pages in the
+user's language, no inline script or style, and the browser's string catalogs."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.support.server import RunningServer
+
+ROOT = Path(__file__).resolve().parents[2]
+STATIC = ROOT / "web" / "static"
+PAGES = ["/", "/cases/new", "/cases/1", "/audit", "/stats"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_signed_out_people_are_sent_to_sign_in(server: RunningServer, path: str) -> None:
+    async with server.http().get(path, allow_redirects=False) as response:
+        assert response.status == 302
+        assert response.headers["Location"] == "/login"
+
+
+async def test_each_role_gets_its_pages_and_others_a_translated_refusal(
+    server: RunningServer,
+) -> None:
+    doctor, chair, admin = [await server.sign_in(n) for n in ("bs.namcan", "gs.chutoa", "kiemtra")]
+    for who, path in [(doctor, "/cases/new"), (admin, "/audit"), (admin, "/stats")]:
+        async with who.http.get(path) as response:
+            assert response.status == 200, path
+    for who, path in [(chair, "/cases/new"), (doctor, "/audit"), (chair, "/stats")]:
+        async with who.http.get(path) as response:
+            assert response.status == 403, path
+            html = await response.text()
+        assert "<h1>Lỗi 403</h1>" in html
+        assert "Bạn không có quyền mở trang này." in html
+    async with chair.http.get("/no-such-page?lang=en") as response:
+        html = await response.text()
+    assert "This page does not exist, or it concerns a case you may not see." in html
+    assert "No such resource." not in html  # the API's English message stays in the API
+
+
+async def test_the_new_request_form_offers_the_councils(server: RunningServer) -> None:
+    doctor = await server.sign_in("bs.namcan")
+    async with doctor.http.get("/cases/new") as response:
+        html = await response.text()
+    assert '<option value="HDCM-MIENNAM">' in html
+    assert '<option value="HDCM-TW">' in html
+
+
+async def test_a_chosen_language_is_kept_in_a_cookie(server: RunningServer) -> None:
+    http = server.http()
+    async with http.get("/login?lang=en") as response:
+        assert response.cookies["lang"].value == "en"
+    async with http.get("/login") as response:
+        assert "<h1>Sign in</h1>" in await response.text()
+    async with http.get("/login?lang=xx") as response:
+        assert "lang" not in response.cookies
+
+
+async def test_pages_pass_the_idle_timeout_and_hold_no_inline_script_or_style(
+    server: RunningServer,
+) -> None:
+    people = {n: await server.sign_in(n) for n in ("bs.namcan", "gs.chutoa", "kiemtra")}
+    visits = [("bs.namcan", "/"), ("bs.namcan", "/cases/new"), ("gs.chutoa", "/cases/1")]
+    visits += [("gs.chutoa", "/"), ("kiemtra", "/"), ("kiemtra", "/audit"), ("kiemtra", "/stats")]
+    for name, path in visits:
+        async with people[name].http.get(path) as response:
+            html = await response.text()
+        assert f'data-idle-timeout="{server.settings.session_idle_timeout}"' in html
+        assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None, path
+        assert " style=" not in html, path
+        assert "<style" not in html, path
+        assert re.search(r"<[^>]*\son\w+\s*=", html) is None, path
+
+
+def _catalog(lang: str) -> dict[str, str]:
+    data: dict[str, str] = json.loads((STATIC / "i18n" / f"{lang}.json").read_text("utf-8"))
+    return data
+
+
+def test_the_browser_catalogs_hold_every_key_the_scripts_use() -> None:
+    en, vi = _catalog("en"), _catalog("vi")
+    assert set(en) == set(vi)
+    used: set[str] = set()
+    for script in (STATIC / "js").glob("*.js"):
+        used |= set(re.findall(r'\bt\(\s*"([\w.]+)"', script.read_text("utf-8")))
+    assert used, 'no t("...") call found'
+    assert sorted(used - set(en)) == []
+    assert vi["status.in_session"] == "Đang hội chẩn"
+    assert all(vi[k] != en[k] for k in ("yes", "no", "status.requested", "urgency.emergency"))
+    for text in (*en.values(), *vi.values()):
+        assert "<" not in text, "catalog strings are inserted as text"

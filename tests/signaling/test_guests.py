@@ -1,0 +1,288 @@
+"""Guest specialists: a one-time invitation link to one case's room and call, through the
+real HTTP API, real Socket.IO clients and real aiortc peers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import pytest
+import socketio
+
+from telemed.clock import ManualClock
+from tests.cases.workflow import act, call, create_case
+from tests.realtime.live import Participant
+from tests.signaling.callers import Caller, caller, in_session_case
+from tests.support.server import RunningServer, SignedIn
+
+Json = dict[str, Any]
+INVITE = {"name": "PGS. Lê Văn Khách", "specialty": "Tim mạch can thiệp"}
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Any]) -> Any:
+    return make_settings(socket_rate_per_second=1000, socket_burst=1000)
+
+
+@dataclass
+class Guest:
+    token: str
+    csrf_token: str
+    user: Json
+    case_id: int
+    http: aiohttp.ClientSession
+
+    @property
+    def bearer(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def status(self, method: str, path: str, body: object = None) -> int:
+        async with self.http.request(method, path, json=body, headers=self.bearer) as response:
+            await response.read()
+            return response.status
+
+
+async def invite(chair: SignedIn, case_id: int, expect: int = 201, **changes: Any) -> Json:
+    body = {**INVITE, **changes}
+    made: Json = await call(chair, "POST", f"/api/v1/cases/{case_id}/invites", body, expect)
+    return made
+
+
+def token_of(invitation: Json) -> str:
+    path = urlsplit(invitation["url"]).path
+    assert path.startswith("/join/")
+    return path.removeprefix("/join/")
+
+
+async def redeem(server: RunningServer, token: str) -> tuple[int, Json]:
+    http = server.http()
+    async with http.post("/api/v1/guests/redeem", json={"token": token}) as response:
+        body: Json = await response.json()
+        return response.status, body
+
+
+async def guest_from(server: RunningServer, invitation: Json) -> Guest:
+    status, body = await redeem(server, token_of(invitation))
+    assert status == 200, body
+    return Guest(body["token"], body["csrf_token"], body["user"], body["case_id"], server.http())
+
+
+async def guest_socket(server: RunningServer, guest: Guest) -> Participant:
+    who = Participant(guest.user["username"], guest.token, server.url, server.socket())
+    who.listen()
+    await who.connect()
+    return who
+
+
+async def test_only_the_chair_or_secretary_invites_and_nobody_sees_another_councils_invite(
+    server: RunningServer,
+) -> None:
+    case_id, chair = await in_session_case(server)
+    secretary = await server.sign_in("ts.thuky")
+
+    made = await invite(chair, case_id)
+    assert set(made) == {"url", "expires_at"}
+    assert made["url"].startswith(server.url + "/join/")
+    assert made["expires_at"] == "2026-01-02T08:00:00+00:00"  # a day by default
+    assert (await invite(secretary, case_id, expires_in=3600))["url"] != made["url"]
+
+    for username, status in (
+        ("bs.namcan", 403),  # the requesting doctor sees the case but may not invite
+        ("gs.timmach", 403),  # a council member likewise
+        ("bs.uminh", 404),  # another facility does not see the case at all
+        ("gs.thankinh", 404),  # another council likewise
+    ):
+        refused = await invite(await server.sign_in(username), case_id, expect=status)
+        assert refused["error"]["code"] == ("forbidden" if status == 403 else "not_found")
+    bad = await invite(chair, case_id, expect=422, expires_in=7 * 24 * 3600 + 1)
+    assert bad["error"]["code"] == "validation_error"
+    # A case not yet accepted has no session to invite to.
+    requested = int((await create_case(await server.sign_in("bs.namcan")))["id"])
+    assert (await invite(chair, requested, expect=409))["error"]["status"] == "requested"
+
+
+async def test_a_guest_waits_in_the_lobby_is_admitted_and_exchanges_media_with_the_council(
+    server: RunningServer, callers: list[Caller]
+) -> None:
+    case_id, chair_http = await in_session_case(server)
+    chair = await caller(server, callers, "gs.chutoa", case_id, 660)
+    member = await caller(server, callers, "gs.timmach", case_id, 880)
+    assert (await chair.join_call())["state"] == "in_call"
+    assert (await member.join_call())["state"] == "in_call"
+
+    guest = await guest_from(server, await invite(chair_http, case_id))
+    assert guest.case_id == case_id
+    assert guest.user["full_name"] == INVITE["name"]
+    who = await guest_socket(server, guest)
+    joined = await who.join(case_id)
+    assert joined["ok"] is True, joined
+    roles = {p["user"]["full_name"]: p["role"] for p in joined["peers"]}
+    assert roles[INVITE["name"]] == "guest"
+    callers.append(Caller(who, case_id, 550))
+    visitor = callers[-1]
+
+    # Even though the session is running, a guest waits to be admitted.
+    assert (await visitor.join_call())["state"] == "lobby"
+    await chair.who.until(lambda: any(n["waiting"] for n in chair.got("call:lobby")))
+    lobby = [n for n in chair.got("call:lobby") if n["waiting"]][-1]
+    assert [(p["peer_id"], p["role"]) for p in lobby["waiting"]] == [(visitor.peer_id, "guest")]
+    assert lobby["waiting"][0]["user"]["full_name"] == INVITE["name"]
+    # Waiting in the lobby is not being in the call.
+    stranger_signal = {"case_id": case_id, "to": chair.peer_id, "data": {"candidate": {}}}
+    assert (await who.request("rtc:signal", stranger_signal))["error"]["code"] == "forbidden"
+    # Only the chair or secretary admits.
+    admit = {"case_id": case_id, "peer_id": visitor.peer_id}
+    assert (await member.who.request("call:admit", admit))["error"]["code"] == "forbidden"
+
+    assert (await chair.who.request("call:admit", admit))["ok"] is True
+    await visitor.who.until(partial(visitor.heard, "call:admitted"))
+    await visitor.who.until(lambda: visitor.received_from(member.peer_id, 10))
+    await member.who.until(lambda: member.received_from(visitor.peer_id, 10))
+    await visitor.who.until(lambda: visitor.received_from(chair.peer_id, 10))
+    assert visitor.pcs[member.peer_id].connectionState == "connected"
+    assert chair.got("call:lobby")[-1]["waiting"] == []
+
+    # The invitation, the guest's room and call joins are in the case's log.
+    log = await call(chair_http, "GET", f"/api/v1/cases/{case_id}/events?limit=200")
+    invited = [e for e in log["events"] if e["type"] == "guest.invited"]
+    assert len(invited) == 1
+    assert invited[0]["data"]["guest"]["name"] == INVITE["name"]
+    assert invited[0]["actor"]["username"] == "gs.chutoa"
+    joins = [e for e in log["events"] if e["type"] == "call.join"]
+    guest_join = [e for e in joins if e["data"]["peer_id"] == visitor.peer_id]
+    assert len(guest_join) == 1
+    assert guest_join[0]["data"]["guest"]["full_name"] == INVITE["name"]
+
+
+async def test_a_link_works_once_and_not_after_it_expires(
+    server: RunningServer, clock: ManualClock
+) -> None:
+    case_id, chair = await in_session_case(server)
+    token = token_of(await invite(chair, case_id))
+    assert (await redeem(server, token))[0] == 200
+    status, again = await redeem(server, token)
+    assert (status, again["error"]["code"]) == (404, "not_found")
+
+    # The link itself (what the guest clicks) works once too, and sets the session cookie.
+    link = token_of(await invite(chair, case_id))
+    browser = server.http()
+    async with browser.get(f"/join/{link}", allow_redirects=False) as response:
+        assert response.status == 302
+        assert response.headers["Location"] == f"/cases/{case_id}"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert "telemed_session" in response.cookies
+    async with browser.get("/api/v1/me") as response:
+        me = await response.json()
+        assert (response.status, me["user"]["role"]) == (200, "guest")
+    async with server.http().get(f"/join/{link}", allow_redirects=False) as response:
+        assert response.status == 404
+
+    # Ten minutes, and eleven minutes later.
+    late = token_of(await invite(chair, case_id, expires_in=600))
+    clock.advance(601)
+    assert (await redeem(server, late))[0] == 404
+    assert (await redeem(server, "x" * 43))[0] == 404
+
+
+async def test_a_guest_is_a_stranger_to_everything_but_the_one_case(
+    server: RunningServer,
+) -> None:
+    case_id, chair = await in_session_case(server)
+    doctor = await server.sign_in("bs.namcan")
+    other_case = int((await create_case(doctor))["id"])
+    guest = await guest_from(server, await invite(chair, case_id))
+
+    for path in (
+        f"/api/v1/cases/{case_id}",  # over HTTP, even their own: the room is their board
+        f"/api/v1/cases/{other_case}",
+        f"/api/v1/cases/{other_case}/minutes",
+        f"/api/v1/cases/{other_case}/events",
+        "/api/v1/cases",
+        "/api/v1/cases?status=in_session",
+    ):
+        assert await guest.status("GET", path) == 404, path
+    assert await guest.status("POST", f"/api/v1/cases/{case_id}/invites", INVITE) in (403, 404)
+    assert await guest.status("GET", "/api/v1/audit") == 403
+
+    who = await guest_socket(server, guest)
+    try:
+        refused = await who.join(other_case)
+        assert refused["error"]["code"] == "not_found"
+        assert (await who.join(case_id))["ok"] is True
+        note = await who.note(other_case, "hello")
+        assert note["error"]["code"] == "not_found"
+    finally:
+        await who.close()
+
+
+async def test_the_invitation_and_its_use_are_audited_and_logging_out_ends_the_guest_session(
+    server: RunningServer,
+) -> None:
+    case_id, chair = await in_session_case(server)
+    invitation = await invite(chair, case_id)
+    guest = await guest_from(server, invitation)
+    assert (await redeem(server, token_of(invitation)))[0] == 404
+    who = await guest_socket(server, guest)
+    assert (await who.join(case_id))["ok"] is True
+
+    assert await guest.status("POST", "/api/v1/auth/logout") == 200
+    assert await guest.status("GET", "/api/v1/me") == 401
+    await who.until(lambda: not who.client.connected)
+    refused = Participant("guest", guest.token, server.url, server.socket())
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await refused.connect()
+
+    auditor = await server.sign_in("kiemtra")
+    rows = await call(auditor, "GET", f"/api/v1/audit?case_id={case_id}&limit=500")
+    actions = [(r["action"], r["outcome"]) for r in rows["items"]]
+    assert ("guest.invite", "success") in actions
+    assert ("guest.redeem", "success") in actions
+    assert ("guest.redeem", "denied") in actions  # the second use of the link
+    invited = next(r for r in rows["items"] if r["action"] == "guest.invite")
+    assert invited["actor"]["username"] == "gs.chutoa"
+    # The guest's own actions are on record under the guest's name (no account id).
+    name = guest.user["username"]
+    mine = await call(auditor, "GET", f"/api/v1/audit?actor={name}&limit=500")
+    assert {(r["action"], r["outcome"]) for r in mine["items"]} >= {
+        ("guest.redeem", "success"),
+        ("room.join", "success"),
+        ("auth.logout", "success"),
+    }
+    assert {r["actor"]["id"] for r in mine["items"]} == {guest.user["id"]}
+
+
+async def test_a_guest_who_came_early_still_waits_for_the_chair_when_the_session_starts(
+    server: RunningServer, callers: list[Caller]
+) -> None:
+    doctor_http, chair_http = await server.sign_in("bs.namcan"), await server.sign_in("gs.chutoa")
+    case_id = int((await create_case(doctor_http))["id"])
+    await act(chair_http, case_id, "accept")
+    await act(chair_http, case_id, "schedule", scheduled_at="2026-01-02T09:00:00+07:00")
+    guest = await guest_from(server, await invite(chair_http, case_id))
+    visitor = Caller(await guest_socket(server, guest), case_id, 550)
+    callers.append(visitor)
+    assert (await visitor.who.join(case_id))["ok"] is True
+    early = await visitor.join_call()
+    assert (early["state"], early["peers_in_call"]) == ("lobby", [])
+    doctor = await caller(server, callers, "bs.namcan", case_id, 440)
+    assert (await doctor.join_call())["state"] == "lobby"
+    chair = await caller(server, callers, "gs.chutoa", case_id, 660)
+
+    assert (await chair.who.request("call:start", {"case_id": case_id}))["ok"] is True
+    # The doctor enters with the session; the guest waits until the chair admits it.
+    await doctor.who.until(partial(doctor.heard, "call:admitted"))
+
+    def waiting() -> list[str]:
+        notices = chair.got("call:lobby")
+        return [p["peer_id"] for p in notices[-1]["waiting"]] if notices else []
+
+    await chair.who.until(lambda: waiting() == [visitor.peer_id])
+    assert not visitor.heard("call:admitted")
+    admit = {"case_id": case_id, "peer_id": visitor.peer_id}
+    assert (await chair.who.request("call:admit", admit))["ok"] is True
+    await visitor.who.until(partial(visitor.heard, "call:admitted"))
+    await visitor.who.until(lambda: visitor.received_from(doctor.peer_id, 5))

@@ -1,0 +1,87 @@
+// The doctor's list of their facility's cases, or the council's queue: sorted by the
+// server (urgency, then waiting time); waiting time coloured against its target.
+import { api } from "./api.js";
+import { clear, element } from "./dom.js";
+import { errorText, formatDuration, formatTime, t } from "./i18n.js";
+import { WAITING_STATUSES, waitingLevel } from "./urgency.js";
+
+const rows = document.getElementById("case-rows");
+const empty = document.getElementById("cases-empty");
+const more = document.getElementById("cases-more");
+const statusFilter = document.getElementById("filter-status");
+const isDoctor = document.body.dataset.role === "district_doctor";
+let items = [];
+let cursor = null;
+
+function waitingCell(item) {
+  const cell = element("td", { className: "waiting" });
+  if (!WAITING_STATUSES.has(item.status)) {
+    cell.textContent = "—";
+    return cell;
+  }
+  const seconds = (Date.now() - new Date(item.created_at).getTime()) / 1000;
+  const level = waitingLevel(item.urgency, seconds);
+  cell.classList.add(`wait-${level}`);
+  cell.dataset.testid = "waiting";
+  cell.dataset.level = level;
+  const label = element("span", { text: formatDuration(seconds) });
+  cell.append(label, element("span", { className: "wait-flag", text: t(`wait.${level}`) }));
+  return cell;
+}
+
+function row(item) {
+  const tr = element("tr", { attrs: { "data-testid": "case-row", "data-case-id": item.id } });
+  const link = element("a", {
+    text: t("case.number", { id: item.id }),
+    attrs: { href: `/cases/${Number(item.id)}`, "data-testid": "case-link" },
+  });
+  const first = element("td");
+  first.append(link);
+  const urgency = element("td");
+  urgency.append(
+    element("span", {
+      className: `badge urgency-${item.urgency}`,
+      text: t(`urgency.${item.urgency}`),
+    }),
+  );
+  const place = isDoctor ? item.council?.name : item.requesting_facility?.name;
+  tr.append(
+    first,
+    element("td", { text: item.title ?? "—" }),
+    element("td", { text: item.patient_code ?? "—" }),
+    urgency,
+    element("td", { text: t(`status.${item.status}`), attrs: { "data-testid": "case-row-status" } }),
+    element("td", { text: place ?? "—" }),
+    element("td", { text: formatTime(item.scheduled_at) }),
+    waitingCell(item),
+  );
+  return tr;
+}
+
+function render() {
+  clear(rows);
+  for (const item of items) rows.append(row(item));
+  empty.hidden = items.length > 0;
+  more.hidden = cursor === null;
+}
+
+async function load(append = false) {
+  const params = new URLSearchParams({ limit: "50" });
+  if (statusFilter.value) params.set("status", statusFilter.value);
+  if (append && cursor) params.set("cursor", cursor);
+  try {
+    const page = await api(`/api/v1/cases?${params}`);
+    items = append ? items.concat(page.items) : page.items;
+    cursor = page.next_cursor;
+    render();
+  } catch (error) {
+    empty.textContent = errorText(error);
+    empty.hidden = false;
+  }
+}
+
+statusFilter.addEventListener("change", () => load());
+more.addEventListener("click", () => load(true));
+document.addEventListener("telemed:notify", () => load());
+setInterval(render, 60_000);
+load();

@@ -1,0 +1,329 @@
+// The case room: the live board built from the case's events, kept in seq order across
+// reconnects (rejoin with the last seq seen, ignore what was already applied), the notes
+// posted with a client_id and retried until acknowledged, presence, and status actions.
+import { api, noteActivity } from "./api.js";
+import { ACTIONS, OPEN_STATUSES, applyEvent, emptyBoard, isCouncil, isTriage, roleIn } from "./board.js";
+import { CallPanel } from "./call.js";
+import { DecisionPanel } from "./decision.js";
+import { clear, element } from "./dom.js";
+import { errorText, formatTime, localToIso, t } from "./i18n.js";
+import { liveSocket } from "./socket.js";
+import { uploadFiles } from "./upload.js";
+
+const body = document.body.dataset;
+const caseId = Number(body.caseId);
+const user = {
+  id: Number(body.userId),
+  role: body.role,
+  facilityId: body.facilityId ? Number(body.facilityId) : null,
+  seats: JSON.parse(body.seats || "{}"),
+};
+const board = emptyBoard();
+const socket = liveSocket();
+const decisions = new DecisionPanel(caseId, () => join());
+const call = new CallPanel(caseId, socket);
+const pending = new Map(); // client_id -> {payload, item}
+let role = null;
+
+const $ = (id) => document.getElementById(id);
+
+function setConnection(state) {
+  const node = $("connection-status");
+  node.dataset.state = state;
+  node.textContent = t(`connection.${state}`);
+}
+
+function fail(text) {
+  $("room-error").textContent = text;
+  $("room-error").hidden = false;
+  $("room").hidden = true;
+}
+
+// --- rendering -------------------------------------------------------------------------
+
+function renderHeader() {
+  const core = board.core;
+  $("case-title").textContent = `${t("case.number", { id: core.id })} · ${core.title}`;
+  document.title = `${t("case.number", { id: core.id })} · Telemed`;
+  $("case-status").textContent = t(`status.${core.status}`);
+  $("case-status").dataset.status = core.status;
+  $("case-urgency").textContent = t(`urgency.${core.urgency}`);
+  $("case-urgency").className = `badge urgency-${core.urgency}`;
+  $("case-council").textContent = `${core.requesting_facility.name} → ${core.council.name}`;
+  $("case-schedule").textContent = core.scheduled_at
+    ? t("case.scheduled_for", { at: formatTime(core.scheduled_at) })
+    : "";
+  $("patient-code").textContent = core.patient.code;
+  $("patient-sex").textContent = t(`sex.${core.patient.sex}`);
+  $("patient-birth-year").textContent = core.patient.birth_year;
+  $("case-specialty").textContent = core.specialty;
+  $("case-requester").textContent = core.requested_by?.full_name ?? "—";
+  $("case-summary").textContent = core.summary;
+}
+
+function renderQuestions() {
+  const list = $("case-questions");
+  clear(list);
+  const select = $("note-question");
+  while (select.options.length > 1) select.remove(1);
+  for (const question of board.core.questions) {
+    list.append(element("li", { text: question.text, className: "text" }));
+    select.append(new Option(t("question.label", { n: question.number }), String(question.number)));
+  }
+}
+
+function renderActions() {
+  const status = board.core.status;
+  let any = false;
+  for (const form of document.querySelectorAll("form.action")) {
+    const rule = ACTIONS[form.dataset.action];
+    const allowed =
+      rule.from.includes(status) &&
+      ((rule.who === "triage" && isTriage(role)) || (rule.who === "requester" && role === "requester"));
+    form.hidden = !allowed;
+    any ||= allowed;
+  }
+  $("actions-none").hidden = any;
+  const open = OPEN_STATUSES.has(status) && (role === "requester" || isCouncil(role));
+  $("note-form").hidden = !open;
+  $("attach-more").hidden = !open;
+}
+
+function attachmentUrl(attachment, preview = false) {
+  const base = `/api/v1/cases/${caseId}/attachments/${Number(attachment.id)}`;
+  return preview ? `${base}/preview` : base;
+}
+
+function openViewer(attachment) {
+  const preview = attachment.kind === "dicom";
+  $("viewer-title").textContent = attachment.filename;
+  $("viewer-image").src = attachmentUrl(attachment, preview);
+  $("viewer-image").alt = attachment.description || attachment.filename;
+  $("viewer-download").href = attachmentUrl(attachment);
+  $("viewer").showModal();
+}
+
+function renderAttachments() {
+  const list = $("attachments");
+  clear(list);
+  for (const attachment of board.attachments) {
+    const item = element("li", { attrs: { "data-testid": "attachment", "data-kind": attachment.kind } });
+    const link = element("a", {
+      text: attachment.filename,
+      attrs: { href: attachmentUrl(attachment), download: "" },
+    });
+    item.append(link, element("span", { className: "meta", text: ` · ${t(`kind.${attachment.kind}`)} · ${Math.ceil(attachment.size / 1024)} KB` }));
+    if (attachment.description) item.append(element("span", { className: "meta", text: ` · ${attachment.description}` }));
+    const viewable = attachment.kind === "image" || (attachment.kind === "dicom" && attachment.has_preview);
+    if (viewable) {
+      const view = element("button", {
+        text: attachment.kind === "dicom" ? t("attachment.preview") : t("attachment.view"),
+        className: "secondary small",
+        attrs: { type: "button", "data-testid": "view-attachment" },
+      });
+      view.addEventListener("click", () => openViewer(attachment));
+      item.append(view);
+    }
+    list.append(item);
+  }
+  $("attachments-empty").hidden = board.attachments.length > 0;
+}
+
+function eventText(event) {
+  const d = event.data;
+  const who = event.actor?.full_name ?? d.guest?.full_name ?? "—";
+  switch (event.type) {
+    case "attachment.added":
+      return t("event.attachment.added", { who, file: d.attachment.filename });
+    case "case.scheduled":
+      return t("event.case.scheduled", { who, at: formatTime(d.scheduled_at) });
+    case "decision.drafted":
+      return t("event.decision.drafted", { who, version: d.decision.version });
+    case "decision.signed":
+      return t("event.decision.signed", { who, id: d.decision.id });
+    case "recording.consent":
+      return t(d.consent ? "event.recording.consent" : "event.recording.consent_withdrawn", { who });
+    case "decision.opinion":
+      return t(`event.decision.${d.opinion.stance}`, { who, reason: d.opinion.reason });
+    default:
+      return t(`event.${event.type}`, { who, reason: d.reason, message: d.message, outcome: d.outcome });
+  }
+}
+
+function noteItem(event) {
+  const note = event.data.note;
+  const item = element("li", {
+    className: "note",
+    attrs: { "data-testid": "note", "data-seq": event.seq, "data-note-id": note.id },
+  });
+  const meta = element("p", { className: "meta" });
+  meta.append(element("strong", { text: note.author?.full_name ?? "—" }), ` · ${formatTime(note.created_at)}`);
+  if (note.question) meta.append(` · ${t("question.label", { n: note.question })}`);
+  if (note.supersedes) meta.append(` · ${t("note.corrects")}`);
+  item.append(meta, element("p", { className: "text note-body", text: note.body, attrs: { "data-testid": "note-text" } }));
+  return item;
+}
+
+function timelineItem(event) {
+  if (event.type === "note.created") return noteItem(event);
+  const item = element("li", { className: "event", attrs: { "data-testid": "event", "data-seq": event.seq, "data-type": event.type } });
+  item.append(element("span", { className: "meta", text: `${formatTime(event.at)} · ` }), element("span", { className: "text", text: eventText(event) }));
+  return item;
+}
+
+function renderAll() {
+  renderHeader();
+  renderQuestions();
+  renderActions();
+  renderAttachments();
+  decisions.render(board, role, user.id);
+  call.render(board.core.status, role);
+}
+
+// --- events ----------------------------------------------------------------------------
+
+function apply(events, { batch = false } = {}) {
+  let changed = false;
+  for (const event of [...events].sort((a, b) => a.seq - b.seq)) {
+    if (event.seq <= board.lastSeq) continue; // already applied (a replay overlapping live)
+    if (event.seq !== board.lastSeq + 1) {
+      join(); // a gap: ask the server for what is missing; the replay is in order
+      break;
+    }
+    applyEvent(board, event);
+    call.onEvent(event);
+    $("timeline").append(timelineItem(event));
+    changed = true;
+  }
+  if (changed && board.core) {
+    role = roleIn(board.core, user);
+    renderAll();
+  }
+  return changed && !batch;
+}
+
+async function join() {
+  const ack = await socket.timeout(15000).emitWithAck("case:join", { case_id: caseId, after_seq: board.lastSeq }).catch(() => null);
+  if (ack === null) return; // timed out: the next reconnect joins again
+  if (!ack.ok) {
+    setConnection("offline");
+    fail(ack.error?.code === "forbidden" ? t("room.clinical_only") : errorText(ack.error));
+    return;
+  }
+  noteActivity();
+  $("room").hidden = false;
+  $("room-error").hidden = true;
+  setConnection("live");
+  apply(ack.events, { batch: true });
+  renderPresence(ack.peers);
+  call.roomJoined();
+  for (const [clientId, entry] of pending) send(clientId, entry);
+}
+
+socket.on("case:event", (event) => {
+  if (Number(event.case_id) === caseId) apply([event]);
+});
+socket.on("case:presence", (data) => {
+  if (Number(data.case_id) === caseId) renderPresence(data.peers);
+});
+socket.on("case:removed", (data) => {
+  if (Number(data.case_id) === caseId) fail(t("room.removed"));
+});
+socket.on("connect", () => join());
+socket.on("disconnect", () => {
+  setConnection("reconnecting");
+});
+socket.io.on("reconnect_attempt", () => setConnection("reconnecting"));
+
+function renderPresence(peers) {
+  const list = $("presence");
+  clear(list);
+  const seen = new Set();
+  for (const peer of peers) {
+    if (seen.has(peer.user.id)) continue;
+    seen.add(peer.user.id);
+    const item = element("li", { attrs: { "data-testid": "present", "data-username": peer.user.username } });
+    item.append(element("strong", { text: peer.user.full_name }), ` · ${t(`part.${peer.role}`)}`);
+    list.append(item);
+  }
+}
+
+// --- notes -----------------------------------------------------------------------------
+
+function send(clientId, entry) {
+  if (!socket.connected) return; // sent again when the connection is back (join above)
+  socket.timeout(10000).emit("case:note", entry.payload, (timeout, ack) => {
+    if (!pending.has(clientId)) return;
+    if (timeout || (!ack.ok && ["rate_limited", "internal_error"].includes(ack.error?.code))) {
+      setTimeout(() => send(clientId, entry), 1000); // same client_id: stored once
+      return;
+    }
+    if (ack.ok) {
+      noteActivity();
+      pending.delete(clientId);
+      entry.item.remove();
+      return;
+    }
+    entry.item.classList.add("error");
+    entry.state.textContent = t("note.refused", { reason: errorText(ack.error) });
+    pending.delete(clientId);
+  });
+}
+
+$("note-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = $("note-body").value.trim();
+  if (!text) {
+    $("note-body").focus();
+    return;
+  }
+  const clientId = crypto.randomUUID();
+  const question = $("note-question").value;
+  const payload = { case_id: caseId, body: text, client_id: clientId };
+  if (question) payload.question = Number(question);
+  const item = element("li", { className: "note pending", attrs: { "data-testid": "pending-note" } });
+  const state = element("p", { className: "meta", text: t("note.sending") });
+  item.append(state, element("p", { className: "text", text }));
+  $("pending-notes").append(item);
+  const entry = { payload, item, state };
+  pending.set(clientId, entry);
+  $("note-body").value = "";
+  send(clientId, entry);
+});
+
+// --- actions, uploads, viewer ----------------------------------------------------------
+
+for (const form of document.querySelectorAll("form.action")) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    $("action-error").hidden = true;
+    if (!form.reportValidity()) return;
+    const body = { action: form.dataset.action };
+    for (const field of form.querySelectorAll("textarea, input")) {
+      body[field.name] = field.type === "datetime-local" ? localToIso(field.value) : field.value.trim();
+    }
+    const button = form.querySelector("button");
+    button.disabled = true;
+    try {
+      await api(`/api/v1/cases/${caseId}/transitions`, { method: "POST", body });
+      form.reset();
+    } catch (error) {
+      $("action-error").textContent = errorText(error);
+      $("action-error").hidden = false;
+      if (error.status === 409) join();
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+$("attach-files").addEventListener("change", async (event) => {
+  const input = event.target;
+  await uploadFiles(caseId, input.files, $("attach-uploads"));
+  input.value = "";
+});
+
+$("viewer-close").addEventListener("click", () => $("viewer").close());
+
+setConnection(socket.connected ? "live" : "connecting");
+if (socket.connected) join();

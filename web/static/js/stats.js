@@ -1,0 +1,85 @@
+// The statistics page: figures from GET /api/v1/stats drawn as SVG bar charts.
+import { api } from "./api.js";
+import { barChart, shareBar } from "./charts.js";
+import { element } from "./dom.js";
+import { errorText, formatDuration, lang, t } from "./i18n.js";
+
+const form = document.getElementById("stats-filters");
+const errorBox = document.getElementById("stats-error");
+
+function monthLabel(month) {
+  const [year, number] = month.split("-").map(Number);
+  return new Intl.DateTimeFormat(lang === "vi" ? "vi-VN" : "en-GB", { month: "short", year: "numeric" }).format(
+    new Date(year, number - 1, 1),
+  );
+}
+
+function nextDay(value) {
+  const date = new Date(`${value}T00:00:00`);
+  date.setDate(date.getDate() + 1);
+  return date.toISOString();
+}
+
+async function load() {
+  errorBox.hidden = true;
+  const data = new FormData(form);
+  const params = new URLSearchParams();
+  if (data.get("since")) params.set("since", new Date(`${data.get("since")}T00:00:00`).toISOString());
+  if (data.get("until")) params.set("until", nextDay(data.get("until")));
+  let stats;
+  try {
+    stats = await api(`/api/v1/stats?${params}`);
+  } catch (error) {
+    errorBox.textContent = errorText(error);
+    errorBox.hidden = false;
+    return;
+  }
+  document.getElementById("stats-total").textContent = t("stats.total", { n: stats.requests });
+  barChart(
+    document.getElementById("chart-facility"),
+    stats.per_facility.map((row) => ({
+      label: row.facility.name,
+      values: [{ value: row.requests, text: row.requests }],
+    })),
+    { title: t("stats.per_facility") },
+  );
+  barChart(
+    document.getElementById("chart-month"),
+    stats.per_month.map((row) => ({
+      label: monthLabel(row.month),
+      values: [{ value: row.requests, text: row.requests }],
+    })),
+    { title: t("stats.per_month"), labelWidth: 140 },
+  );
+  barChart(
+    document.getElementById("chart-decision"),
+    stats.time_to_decision.map((row) => ({
+      label: `${t(`urgency.${row.urgency}`)} (${t("stats.decided", { n: row.decided })})`,
+      values: [
+        { value: (row.median_seconds ?? 0) / 3600, text: `${t("stats.median")} ${formatDuration(row.median_seconds)}`, className: "median" },
+        { value: (row.p90_seconds ?? 0) / 3600, text: `${t("stats.p90")} ${formatDuration(row.p90_seconds)}`, className: "p90" },
+      ],
+    })),
+    { title: t("stats.time_to_decision"), labelWidth: 240 },
+  );
+  const transfer = stats.transfer;
+  const share = transfer.share_without_transfer;
+  shareBar(document.getElementById("chart-transfer"), share, {
+    title: t("stats.without_transfer"),
+    text: share === null ? "—" : `${Math.round(share * 100)} %`,
+  });
+  const caption = document.getElementById("chart-transfer");
+  caption.append(
+    element("p", {
+      className: "hint",
+      text: t("stats.without_transfer_detail", { kept: transfer.without_transfer, decided: transfer.decided }),
+      attrs: { "data-testid": "transfer-detail" },
+    }),
+  );
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  load();
+});
+load();
