@@ -57,7 +57,8 @@ export class Tiles {
     if (tile.video.srcObject === stream) return;
     tile.video.srcObject = stream;
     tile.video.hidden = stream === null;
-    if (stream && !self) tile.video.play().catch(() => {}); // starts once the page may play sound
+    // Muted (one's own) plays at once; the others start once the page may play sound.
+    if (stream) tile.video.play().catch(() => {});
   }
 
   report(peerId, figures) {
