@@ -9,6 +9,7 @@ few that touch no case, account or audit data, with the reason it writes none.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -583,3 +584,21 @@ async def _run(server: RunningServer, spec: Expect | NotAudited) -> None:
         return
     assert spec.refusal_rows is not None
     await _check(world, spec.refusal, spec.refusal_rows, refused=True)
+
+
+async def test_the_audit_page_offers_every_action_the_application_records(
+    server: RunningServer,
+) -> None:
+    """The action filter's suggestions name every action classified above."""
+    actions = {
+        row[0]
+        for spec in [*HTTP.values(), *SOCKET.values()]
+        if isinstance(spec, Expect)
+        for row in [*spec.success_rows, *(spec.refusal_rows or [])]
+    }
+    auditor = await server.sign_in("kiemtra")
+    async with auditor.http.get("/audit") as response:
+        assert response.status == 200
+        page = await response.text()
+    offered = set(re.findall(r'<option value="([a-z_.]+)">', page))
+    assert sorted(actions - offered) == []
