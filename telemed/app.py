@@ -32,6 +32,7 @@ from telemed.clock import Clock, SystemClock
 from telemed.db.engine import create_engine, create_sessionmaker
 from telemed.db.migrations import ensure_migrated
 from telemed.http import openapi
+from telemed.http.compression import compress_static
 from telemed.http.errors import error_middleware
 from telemed.http.security import add_security_headers
 from telemed.i18n import Catalogs, language_var
@@ -39,6 +40,7 @@ from telemed.i18n import install as install_i18n
 from telemed.ops import views as ops_views
 from telemed.ops.metrics import Metrics
 from telemed.pages import views as page_views
+from telemed.pages.modules import install as install_modules
 from telemed.realtime.call_wiring import calls as live_calls
 from telemed.realtime.connections import Connections
 from telemed.realtime.namespace import CaseRoomNamespace
@@ -64,7 +66,12 @@ VENDOR_DIRS = {"socket.io": "socket.io-client/dist"}
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     app = web.Application(
-        middlewares=[ops_views.request_middleware, _language_middleware, error_middleware],
+        middlewares=[
+            ops_views.request_middleware,
+            _language_middleware,
+            error_middleware,
+            compress_static,
+        ],
         client_max_size=1024**2,
     )
     app[appkeys.SETTINGS] = settings
@@ -95,6 +102,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         undefined=jinja2.StrictUndefined,
     )
     install_i18n(templates, catalogs)
+    install_modules(templates, settings.web_dir / "static" / "js")
     app.on_response_prepare.append(add_security_headers)
 
     ops_views.add_routes(app)

@@ -12,6 +12,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from telemed.i18n import LOCALE_DIR, Catalogs, compile_po, install, language_var
+from telemed.pages.modules import install as install_modules
 from tests.support.server import RunningServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +31,7 @@ def environment(catalogs: Catalogs) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     install(env, catalogs)
+    install_modules(env, ROOT / "web" / "static" / "js")
     return env
 
 

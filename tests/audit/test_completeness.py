@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from telemed import appkeys
 from telemed.audit.models import AuditRecord
 from tests.cases.test_attachments import dicom_bytes, png_bytes, upload
-from tests.cases.workflow import DRAFT, NEW_CASE, act, call, create_case, to_session
+from tests.cases.workflow import DRAFT, NEW_CASE, call, create_case, to_scheduled, to_session
 from tests.realtime.live import Participant, participant
 from tests.support.server import RunningServer, SignedIn
 
@@ -36,8 +36,7 @@ class World:
         case_id = int((await create_case(self.people["bs.namcan"]))["id"])
         chair = self.people["gs.chutoa"]
         if stage == "scheduled":
-            await act(chair, case_id, "accept")
-            await act(chair, case_id, "schedule", scheduled_at="2026-01-02T09:00:00+07:00")
+            await to_scheduled(chair, case_id)
         if stage in ("in_session", "drafted"):
             await to_session(chair, case_id)
         if stage == "drafted":

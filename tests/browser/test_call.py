@@ -19,7 +19,7 @@ from tests.browser.calls import (
     until,
 )
 from tests.browser.pages import Person
-from tests.cases.workflow import act, create_case, to_session
+from tests.cases.workflow import create_case, to_scheduled, to_session
 from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.browser
@@ -51,8 +51,7 @@ async def test_a_doctor_waits_in_the_lobby_until_the_chair_starts_the_session(
     doctor_api = await server.sign_in("bs.namcan")
     case_id = int((await create_case(doctor_api))["id"])
     chair_api = await server.sign_in("gs.chutoa")
-    await act(chair_api, case_id, "accept")
-    await act(chair_api, case_id, "schedule", scheduled_at="2026-01-02T09:00:00+07:00")
+    await to_scheduled(chair_api, case_id)
     chair = await in_room(browser, server, "gs.chutoa", case_id)
     doctor = await in_room(browser, server, "bs.namcan", case_id)
     await expect(doctor.page.get_by_test_id("call-start")).to_be_hidden()

@@ -12,7 +12,7 @@ import pytest
 
 from telemed import appkeys
 from telemed.accounts.principal import Actor
-from tests.cases.workflow import DRAFT, act, call, create_case, to_session
+from tests.cases.workflow import DRAFT, call, create_case, to_scheduled, to_session
 from tests.realtime.live import Participant, participant
 from tests.signaling.callers import Caller, caller, in_call, in_session_case
 from tests.support.server import RunningServer
@@ -107,8 +107,7 @@ async def test_signals_are_refused_across_rooms_before_joining_to_unknown_peers_
 
     # While the call is not open: a scheduled case puts its callers in the lobby.
     scheduled = int((await create_case(await server.sign_in("bs.namcan")))["id"])
-    await act(chair_http, scheduled, "accept")
-    await act(chair_http, scheduled, "schedule", scheduled_at="2026-01-02T09:00:00+07:00")
+    await to_scheduled(chair_http, scheduled)
     early = await caller(server, callers, "bs.namcan", scheduled, 440)
     assert (await early.join_call())["state"] == "lobby"
     assert (await _signal(early.who, scheduled, "x"))["error"]["code"] == "forbidden"
@@ -146,8 +145,7 @@ async def test_the_lobby_is_admitted_when_the_chair_starts_the_session(
 ) -> None:
     doctor_http, chair_http = await server.sign_in("bs.namcan"), await server.sign_in("gs.chutoa")
     case_id = int((await create_case(doctor_http))["id"])
-    await act(chair_http, case_id, "accept")
-    await act(chair_http, case_id, "schedule", scheduled_at="2026-01-02T09:00:00+07:00")
+    await to_scheduled(chair_http, case_id)
     chair = await caller(server, callers, "gs.chutoa", case_id, 660)
     doctor = await caller(server, callers, "bs.namcan", case_id, 440)
     waiting = await doctor.join_call()

@@ -14,7 +14,7 @@ import pytest
 import socketio
 
 from telemed.clock import ManualClock
-from tests.cases.workflow import act, call, create_case
+from tests.cases.workflow import call, create_case, to_scheduled
 from tests.realtime.live import Participant
 from tests.signaling.callers import Caller, caller, in_session_case
 from tests.support.server import RunningServer, SignedIn
@@ -260,8 +260,7 @@ async def test_a_guest_who_came_early_still_waits_for_the_chair_when_the_session
 ) -> None:
     doctor_http, chair_http = await server.sign_in("bs.namcan"), await server.sign_in("gs.chutoa")
     case_id = int((await create_case(doctor_http))["id"])
-    await act(chair_http, case_id, "accept")
-    await act(chair_http, case_id, "schedule", scheduled_at="2026-01-02T09:00:00+07:00")
+    await to_scheduled(chair_http, case_id)
     guest = await guest_from(server, await invite(chair_http, case_id))
     visitor = Caller(await guest_socket(server, guest), case_id, 550)
     callers.append(visitor)
