@@ -51,6 +51,17 @@ def require_clinical(principal: Principal, case: Case | None) -> Case:
     return case
 
 
+def require_board(principal: Principal, case: Case | None) -> Case:
+    """The case, if the principal may follow its board (room, call, attachments): its
+    participants, or a guest specialist invited to this one case, to whom every other
+    case is a stranger's."""
+    if principal.is_guest:
+        if case is None or case.id != principal.guest_case_id:
+            raise NotFound(CASE_NOT_FOUND)
+        return case
+    return require_clinical(principal, case)
+
+
 def require_triage(principal: Principal, case: Case) -> None:
     if council_role(principal, case) not in TRIAGE_ROLES:
         raise Forbidden("Only the council's chair or secretary may do this.")

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telemed.accounts.principal import Actor
 from telemed.audit.log import AuditEntry, Outcome
 from telemed.audit.work import AuditedWork, Unit
+from telemed.cases import access
 from telemed.cases.blobs import BlobStore, BlobWriter, is_referenced
 from telemed.cases.board import Json, attachment_json
 from telemed.cases.events import CaseEventSink
@@ -162,8 +163,10 @@ class AttachmentService:
     async def _visible_attachment(
         self, unit: Unit, actor: Actor, case_id: int, attachment_id: int
     ) -> Attachment:
-        await self._cases.visible_case(unit, actor, case_id)
-        attachment = await CaseRepository(unit.db).attachment(case_id, attachment_id)
+        repo = CaseRepository(unit.db)
+        # Reading files follows the board: a guest invited to the case sees its imaging.
+        access.require_board(actor.user, await repo.get(case_id))
+        attachment = await repo.attachment(case_id, attachment_id)
         if attachment is None:
             raise NotFound("No such attachment.")
         return attachment

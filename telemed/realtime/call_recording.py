@@ -26,7 +26,6 @@ from telemed.errors import Conflict, NotFound
 from telemed.realtime.call_schemas import CaseOnly, ConsentInput
 from telemed.realtime.calls import RECORDER, Call, CallPeer, CallService
 from telemed.realtime.connections import Connection
-from telemed.realtime.rooms import require_room
 from telemed.signaling.attach import upload_form
 from telemed.signaling.recorder import RecordedPeer, RecordingResult
 
@@ -87,7 +86,7 @@ class RecordingControl:
         try:
             async with self._work(actor, "recording.start", case_id=case_id) as unit:
                 repo = CaseRepository(unit.db)
-                case = require_room(principal, await repo.get(case_id, for_update=True))
+                case = access.require_board(principal, await repo.get(case_id, for_update=True))
                 present = self._may_start(actor, case, call)
                 video = next((p.peer_id for p in present if p.role == "requester"), None)
                 recorded = [

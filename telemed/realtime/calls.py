@@ -51,7 +51,7 @@ from telemed.realtime.call_schemas import (
     StatsInput,
 )
 from telemed.realtime.connections import Connection, TokenBucket
-from telemed.realtime.rooms import RoomService, case_role, case_room, require_room
+from telemed.realtime.rooms import RoomService, case_role, case_room
 from telemed.signaling.service import SignalingService
 
 log = logging.getLogger(__name__)
@@ -197,7 +197,7 @@ class CallService:
         events: list[Json] = []
         async with self._work(actor, action, case_id=case_id, object_id=object_id) as unit:
             repo = CaseRepository(unit.db)
-            case = require_room(actor.user, await repo.get(case_id, for_update=True))
+            case = access.require_board(actor.user, await repo.get(case_id, for_update=True))
             if check is not None:
                 check(case)
             chosen = event(case) if event is not None else None

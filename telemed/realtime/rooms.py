@@ -25,7 +25,7 @@ from telemed.cases.models import Case
 from telemed.cases.repository import CaseRepository
 from telemed.cases.schemas import NewNote
 from telemed.cases.service import CaseService
-from telemed.errors import AuthenticationRequired, DomainError, NotFound
+from telemed.errors import AuthenticationRequired, DomainError
 from telemed.realtime.connections import Connection, Connections
 from telemed.realtime.feed import CaseFeed
 from telemed.realtime.presence import Peer, PresenceStore
@@ -41,16 +41,6 @@ REPLAY_PAGE = 1000
 
 def case_room(case_id: int) -> str:
     return f"{ROOM_PREFIX}{case_id}"
-
-
-def require_room(principal: Principal, case: Case | None) -> Case:
-    """The case, if the principal may be in its room: its participants, or a guest
-    invited to this one case (guests are strangers to every other case)."""
-    if principal.is_guest:
-        if case is None or case.id != principal.guest_case_id:
-            raise NotFound(access.CASE_NOT_FOUND)
-        return case
-    return access.require_clinical(principal, case)
 
 
 def case_role(principal: Principal, case: Case) -> str:
@@ -140,7 +130,7 @@ class RoomService:
                 actor, "room.join", case_id=case_id, object_id=connection.peer_id
             ) as unit:
                 repo = CaseRepository(unit.db)
-                case = require_room(principal, await repo.get(case_id, for_update=True))
+                case = access.require_board(principal, await repo.get(case_id, for_update=True))
                 events, last_seq = await self._replay(CaseRepository(unit.db), case, join)
                 role = case_role(principal, case)
             if connection.closed:
@@ -282,7 +272,7 @@ class RoomService:
 
 def _may_read(principal: Principal, case: Case | None) -> bool:
     try:
-        require_room(principal, case)
+        access.require_board(principal, case)
     except DomainError:
         return False
     return True

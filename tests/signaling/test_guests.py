@@ -14,6 +14,7 @@ import pytest
 import socketio
 
 from telemed.clock import ManualClock
+from tests.cases.test_attachments import dicom_bytes, png_bytes, upload
 from tests.cases.workflow import call, create_case, to_scheduled
 from tests.realtime.live import Participant
 from tests.signaling.callers import Caller, caller, in_session_case
@@ -194,13 +195,22 @@ async def test_a_guest_is_a_stranger_to_everything_but_the_one_case(
     case_id, chair = await in_session_case(server)
     doctor = await server.sign_in("bs.namcan")
     other_case = int((await create_case(doctor))["id"])
+    scan = await upload(doctor, case_id, dicom_bytes(), "ct.dcm")
+    elsewhere = await upload(doctor, other_case, png_bytes(), "anh.png")
     guest = await guest_from(server, await invite(chair, case_id))
+
+    # The imaging of the case they were invited to is theirs to read, file and preview.
+    files = f"/api/v1/cases/{case_id}/attachments/{scan['id']}"
+    assert await guest.status("GET", files) == 200
+    assert await guest.status("GET", files + "/preview") == 200
 
     for path in (
         f"/api/v1/cases/{case_id}",  # over HTTP, even their own: the room is their board
         f"/api/v1/cases/{other_case}",
         f"/api/v1/cases/{other_case}/minutes",
         f"/api/v1/cases/{other_case}/events",
+        f"/api/v1/cases/{other_case}/attachments/{elsewhere['id']}",
+        f"/api/v1/cases/{case_id}/attachments/{elsewhere['id']}",  # not of their case
         "/api/v1/cases",
         "/api/v1/cases?status=in_session",
     ):
