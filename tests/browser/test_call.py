@@ -226,3 +226,71 @@ async def test_after_a_network_drop_the_page_rejoins_the_call_and_the_video_resu
     await assert_receiving_video(chair.page)
     await assert_receiving_video(doctor.page)
     chair.assert_clean()
+
+
+# The mean brightness (0-255) of the doctor's video as the chair's page shows it.
+BRIGHTNESS = """() => {
+  const video = document.querySelector(
+    '[data-testid="call-tile"][data-username="bs.namcan"] video');
+  const canvas = document.createElement("canvas");
+  canvas.width = 64;
+  canvas.height = 48;
+  const context = canvas.getContext("2d");
+  context.drawImage(video, 0, 0, 64, 48);
+  const pixels = context.getImageData(0, 0, 64, 48).data;
+  let sum = 0;
+  for (let i = 0; i < pixels.length; i += 4) sum += pixels[i] + pixels[i + 1] + pixels[i + 2];
+  return sum / (pixels.length / 4) / 3;
+}"""
+
+
+async def audio_energy_gained(page: Page, seconds: float = 2.5) -> float:
+    """How much audio energy the page received over a few seconds (the fake microphone
+    beeps about once a second; a muted one sends silence)."""
+    before = await inbound_energy(page)
+    await asyncio.sleep(seconds)
+    return await inbound_energy(page) - before
+
+
+async def inbound_energy(page: Page) -> float:
+    value = await page.evaluate(
+        """async () => {
+          let total = 0;
+          for (const pc of window.telemedCall.pcs.values()) {
+            (await pc.getStats()).forEach((s) => {
+              if (s.type === "inbound-rtp" && s.kind === "audio") total += s.totalAudioEnergy ?? 0;
+            });
+          }
+          return total;
+        }"""
+    )
+    return float(value)
+
+
+async def test_mute_and_camera_off_silence_and_darken_what_the_others_get(
+    server: RunningServer, browser: Browser
+) -> None:
+    _case_id, doctor, chair = await a_call(server, browser)
+    mute, camera = (
+        doctor.page.get_by_test_id("call-mute"),
+        doctor.page.get_by_test_id("call-camera"),
+    )
+    assert await audio_energy_gained(chair.page) > 0
+    await until(chair.page, f"({BRIGHTNESS})() > 20")
+
+    await mute.click()
+    await expect(mute).to_have_attribute("aria-pressed", "true")
+    await asyncio.sleep(0.5)  # what was in flight arrives
+    assert await audio_energy_gained(chair.page) == pytest.approx(0, abs=1e-6)
+    await camera.click()
+    await expect(camera).to_have_attribute("aria-pressed", "true")
+    await until(chair.page, f"({BRIGHTNESS})() < 5")
+    await assert_receiving_video(chair.page)  # black frames: the call goes on
+
+    await mute.click()
+    await camera.click()
+    await expect(mute).to_have_attribute("aria-pressed", "false")
+    await until(chair.page, f"({BRIGHTNESS})() > 20")
+    assert await audio_energy_gained(chair.page) > 0
+    for person in (doctor, chair):
+        person.assert_clean()

@@ -4,6 +4,7 @@ session with the video call, live notes, concurrence, signature, minutes, audit.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.async_api import Browser, FilePayload, Page, expect
@@ -17,6 +18,13 @@ from tests.support.server import RunningServer
 pytestmark = pytest.mark.browser
 
 NOTE_TIMEOUT = 5_000  # ms a live note may take to show on another page
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    # The pages count waiting time on the browser's clock: the story starts five hours ago,
+    # so that the queue shows (and the screenshots keep) a plausible wait.
+    return ManualClock(datetime.now(UTC) - timedelta(hours=5))
 
 
 async def create_case_through_the_form(doctor: Person) -> int:
@@ -88,7 +96,8 @@ async def test_a_consultation_from_request_to_audit(
     await row.get_by_test_id("case-link").click()
     await expect(queue).to_have_url(re.compile(rf"/cases/{case_id}$"))
     await act(queue, "accept", "accepted")
-    await queue.get_by_test_id("schedule-at").fill("2026-01-02T09:00")
+    tomorrow = (datetime.now() + timedelta(days=1)).replace(hour=9, minute=0)
+    await queue.get_by_test_id("schedule-at").fill(tomorrow.strftime("%Y-%m-%dT%H:%M"))
     await act(queue, "schedule", "scheduled")
     await expect(queue.get_by_test_id("case-schedule")).not_to_be_empty()
 

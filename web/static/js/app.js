@@ -2,9 +2,10 @@
 import { api, sessionEnded } from "./api.js";
 import { listenForNotifications } from "./notify.js";
 import { watchSession } from "./session.js";
-import { liveSocket } from "./socket.js";
+import { closeSocket, liveSocket } from "./socket.js";
 
 async function signOut() {
+  closeSocket();
   try {
     await api("/api/v1/auth/logout", { method: "POST" });
   } catch {
@@ -21,6 +22,7 @@ watchSession(Number(document.body.dataset.idleTimeout), {
   stay: document.getElementById("stay-signed-in"),
   signOut: document.getElementById("sign-out-now"),
   onExpire: async () => {
+    closeSocket();
     try {
       await api("/api/v1/auth/logout", { method: "POST" });
     } finally {

@@ -8,9 +8,24 @@ let socket = null;
 export function liveSocket() {
   if (socket === null) {
     socket = io({ withCredentials: true });
+    // The transport in use, on the page (long-polling first, then the websocket): tests
+    // and people debugging a hospital network see whether the upgrade went through.
+    socket.on("connect", () => {
+      const engine = socket.io.engine;
+      document.body.dataset.socket = engine.transport.name;
+      engine.once("upgrade", (transport) => {
+        document.body.dataset.socket = transport.name;
+      });
+    });
     socket.on("connect_error", (error) => {
       if (error?.data?.code === "authentication_required") sessionEnded();
     });
   }
   return socket;
+}
+
+// Before signing out: close the connection ourselves, so that the server ending it does
+// not set the client reconnecting (and polling with a session the server just dropped).
+export function closeSocket() {
+  socket?.disconnect();
 }
