@@ -71,6 +71,17 @@ async def start_recording(chair: Caller, *people: Caller) -> Json:
     return ack
 
 
+async def both_recorded(
+    server: RunningServer, callers: list[Caller]
+) -> tuple[int, SignedIn, Caller, Caller]:
+    """The doctor and the chair in the call, both consenting, the chair recording."""
+    case_id, chair_http, doctor, chair = await doctor_and_chair(server, callers)
+    assert (await consent(doctor))["ok"] is True
+    assert (await consent(chair))["ok"] is True
+    await start_recording(chair, doctor, chair)
+    return case_id, chair_http, doctor, chair
+
+
 async def events_of(who: SignedIn, case_id: int) -> list[Json]:
     log = await call(who, "GET", f"/api/v1/cases/{case_id}/events?limit=500")
     events: list[Json] = log["events"]
@@ -183,12 +194,9 @@ async def test_a_consented_recording_is_attached_playable_and_private_to_the_cas
 async def test_withdrawing_consent_stops_the_recording_and_keeps_what_was_recorded(
     server: RunningServer, callers: list[Caller]
 ) -> None:
-    case_id, chair_http, doctor, chair = await doctor_and_chair(server, callers)
+    case_id, chair_http, doctor, chair = await both_recorded(server, callers)
     registry = server.app[appkeys.PEER_REGISTRY]
     signaling = server.app[appkeys.SIGNALING_SERVICE]
-    assert (await consent(doctor))["ok"] is True
-    assert (await consent(chair))["ok"] is True
-    await start_recording(chair, doctor, chair)
 
     assert (await consent(doctor, False))["ok"] is True
 
@@ -208,12 +216,9 @@ async def test_withdrawing_consent_stops_the_recording_and_keeps_what_was_record
 async def test_the_recording_ends_with_the_session_and_is_still_attached(
     server: RunningServer, callers: list[Caller]
 ) -> None:
-    case_id, chair_http, doctor, chair = await doctor_and_chair(server, callers)
+    case_id, chair_http, doctor, chair = await both_recorded(server, callers)
     registry = server.app[appkeys.PEER_REGISTRY]
     signaling = server.app[appkeys.SIGNALING_SERVICE]
-    assert (await consent(doctor))["ok"] is True
-    assert (await consent(chair))["ok"] is True
-    await start_recording(chair, doctor, chair)
     await asyncio.sleep(1.0)  # something to record
 
     path = f"/api/v1/cases/{case_id}"
