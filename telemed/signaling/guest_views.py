@@ -5,19 +5,20 @@ from __future__ import annotations
 from aiohttp import web
 
 from telemed import appkeys
+from telemed.accounts.auth import LoginResult
 from telemed.accounts.principal import Actor
 from telemed.http.auth import current_actor, request_address, set_session_cookie
 from telemed.http.openapi import describe
 from telemed.http.requests import parse_json
 from telemed.logs import request_id_var
-from telemed.signaling.guests import GuestLogin, InviteInput, RedeemInput
+from telemed.signaling.guests import InviteInput, RedeemInput
 
 
 def _anonymous(request: web.Request) -> Actor:
     return Actor(None, request_address(request), request_id_var.get())
 
 
-def _with_cookie(request: web.Request, response: web.StreamResponse, login: GuestLogin) -> None:
+def _with_cookie(request: web.Request, response: web.StreamResponse, login: LoginResult) -> None:
     settings = request.app[appkeys.SETTINGS]
     set_session_cookie(
         response,

@@ -9,7 +9,6 @@ every other case, list and action answers as it would to a stranger.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from telemed.accounts.auth import LoginResult, hash_token
 from telemed.accounts.principal import Actor, GuestRole, Principal
 from telemed.audit.work import AuditedWork
 from telemed.cases import access
@@ -51,17 +51,6 @@ class Invitation:
     token: str
     case_id: int
     expires_at: datetime
-
-
-@dataclass(frozen=True)
-class GuestLogin:
-    token: str
-    csrf_token: str
-    principal: Principal
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def guest_principal(invite: GuestInvite) -> Principal:
@@ -100,7 +89,7 @@ class GuestService:
             now = self._clock.now()
             invite = GuestInvite(
                 case_id=case.id,
-                token_hash=_hash(token),
+                token_hash=hash_token(token),
                 name=new.name.strip(),
                 specialty=new.specialty.strip(),
                 invited_by_id=actor.user.user_id,
@@ -118,13 +107,13 @@ class GuestService:
         await self._sink.publish(writer.events)
         return Invitation(token, case_id, invite.expires_at)
 
-    async def redeem(self, actor: Actor, token: str) -> GuestLogin:
+    async def redeem(self, actor: Actor, token: str) -> LoginResult:
         """Exchange the link's token for a guest session; refused (404) when used or
         expired. ``actor`` is the anonymous caller."""
         async with self._work(actor, "guest.redeem") as unit:
             now = self._clock.now()
             invite = await unit.db.scalar(
-                select(GuestInvite).where(GuestInvite.token_hash == _hash(token))
+                select(GuestInvite).where(GuestInvite.token_hash == hash_token(token))
             )
             if invite is not None:
                 unit.entry.case_id, unit.entry.object_id = invite.case_id, str(invite.id)
@@ -132,12 +121,12 @@ class GuestService:
                 raise NotFound(INVALID)
             session_token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
             invite.redeemed_at = now
-            invite.session_hash = _hash(session_token)
+            invite.session_hash = hash_token(session_token)
             invite.csrf_token = csrf_token
             invite.session_expires_at = now + timedelta(seconds=self._session_lifetime)
             principal = guest_principal(invite)
             unit.actor = Actor(principal, actor.address, actor.request_id)
-        return GuestLogin(session_token, csrf_token, principal)
+        return LoginResult(session_token, csrf_token, principal)
 
 
 class GuestSessions:
