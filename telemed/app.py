@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator
@@ -27,6 +28,9 @@ from telemed.cases.attachments import AttachmentService
 from telemed.cases.blobs import BlobStore
 from telemed.cases.decisions import DecisionService
 from telemed.cases.minutes import MinutesRenderer, MinutesService
+from telemed.cases.minutes_pdf import MinutesPrinter
+from telemed.cases.pdf import PdfPool
+from telemed.cases.pdf_cache import PdfCache
 from telemed.cases.service import CaseService
 from telemed.clock import Clock, SystemClock
 from telemed.db.engine import create_engine, create_sessionmaker
@@ -79,6 +83,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[appkeys.METRICS] = Metrics()
     app[appkeys.CASE_EVENT_SINK] = RelaySink()
     app[appkeys.SOCKET_CONNECTIONS] = Connections()
+    # Before the database: the minutes service built there prints through the pool.
+    app.cleanup_ctx.append(_pdf_pool)
     app.cleanup_ctx.append(_database)
 
     sio = create_socketio_server(settings)
@@ -182,14 +188,31 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     )
     app[appkeys.DECISION_SERVICE] = DecisionService(work, clock, sink)
     app[appkeys.GUEST_SERVICE] = GuestService(work, clock, sink, settings.guest_session_lifetime)
-    renderer = MinutesRenderer(
-        aiohttp_jinja2.get_env(app), app[appkeys.CATALOGS], settings.web_dir / "static"
+    renderer = MinutesRenderer(aiohttp_jinja2.get_env(app), app[appkeys.CATALOGS])
+    pdf_cache = PdfCache(settings.data_dir / "minutes-pdf", settings.pdf_cache_bytes)
+    await asyncio.to_thread(pdf_cache.reset)
+    printer = MinutesPrinter(
+        renderer,
+        app[appkeys.PDF_POOL],
+        pdf_cache,
+        settings.web_dir / "static",
+        settings.pdf_max_discussion_chars,
+        app[appkeys.METRICS],
     )
-    app[appkeys.MINUTES_SERVICE] = MinutesService(work, clock, renderer)
+    app[appkeys.MINUTES_SERVICE] = MinutesService(work, clock, renderer, printer)
     app[appkeys.STATS_SERVICE] = StatsService(work, clock)
     app[appkeys.DIRECTORY] = Directory(sessionmaker)
     yield
     await engine.dispose()
+
+
+async def _pdf_pool(app: web.Application) -> AsyncIterator[None]:
+    settings = app[appkeys.SETTINGS]
+    pool = PdfPool(settings.pdf_workers, settings.pdf_max_waiting, settings.pdf_timeout_seconds)
+    app[appkeys.PDF_POOL] = pool
+    app[appkeys.METRICS].watch_pdf(lambda: pool.running, lambda: pool.waiting)
+    yield
+    await pool.close()
 
 
 async def _socketio(app: web.Application) -> AsyncIterator[None]:

@@ -15,6 +15,7 @@ from telemed.cases.attachments import AttachmentService
 from telemed.cases.decisions import DecisionService
 from telemed.cases.events import CaseEventSink
 from telemed.cases.minutes import MinutesService
+from telemed.cases.pdf import PdfPool
 from telemed.cases.service import CaseService
 from telemed.clock import Clock
 from telemed.i18n import Catalogs
@@ -46,6 +47,7 @@ DECISION_SERVICE = web.AppKey("decision_service", DecisionService)
 ATTACHMENT_SERVICE = web.AppKey("attachment_service", AttachmentService)
 CATALOGS = web.AppKey("catalogs", Catalogs)
 MINUTES_SERVICE = web.AppKey("minutes_service", MinutesService)
+PDF_POOL = web.AppKey("pdf_pool", PdfPool)
 SOCKET_CONNECTIONS = web.AppKey("socket_connections", Connections)
 ROOM_SERVICE = web.AppKey("room_service", RoomService)
 PEER_REGISTRY = web.AppKey("peer_registry", PeerRegistry)

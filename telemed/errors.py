@@ -89,6 +89,20 @@ class UnsupportedMediaType(DomainError):
     default_message = "This type of content is not accepted."
 
 
+class ServiceUnavailable(DomainError):
+    code = "unavailable"
+    default_message = "The server is busy. Try again shortly."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TimedOut(DomainError):
+    code = "timeout"
+    default_message = "The work took too long and was stopped."
+
+
 @dataclass
 class ErrorBody:
     """The one error shape: ``{"error": {"code", "message", ...}}``."""

@@ -6,6 +6,7 @@ embedded SQLite database under ``data_dir``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -53,6 +54,16 @@ class Settings(BaseSettings):
 
     # The largest attachment accepted, in bytes.
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+
+    # Minutes PDF: worker processes that lay out PDFs (one per two cores, at least one),
+    # how many requests may wait for a worker (beyond: 503), the longest layout in seconds
+    # (beyond: the worker is killed, 504), the characters of discussion a PDF prints (the
+    # rest is left out, and the PDF says so), and the disk kept for finished PDFs.
+    pdf_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 1) // 2), ge=1)
+    pdf_max_waiting: int = Field(default=4, ge=0)
+    pdf_timeout_seconds: float = Field(default=60.0, gt=0)
+    pdf_max_discussion_chars: int = Field(default=200_000, ge=0)
+    pdf_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
 
     log_level: str = "INFO"
     log_json: bool = True

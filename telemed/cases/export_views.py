@@ -31,7 +31,7 @@ async def minutes_html(request: web.Request) -> web.Response:
     "The consultation minutes as PDF (?lang=vi|en).",
     tag="minutes",
     content_type="application/pdf",
-    errors=(403, 404),
+    errors=(403, 404, 503, 504),
 )
 async def minutes_pdf(request: web.Request) -> web.Response:
     actor = await current_actor(request)

@@ -8,32 +8,29 @@ specialties), each person's facility (the connection points) and when the sessio
 
 from __future__ import annotations
 
-import asyncio
-import os
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import jinja2
 from sqlalchemy import select
 
 from telemed.accounts.models import CouncilMembership, CouncilRole, User
 from telemed.accounts.principal import Actor
+from telemed.audit.log import AuditEntry, Outcome
 from telemed.audit.work import AuditedWork
 from telemed.cases import access
 from telemed.cases.board import Json, iso
 from telemed.cases.fhir import consultation_bundle
+from telemed.cases.minutes_pdf import MinutesPrinter
 from telemed.cases.models import CaseEvent
 from telemed.cases.repository import CaseRepository
 from telemed.cases.service import board_from_tables
 from telemed.clock import Clock
+from telemed.errors import DomainError
 from telemed.i18n import Catalogs
 
 # Vietnam keeps UTC+7 all year (no daylight saving): a fixed offset needs no tz database.
 VIETNAM_TIME = timezone(timedelta(hours=7), "UTC+7")
-DEJAVU_DIR = Path("/usr/share/fonts/truetype/dejavu")
 ROLE_ORDER = {
     CouncilRole.CHAIR.value: 0,
     CouncilRole.SECRETARY.value: 1,
@@ -215,12 +212,11 @@ def minutes_data(record: Json) -> Json:
 
 
 class MinutesRenderer:
-    """The minutes template in a chosen language, and the same HTML printed to PDF."""
+    """The minutes template in a chosen language (the PDF is this HTML, see minutes_pdf)."""
 
-    def __init__(self, env: jinja2.Environment, catalogs: Catalogs, static_dir: Path) -> None:
+    def __init__(self, env: jinja2.Environment, catalogs: Catalogs) -> None:
         self._env = env
         self._catalogs = catalogs
-        self._static_dir = static_dir.resolve()
 
     def html(self, minutes: Json, lang: str, *, for_pdf: bool = False) -> str:
         template = self._env.get_template("minutes.html")
@@ -234,46 +230,15 @@ class MinutesRenderer:
         }
         return template.render(context)
 
-    def pdf(self, minutes: Json, lang: str) -> bytes:
-        """Blocking (WeasyPrint lays out pages): call it in a worker thread."""
-        # Imported here: pango and fonts load on the first PDF, not at start-up.
-        import weasyprint
-
-        html = weasyprint.HTML(
-            string=self.html(minutes, lang, for_pdf=True),
-            base_url=self._static_dir.as_uri() + "/",
-            url_fetcher=local_files_only(self._static_dir, DEJAVU_DIR),
-        )
-        pdf: bytes = html.write_pdf()
-        return pdf
-
-
-def local_files_only(*roots: Path) -> Any:
-    """A WeasyPrint URL fetcher that reads files under ``roots`` and never the network."""
-    from weasyprint.urls import URLFetcher
-
-    # normpath, not resolve: ".." cannot climb out, and font symlinks stay usable.
-    allowed = [Path(os.path.normpath(root)) for root in roots]
-
-    def check(url: str) -> None:
-        parts = urlsplit(url)
-        path = Path(os.path.normpath(unquote(parts.path)))
-        if parts.scheme != "file" or not any(path.is_relative_to(r) for r in allowed):
-            raise ValueError("the minutes load local stylesheets and fonts only")
-
-    class LocalFetcher(URLFetcher):  # type: ignore[misc]
-        def fetch(self, url: str, headers: Any = None) -> Any:
-            check(url)
-            return super().fetch(url, headers)
-
-    return LocalFetcher(allowed_protocols=["file"])
-
 
 class MinutesService:
-    def __init__(self, work: AuditedWork, clock: Clock, renderer: MinutesRenderer) -> None:
+    def __init__(
+        self, work: AuditedWork, clock: Clock, renderer: MinutesRenderer, printer: MinutesPrinter
+    ) -> None:
         self._work = work
         self._clock = clock
         self._renderer = renderer
+        self._printer = printer
 
     async def data(self, actor: Actor, case_id: int) -> Json:
         """The minutes' content, for the participants of the case only."""
@@ -284,8 +249,13 @@ class MinutesService:
 
     async def pdf(self, actor: Actor, case_id: int, lang: str) -> bytes:
         minutes = minutes_data(await self._record(actor, case_id, "minutes.pdf"))
-        # Rendered after the transaction: layout takes a while and holds no database lock.
-        return await asyncio.to_thread(self._renderer.pdf, minutes, lang)
+        # Printed after the transaction: layout takes a while and holds no database lock.
+        try:
+            return await self._printer.pdf(minutes, lang)
+        except DomainError:
+            # Busy or too slow: the read above is audited, and so is the refusal.
+            await self._work.record_alone(actor, AuditEntry("minutes.pdf", case_id), Outcome.ERROR)
+            raise
 
     async def fhir(self, actor: Actor, case_id: int) -> Json:
         return consultation_bundle(await self._record(actor, case_id, "case.fhir_export"))

@@ -22,6 +22,8 @@ from telemed.errors import (
     InvalidCredentials,
     NotFound,
     PayloadTooLarge,
+    ServiceUnavailable,
+    TimedOut,
     TooManyAttempts,
     UnsupportedMediaType,
     ValidationFailed,
@@ -41,6 +43,8 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     UnsupportedMediaType: 415,
     ValidationFailed: 422,
     TooManyAttempts: 429,
+    ServiceUnavailable: 503,
+    TimedOut: 504,
 }
 
 _HTTP_CODES = {
@@ -73,7 +77,7 @@ def error_body(error: DomainError) -> ErrorBody:
     extra: dict[str, object] = {}
     if isinstance(error, ValidationFailed):
         extra["fields"] = [{"field": p.field, "message": p.message} for p in error.problems]
-    if isinstance(error, TooManyAttempts):
+    if isinstance(error, TooManyAttempts | ServiceUnavailable):
         extra["retry_after"] = error.retry_after
     if isinstance(error, Conflict) and error.details:
         extra.update(error.details)
@@ -104,7 +108,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except DomainError as error:
         response = _respond(request, status_for(error), error_body(error))
-        if isinstance(error, TooManyAttempts):
+        if isinstance(error, TooManyAttempts | ServiceUnavailable):
             response.headers["Retry-After"] = str(error.retry_after)
         return response
     except web.HTTPException as exc:

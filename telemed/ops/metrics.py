@@ -33,6 +33,24 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.minutes_pdf = Counter(
+            "telemed_minutes_pdf_total",
+            "Minutes PDF requests by outcome: rendered, cached, joined (waited for the same "
+            "version's layout), busy (refused, queue full), timeout.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.pdf_layouts = Gauge(
+            "telemed_pdf_layouts",
+            "PDF layouts running in the worker processes and waiting for a worker.",
+            ["state"],
+            registry=self.registry,
+        )
+
+    def watch_pdf(self, running: Callable[[], int], waiting: Callable[[], int]) -> None:
+        self.pdf_layouts.labels("running").set_function(running)
+        self.pdf_layouts.labels("waiting").set_function(waiting)
+
     def watch_socketio(self, connections: Callable[[], int], rooms: Callable[[], int]) -> None:
         self.socketio_connections.set_function(connections)
         self.socketio_rooms.set_function(rooms)

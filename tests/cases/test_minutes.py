@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from telemed import appkeys
 from telemed.audit.models import AuditRecord
-from telemed.cases.minutes import DEJAVU_DIR, local_files_only
+from telemed.cases.pdf import DEJAVU_DIR, local_files_only
 from tests.support.server import RunningServer, SignedIn
 
 SCRIPT = "<script>alert(1)</script>"
