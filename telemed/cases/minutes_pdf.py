@@ -3,7 +3,8 @@
 A version is what the minutes show: the key is a digest of the minutes' content (all but
 the moment of printing) and the language, so any event that changes the minutes (a note,
 a signature, an outcome, a renamed member) makes a new PDF, and anything else finds the
-one already made. Requests for a version being laid out wait for that one layout.
+one already made. Requests for a version being laid out wait for that one layout, and a
+version whose layout ran out of time is refused at once when asked again.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from telemed.errors import ServiceUnavailable, TimedOut
 from telemed.ops.metrics import Metrics
 
 ELLIPSIS = "…"
+# Versions whose layout ran out of time, remembered so that asking again fails at once
+# instead of holding a worker for the whole timeout again (a new event makes a new version).
+REMEMBERED_TIMEOUTS = 256
 
 
 class MinutesHtml(Protocol):
@@ -75,6 +79,7 @@ class MinutesPrinter:
         self._max_discussion_chars = max_discussion_chars
         self._metrics = metrics
         self._printing: dict[str, asyncio.Task[bytes]] = {}
+        self._too_slow: dict[str, None] = {}  # insertion-ordered: the oldest goes first
 
     async def pdf(self, minutes: Json, lang: str) -> bytes:
         key, prefix = version_key(minutes, lang)
@@ -82,6 +87,12 @@ class MinutesPrinter:
         if cached is not None:
             self._count("cached")
             return cached
+        if key in self._too_slow:
+            self._count("timeout")
+            raise TimedOut(
+                "This version of the minutes took too long to prepare as a PDF before. "
+                "The minutes on screen hold the same content and can be printed."
+            )
         task = self._printing.get(key)
         if task is None:
             task = asyncio.create_task(self._print(key, prefix, minutes, lang))
@@ -103,6 +114,9 @@ class MinutesPrinter:
             raise
         except TimedOut:
             self._count("timeout")
+            self._too_slow[key] = None
+            if len(self._too_slow) > REMEMBERED_TIMEOUTS:
+                del self._too_slow[next(iter(self._too_slow))]
             raise
         await self._cache.put(key, pdf, replaces=prefix)
         self._count("rendered")

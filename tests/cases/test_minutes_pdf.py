@@ -122,10 +122,17 @@ async def test_a_layout_past_the_timeout_is_stopped_and_the_pool_keeps_working(
         assert error["code"] == "timeout"
         assert "longer than 3 s" in error["message"]
         assert await metric(server, "telemed_minutes_pdf_total", outcome="timeout") == 1
+        # Asked again, the same version is refused from memory: no worker is held for it.
+        status, _, again = await pdf_response(doctor, large)
+        assert status == 504
+        assert json.loads(again)["error"]["code"] == "timeout"
+        assert "This version of the minutes took too long" in json.loads(again)["error"]["message"]
+        assert await metric(server, "telemed_minutes_pdf_total", outcome="timeout") == 2
         # The stuck worker was replaced: the next minutes print.
         small = await create_case(doctor)
         assert "NC-2026-042" in text_of(await pdf_of(doctor, small))
-        assert await pdf_audit(server, large) == [("bs.namcan", "success"), ("bs.namcan", "error")]
+        refused = [("bs.namcan", "success"), ("bs.namcan", "error")]
+        assert await pdf_audit(server, large) == refused * 2
 
 
 async def test_a_full_pdf_queue_answers_503_with_retry_after(
