@@ -9,10 +9,13 @@ release's template or translations never serve an old layout.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import shutil
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 SUFFIX = ".pdf"
 _KEY = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -31,8 +34,16 @@ class PdfCache:
         return await asyncio.to_thread(self._read, self._path(key))
 
     async def put(self, key: str, pdf: bytes, *, replaces: str) -> None:
-        """Store ``pdf``; earlier files whose key starts with ``replaces`` are stale."""
-        await asyncio.to_thread(self._write, self._path(key), pdf, replaces)
+        """Store ``pdf``; earlier files whose key starts with ``replaces`` are stale.
+
+        A cache that cannot be written (disk full, the directory emptied by another
+        process starting on the same data directory) costs a later layout, never this
+        request: the failure is logged and the PDF still served.
+        """
+        try:
+            await asyncio.to_thread(self._write, self._path(key), pdf, replaces)
+        except OSError as error:
+            log.warning("a finished PDF was not cached: %s", error.strerror)
 
     def _path(self, key: str) -> Path:
         if not _KEY.match(key):
@@ -45,6 +56,9 @@ class PdfCache:
             data = path.read_bytes()
             os.utime(path)  # read recently: evicted last
         except FileNotFoundError:  # never stored, or evicted meanwhile
+            return None
+        except OSError as error:  # an unreadable cache is a miss, never a failed request
+            log.warning("a cached PDF could not be read: %s", error.strerror)
             return None
         return data
 

@@ -228,3 +228,11 @@ async def test_the_pdf_cache_keeps_to_its_size_dropping_the_least_recently_read(
     # case-2 was read after case-3 was written: case-3 is the least recently read.
     assert await cache.get("case-3-vi-a") is None
     assert await cache.get("case-2-vi-a") is not None
+
+
+async def test_a_cache_that_cannot_be_used_does_not_fail_the_request(tmp_path: Path) -> None:
+    blocker = tmp_path / "data"
+    blocker.write_bytes(b"a file where the data directory should be")
+    cache = PdfCache(blocker / "minutes-pdf", max_bytes=10_000)
+    await cache.put("case-1-vi-a", b"%PDF-", replaces="case-1-vi-")  # logged, not raised
+    assert await cache.get("case-1-vi-a") is None  # a miss: the PDF is laid out again
