@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     pdf_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 1) // 2), ge=1)
     pdf_max_waiting: int = Field(default=4, ge=0)
     pdf_timeout_seconds: float = Field(default=60.0, gt=0)
-    pdf_max_discussion_chars: int = Field(default=200_000, ge=0)
+    pdf_max_discussion_chars: int = Field(default=200_000, ge=1)
     pdf_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
 
     log_level: str = "INFO"

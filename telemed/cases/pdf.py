@@ -142,7 +142,12 @@ class PdfPool:
         self._busy.add(worker)
         try:
             if not worker.warm:
-                await self._call(worker, warm_up, None, WARM_UP_SECONDS)
+                try:
+                    await self._call(worker, warm_up, None, WARM_UP_SECONDS)
+                except TimedOut:  # the machine, not this document: worth another try
+                    raise ServiceUnavailable(
+                        RETRY_AFTER_SECONDS, "The PDF service is starting. Try again shortly."
+                    ) from None
                 worker.warm = True
             return await self._call(worker, function, job, self._timeout)
         finally:
