@@ -32,6 +32,12 @@ class Metrics:
             "Socket.IO case rooms with at least one member on this process.",
             registry=self.registry,
         )
+        self.live_healed = Counter(
+            "telemed_live_healed_events_total",
+            "Case events replayed to clients that found themselves behind the room's head "
+            "(case:head); stays at 0 while live delivery loses nothing.",
+            registry=self.registry,
+        )
 
     def watch_socketio(self, connections: Callable[[], int], rooms: Callable[[], int]) -> None:
         self.socketio_connections.set_function(connections)

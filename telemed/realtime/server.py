@@ -8,7 +8,7 @@ from typing import Any
 
 import socketio
 
-from telemed.realtime.rooms import ROOM_PREFIX
+from telemed.realtime.rooms import ROOM_PREFIX, case_room
 from telemed.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,9 @@ class SocketTransport:
     async def send(self, sid: str, event: str, data: dict[str, Any]) -> None:
         # ignore_queue: each process delivers case events to its own sockets only.
         await self._sio.emit(event, data, to=sid, ignore_queue=True)
+
+    def listeners(self, case_id: int) -> set[str]:
+        return {sid for sid, _ in self._sio.manager.get_participants("/", case_room(case_id))}
 
     async def broadcast(
         self, room: str, event: str, data: dict[str, Any], skip_sid: str | None = None
