@@ -31,6 +31,8 @@ from telemed.db.engine import create_engine, create_sessionmaker
 from telemed.db.migrations import DatabaseNotMigrated, ensure_migrated, upgrade
 from telemed.errors import DomainError
 from telemed.logs import configure_logging
+from telemed.ops.archive import DamagedArchive
+from telemed.ops.backup import Backups, RestoreRefused, prune
 from telemed.settings import Settings
 
 
@@ -215,6 +217,48 @@ def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    stamp = SystemClock().now().strftime("%Y%m%dT%H%M%SZ")
+    suffix = ".tar.age" if args.recipient else ".tar"
+    output = Path(args.output or Path(args.directory) / f"telemed-backup-{stamp}{suffix}")
+    backups = Backups(settings, SystemClock())
+    try:
+        manifest = asyncio.run(backups.create(output, _operator(), args.recipient or []))
+    except (ValueError, RuntimeError, OSError) as error:
+        print(f"telemed: backup failed: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"Backup written to {output}: {manifest.database} database, "
+        f"{len(manifest.files) - 3} files, audit checkpoint at row {manifest.checkpoint['seq']}."
+    )
+    if args.directory and args.keep:
+        for old in prune(Path(args.directory), args.keep):
+            print(f"Removed the older backup {old}.")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    identity = Path(args.identity) if args.identity else None
+    key = Path(args.signing_key) if args.signing_key else None
+    backups = Backups(settings, SystemClock())
+    try:
+        report = asyncio.run(backups.restore(Path(args.archive), _operator(), identity, key))
+    except DamagedArchive as error:
+        print(f"telemed: the archive is damaged; nothing was restored: {error}", file=sys.stderr)
+        return 1
+    except RestoreRefused as error:
+        print(f"telemed: restore refused: {error}", file=sys.stderr)
+        return 1
+    print(f"Restored {args.archive}:")
+    for line in report.lines():
+        print(f"  {line}")
+    if key is None:
+        print("  The private signing key is not in a backup: copy it into the data directory.")
+    return 0
+
+
 def _database_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data dir)")
     parser.add_argument("--data-dir", help="where files and the embedded database live")
@@ -314,6 +358,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _database_flags(audit_checkpoint)
     audit_checkpoint.set_defaults(handler=cmd_audit_checkpoint)
+
+    backup = commands.add_parser(
+        "backup",
+        help="write one consistent archive while the server runs",
+        description="Database snapshot, the attachment files it names, the audit public key "
+        "and a signed checkpoint, with a manifest of SHA-256 sums (docs/deployment.md).",
+    )
+    where = backup.add_mutually_exclusive_group(required=True)
+    where.add_argument("--output", metavar="FILE", help="the archive to write")
+    where.add_argument("--directory", metavar="DIR", help="write a time-stamped archive here")
+    backup.add_argument("--keep", type=int, metavar="N", help="with --directory: keep the N newest")
+    backup.add_argument(
+        "--recipient", action="append", metavar="AGE_KEY", help="encrypt to this age public key"
+    )
+    _database_flags(backup)
+    backup.set_defaults(handler=cmd_backup)
+
+    restore = commands.add_parser(
+        "restore",
+        help="restore an archive into an empty data directory or database, then verify it",
+    )
+    restore.add_argument("archive")
+    restore.add_argument("--identity", metavar="FILE", help="age identity of an encrypted archive")
+    restore.add_argument(
+        "--signing-key", metavar="FILE", help="the audit signing key, kept apart from backups"
+    )
+    _database_flags(restore)
+    restore.set_defaults(handler=cmd_restore)
     return parser
 
 

@@ -75,16 +75,14 @@ class CheckpointSigner:
         private_path = data_dir / PRIVATE_KEY_FILE
         if not private_path.exists():
             _create_key_file(private_path)
-        loaded = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
-        if not isinstance(loaded, Ed25519PrivateKey):
-            raise RuntimeError(f"{private_path} does not hold an Ed25519 private key")
+        signer = cls.from_file(private_path)
         public_path = data_dir / PUBLIC_KEY_FILE
         if not public_path.exists():
-            public_pem = loaded.public_key().public_bytes(
+            public_pem = signer._public_key.public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
             public_path.write_bytes(public_pem)
-        return cls(loaded)
+        return signer
 
     def sign(self, seq: int, hash_: str, at: datetime) -> Checkpoint:
         stamp = timestamp(at)
@@ -97,15 +95,28 @@ class CheckpointSigner:
         The signature is checked against the key in the data directory, never against the
         key the checkpoint names (anyone can name their own key).
         """
-        if not secrets.compare_digest(checkpoint.public_key, self.public_key):
-            return "the checkpoint was signed by another key than this server's"
-        try:
-            signature = base64.b64decode(checkpoint.signature, validate=True)
-            message = signed_message(checkpoint.seq, checkpoint.hash, checkpoint.at)
-            self._public_key.verify(signature, message)
-        except (InvalidSignature, ValueError):
-            return "the checkpoint's signature is not valid"
-        return None
+        return checkpoint_problem(checkpoint, self._public_key)
+
+    @classmethod
+    def from_file(cls, path: Path) -> CheckpointSigner:
+        """A signing key kept elsewhere (restoring a backup), read as the server reads its own."""
+        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(loaded, Ed25519PrivateKey):
+            raise ValueError(f"{path} does not hold an Ed25519 private key")
+        return cls(loaded)
+
+
+def checkpoint_problem(checkpoint: Checkpoint, public_key: Ed25519PublicKey) -> str | None:
+    """Why the checkpoint was not signed by ``public_key``'s private half, or None."""
+    if not secrets.compare_digest(checkpoint.public_key, _b64(_raw_public(public_key))):
+        return "the checkpoint was signed by another key than this server's"
+    try:
+        signature = base64.b64decode(checkpoint.signature, validate=True)
+        message = signed_message(checkpoint.seq, checkpoint.hash, checkpoint.at)
+        public_key.verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return "the checkpoint's signature is not valid"
+    return None
 
 
 def _create_key_file(path: Path) -> None:
