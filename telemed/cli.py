@@ -389,7 +389,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What Telemed writes (the SQLite database, attachments, recordings, keys) is patient data
+# or a secret: new directories 0700 and files 0600, whatever the shell's umask was.
+PRIVATE_UMASK = 0o077
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(PRIVATE_UMASK)
     args = build_parser().parse_args(argv)
     try:
         result: int = args.handler(args)

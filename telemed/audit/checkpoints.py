@@ -71,7 +71,7 @@ class CheckpointSigner:
     @classmethod
     def load_or_create(cls, data_dir: Path) -> CheckpointSigner:
         """The key in ``data_dir``, generated (mode 0600) the first time."""
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         private_path = data_dir / PRIVATE_KEY_FILE
         if not private_path.exists():
             _create_key_file(private_path)
