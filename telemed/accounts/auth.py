@@ -166,13 +166,16 @@ class AuthService:
                 or now >= auth_session.expires_at
                 or idle >= timedelta(seconds=self._sessions.idle_timeout)
             ):
+                # Deleted for good: the transaction commits before the refusal is raised
+                # (raising inside it would roll the deletion back).
                 await sessions.delete(auth_session.token_hash)
-                raise AuthenticationRequired("Your session has ended. Sign in again.")
-            # Refreshing last_seen on every request would make every read a write; a
-            # resolution of a tenth of the idle timeout (at most a minute) is plenty.
-            if touch and idle >= timedelta(seconds=min(60, self._sessions.idle_timeout / 10)):
-                auth_session.last_seen_at = now
-            return await load_principal(accounts, user, auth_session)
+            else:
+                # Refreshing last_seen on every request would make every read a write; a
+                # resolution of a tenth of the idle timeout (at most a minute) is plenty.
+                if touch and idle >= timedelta(seconds=min(60, self._sessions.idle_timeout / 10)):
+                    auth_session.last_seen_at = now
+                return await load_principal(accounts, user, auth_session)
+        raise AuthenticationRequired("Your session has ended. Sign in again.")
 
     async def logout(self, actor: Actor) -> None:
         """End the session: its token stops working as cookie and as bearer alike."""

@@ -7,6 +7,8 @@ from datetime import timedelta
 import pytest
 
 from telemed import appkeys
+from telemed.accounts.auth import hash_token
+from telemed.accounts.models import AuthSession
 from telemed.audit.service import local_operator
 from telemed.clock import ManualClock
 from tests.support.server import RunningServer
@@ -136,6 +138,18 @@ async def test_session_expires_after_idle_timeout(
     clock.advance(30 * 60)
     async with server.http().get("/api/v1/me", headers=signed.bearer) as response:
         assert response.status == 401
+
+
+@pytest.mark.parametrize("ended_by", ["idle", "lifetime"])
+async def test_an_ended_session_is_removed_from_the_database_when_next_used(
+    server: RunningServer, clock: ManualClock, ended_by: str
+) -> None:
+    signed = await server.sign_in("bs.namcan")
+    clock.advance(31 * 60 if ended_by == "idle" else 12 * 3600)
+    async with server.http().get("/api/v1/me", headers=signed.bearer) as response:
+        assert response.status == 401
+    async with server.app[appkeys.SESSIONMAKER]() as db:
+        assert await db.get(AuthSession, hash_token(signed.token)) is None
 
 
 async def test_session_ends_at_absolute_lifetime_despite_activity(
