@@ -13,6 +13,7 @@ from telemed.http.auth import (
     current_actor,
     current_principal,
     request_address,
+    require_own_origin,
     set_session_cookie,
 )
 from telemed.http.openapi import describe
@@ -32,9 +33,10 @@ class LoginBody(BaseModel):
     tag="auth",
     body=LoginBody,
     public=True,
-    errors=(401, 422, 429),
+    errors=(401, 403, 415, 422, 429),
 )
 async def login(request: web.Request) -> web.Response:
+    require_own_origin(request)
     body = await parse_json(request, LoginBody)
     actor = Actor(
         None, request_address(request), request_id_var.get(), attempted_username=body.username

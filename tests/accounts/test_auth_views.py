@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -11,6 +13,7 @@ from telemed.accounts.auth import hash_token
 from telemed.accounts.models import AuthSession
 from telemed.audit.service import local_operator
 from telemed.clock import ManualClock
+from telemed.settings import Settings
 from tests.support.server import RunningServer
 
 
@@ -230,3 +233,45 @@ async def test_invalid_json_gets_400(server: RunningServer) -> None:
     ) as response:
         assert response.status == 400
         assert (await response.json())["error"]["code"] == "malformed_request"
+
+
+def signing_in_from(origin: str) -> dict[str, Any]:
+    return {
+        "json": {"username": "bs.namcan", "password": "telemed-demo"},
+        "headers": {"Origin": origin},
+    }
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://127.0.0.1:1"])
+async def test_a_sign_in_from_another_origin_is_refused(server: RunningServer, origin: str) -> None:
+    http = server.http()
+    async with http.post("/api/v1/auth/login", **signing_in_from(origin)) as response:
+        assert response.status == 403
+        assert (await response.json())["error"]["code"] == "csrf_rejected"
+        assert "Set-Cookie" not in response.headers
+    async with http.get("/api/v1/me") as response:
+        assert response.status == 401
+
+
+@pytest.fixture
+def allowed_origin_settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(allowed_origins=["https://telemed.example.vn"])
+
+
+async def test_a_sign_in_from_the_servers_own_origin_passes(server: RunningServer) -> None:
+    async with server.http().post("/api/v1/auth/login", **signing_in_from(server.url)) as response:
+        assert response.status == 200
+
+
+async def test_a_sign_in_from_an_allowed_origin_passes(
+    allowed_origin_settings: Settings, clock: ManualClock
+) -> None:
+    running = RunningServer(allowed_origin_settings, clock)
+    await running.start()
+    try:
+        async with running.http().post(
+            "/api/v1/auth/login", **signing_in_from("https://telemed.example.vn")
+        ) as response:
+            assert response.status == 200
+    finally:
+        await running.close()
