@@ -113,7 +113,7 @@ class AuthService:
         # hold the database's write lock.
         if not await self._hasher.verify(password_hash, password):
             await self._record_refusal(actor)
-            await self._throttle.failed(count)
+            await self._throttle.failed(attempt, count)
             raise InvalidCredentials()
 
         assert user is not None

@@ -114,6 +114,15 @@ class LoginFailureRepository:
         count: int | None = await self._session.scalar(statement)
         return count
 
+    async def count(self, key: str, expired_before: datetime) -> int:
+        """The count of ``key`` in its current window (0 when none or expired)."""
+        count: int | None = await self._session.scalar(
+            select(LoginFailures.failures).where(
+                LoginFailures.key == key, LoginFailures.window_started_at > expired_before
+            )
+        )
+        return count or 0
+
     async def window_started_at(self, key: str) -> datetime | None:
         started: datetime | None = await self._session.scalar(
             select(LoginFailures.window_started_at).where(LoginFailures.key == key)
