@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import aiohttp_jinja2
 import jinja2
@@ -13,9 +14,11 @@ from aiohttp.typedefs import Handler
 
 from telemed import appkeys
 from telemed.accounts import views as account_views
-from telemed.accounts.auth import AuthService, SessionPolicy, ThrottlePolicy
+from telemed.accounts.auth import AuthService, SessionPolicy
+from telemed.accounts.devices import KnownDevices
 from telemed.accounts.passwords import PasswordHasher
 from telemed.accounts.service import AccountService
+from telemed.accounts.throttle import LoginThrottle, ThrottlePolicy
 from telemed.audit import views as audit_views
 from telemed.audit.checkpoints import CheckpointSigner
 from telemed.audit.log import AuditLog
@@ -146,10 +149,11 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     work = AuditedWork(sessionmaker, audit_log)
     app[appkeys.AUDIT_LOG] = audit_log
     app[appkeys.AUDITED_WORK] = work
+    signer = CheckpointSigner.load_or_create(settings.data_dir)
     app[appkeys.AUDIT_SERVICE] = AuditService(
         sessionmaker,
         work,
-        CheckpointSigner.load_or_create(settings.data_dir),
+        signer,
         clock,
         server_name=f"Telemed {socket.gethostname()}",
     )
@@ -158,12 +162,21 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         clock,
         hasher,
         SessionPolicy(settings.session_idle_timeout, settings.session_lifetime),
-        ThrottlePolicy(
-            window=settings.login_window,
-            slowdown_after=settings.login_slowdown_after,
-            slowdown_seconds=settings.login_slowdown_seconds,
-            max_per_account=settings.login_max_failures_per_account,
-            max_per_address=settings.login_max_failures_per_address,
+        LoginThrottle(
+            sessionmaker,
+            clock,
+            ThrottlePolicy(
+                window=settings.login_window,
+                slowdown_after=settings.login_slowdown_after,
+                slowdown_seconds=settings.login_slowdown_seconds,
+                max_per_account=settings.login_max_failures_per_account,
+                max_per_address=settings.login_max_failures_per_address,
+            ),
+        ),
+        KnownDevices(
+            signer.derive_key("telemed known-device cookie"),
+            clock,
+            timedelta(seconds=settings.login_known_device_lifetime),
         ),
         work,
         guests=GuestSessions(clock),

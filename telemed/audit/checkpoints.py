@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from telemed.audit.chain import timestamp
 
@@ -83,6 +84,16 @@ class CheckpointSigner:
             )
             public_path.write_bytes(public_pem)
         return signer
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A 256-bit secret for ``purpose`` derived from this key (HKDF): other parts of
+        the server sign with it, and it reveals nothing about the checkpoint key."""
+        raw = self._private_key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        return HKDF(hashes.SHA256(), 32, salt=None, info=purpose.encode()).derive(raw)
 
     def sign(self, seq: int, hash_: str, at: datetime) -> Checkpoint:
         stamp = timestamp(at)

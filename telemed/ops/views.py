@@ -36,6 +36,12 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
         status = response.status
         response.headers[REQUEST_ID_HEADER] = request_id
         return response
+    except web.HTTPException as raised:
+        # Redirects (and 304s) are raised as responses and pass the error middleware: they
+        # are answers, counted and logged with their own status, not as failures.
+        status = raised.status
+        raised.headers[REQUEST_ID_HEADER] = request_id
+        raise
     finally:
         elapsed = time.perf_counter() - started
         route = _route(request)
