@@ -11,6 +11,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from redis.asyncio import Redis
 
 from telemed import appkeys
 from telemed.accounts import views as account_views
@@ -40,8 +41,10 @@ from telemed.http.errors import error_middleware
 from telemed.http.security import add_security_headers
 from telemed.i18n import Catalogs, language_var
 from telemed.i18n import install as install_i18n
+from telemed.ops import readiness
 from telemed.ops import views as ops_views
 from telemed.ops.metrics import Metrics
+from telemed.ops.readiness import Readiness
 from telemed.pages import views as page_views
 from telemed.pages.modules import install as install_modules
 from telemed.realtime.call_wiring import calls as live_calls
@@ -83,6 +86,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[appkeys.CASE_EVENT_SINK] = RelaySink()
     app[appkeys.SOCKET_CONNECTIONS] = Connections()
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_operations)
 
     sio = create_socketio_server(settings)
     sio.attach(app)
@@ -130,6 +134,24 @@ async def _language_middleware(request: web.Request, handler: Handler) -> web.St
         return await handler(request)
     finally:
         language_var.reset(token)
+
+
+async def _operations(app: web.Application) -> AsyncIterator[None]:
+    """Readiness checks and the samplers behind the operator's metrics."""
+    settings, metrics = app[appkeys.SETTINGS], app[appkeys.METRICS]
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    app[appkeys.READINESS] = Readiness(
+        app[appkeys.ENGINE], redis, settings.data_dir, settings.ready_min_free_bytes
+    )
+    try:
+        async with readiness.running(
+            readiness.sample_loop_lag(metrics.loop_lag, metrics.loop_lag_histogram),
+            readiness.sample_audit_head(app[appkeys.SESSIONMAKER], metrics.audit_head),
+        ):
+            yield
+    finally:
+        if redis is not None:
+            await redis.aclose()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     database_url: str = ""
     # With a Redis URL, several server processes share Socket.IO rooms.
     redis_url: str = ""
+    # /readyz answers "unavailable" below this much free disk in the data directory.
+    ready_min_free_bytes: int = Field(default=1024**3, ge=0)
     web_dir: Path = _REPO_WEB_DIR
 
     # Sessions: idle timeout and absolute lifetime, in seconds.

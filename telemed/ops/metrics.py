@@ -38,6 +38,27 @@ class Metrics:
             "(case:head); stays at 0 while live delivery loses nothing.",
             registry=self.registry,
         )
+        self.loop_lag = Gauge(
+            "telemed_event_loop_lag_seconds",
+            "How late the last 0.5 s timer of this process's event loop fired.",
+            registry=self.registry,
+        )
+        self.loop_lag_histogram = Histogram(
+            "telemed_event_loop_lag_histogram_seconds",
+            "How late the event loop's timers fire (sampled every 0.5 s).",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
+        self.audit_head = Gauge(
+            "telemed_audit_chain_head",
+            "The last seq of the audit chain (read every 15 s).",
+            registry=self.registry,
+        )
+        self.open_calls = Gauge(
+            "telemed_open_calls",
+            "Video calls open on this process.",
+            registry=self.registry,
+        )
 
     def watch_socketio(self, connections: Callable[[], int], rooms: Callable[[], int]) -> None:
         self.socketio_connections.set_function(connections)

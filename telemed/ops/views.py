@@ -70,6 +70,11 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "database": "ok"})
 
 
+async def readyz(request: web.Request) -> web.Response:
+    ready, body = await request.app[appkeys.READINESS].report()
+    return web.json_response(body, status=200 if ready else 503)
+
+
 async def metrics(request: web.Request) -> web.Response:
     body = request.app[appkeys.METRICS].render()
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
@@ -77,4 +82,5 @@ async def metrics(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

@@ -164,6 +164,9 @@ class CallService:
     def call(self, case_id: int) -> Call | None:
         return self._calls.get(case_id)
 
+    def open_calls(self) -> int:
+        return len(self._calls)
+
     def member(self, connection: Connection, case_id: int) -> tuple[Call, CallPeer]:
         """The call and this connection's place in it; refused unless it is in the call."""
         call = self._calls.get(case_id)
