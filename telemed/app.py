@@ -27,6 +27,7 @@ from telemed.cases.attachments import AttachmentService
 from telemed.cases.blobs import BlobStore
 from telemed.cases.decisions import DecisionService
 from telemed.cases.minutes import MinutesRenderer, MinutesService
+from telemed.cases.seals import SealCheck
 from telemed.cases.service import CaseService
 from telemed.clock import Clock, SystemClock
 from telemed.db.engine import create_engine, create_sessionmaker
@@ -152,6 +153,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         CheckpointSigner.load_or_create(settings.data_dir),
         clock,
         server_name=f"Telemed {socket.gethostname()}",
+        records=(SealCheck(sessionmaker),),
     )
     app[appkeys.AUTH_SERVICE] = AuthService(
         sessionmaker,

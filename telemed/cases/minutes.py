@@ -27,6 +27,7 @@ from telemed.cases.board import Json, iso
 from telemed.cases.fhir import consultation_bundle
 from telemed.cases.models import CaseEvent
 from telemed.cases.repository import CaseRepository
+from telemed.cases.seals import require_intact
 from telemed.cases.service import board_from_tables
 from telemed.clock import Clock
 from telemed.i18n import Catalogs
@@ -315,6 +316,8 @@ class MinutesService:
         async with self._work(actor, action, case_id=case_id) as unit:
             repo = MinutesRepository(unit.db)
             case = access.require_clinical(actor.user, await repo.get(case_id))
+            # Nothing is produced from a record that no longer matches its seal.
+            await require_intact(unit.db, case.id)
             board = await board_from_tables(repo, case)
             council = await repo.council(case.council_id)
             assert council is not None
