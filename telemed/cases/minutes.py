@@ -2,8 +2,10 @@
 
 Everything comes from one *record*: the board (``board_from_tables``) plus what the board
 does not carry, the asked council's memberships (chair, secretary, members and their
-specialties), each person's facility (the connection points) and when the session started.
-``minutes_data`` and ``fhir.consultation_bundle`` are pure functions of that record.
+specialties), each person's facility (the connection points), the guest specialists
+admitted to the call and when the session started. ``minutes_data`` and
+``fhir.consultation_bundle`` are pure functions of that record. No record is built while a
+signed decision or a note of the case does not match its seal (``seals.require_intact``).
 """
 
 from __future__ import annotations
