@@ -31,6 +31,7 @@ from telemed.cases.attachments import AttachmentService
 from telemed.cases.blobs import BlobStore
 from telemed.cases.decisions import DecisionService
 from telemed.cases.minutes import MinutesRenderer, MinutesService
+from telemed.cases.seals import SealCheck
 from telemed.cases.service import CaseService
 from telemed.clock import Clock, SystemClock
 from telemed.db.engine import create_engine, create_sessionmaker
@@ -178,6 +179,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         signer,
         clock,
         server_name=f"Telemed {socket.gethostname()}",
+        records=(SealCheck(sessionmaker),),
     )
     app[appkeys.AUTH_SERVICE] = AuthService(
         sessionmaker,

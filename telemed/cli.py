@@ -26,6 +26,7 @@ from telemed.audit.log import AuditLog
 from telemed.audit.schemas import VerifyInput
 from telemed.audit.service import AuditService, local_operator
 from telemed.audit.work import AuditedWork
+from telemed.cases.seals import SealCheck
 from telemed.clock import SystemClock
 from telemed.db.engine import create_engine, create_sessionmaker
 from telemed.db.migrations import DatabaseNotMigrated, ensure_migrated, upgrade
@@ -72,7 +73,8 @@ async def _with_audit(
         sessionmaker, clock = create_sessionmaker(engine), SystemClock()
         work = AuditedWork(sessionmaker, AuditLog(clock))
         signer = CheckpointSigner.load_or_create(settings.data_dir)
-        return await action(AuditService(sessionmaker, work, signer, clock))
+        records = (SealCheck(sessionmaker),)
+        return await action(AuditService(sessionmaker, work, signer, clock, records=records))
     finally:
         await engine.dispose()
 
@@ -198,6 +200,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         pinned = body.checkpoint if body else None
         covered = f", and it still holds checkpoint {pinned.seq}" if pinned else ""
         print(f"The audit chain is intact: {result['rows']} rows{covered}.")
+    elif result["record"] is not None:
+        print(f"The audit chain is intact but a signed record was changed: {result['reason']}")
     elif result["first_bad_seq"] is None:
         print(f"The checkpoint cannot be trusted: {result['reason']}")
     else:
