@@ -9,10 +9,11 @@ safe). See ``telemed.ops.archive`` for the format.
 
 Restore: refuses a damaged archive before touching anything, refuses a target that is not
 empty, puts the database and files in place, then proves the result: the checkpoint's
-signature against the archived public key, the chain walked up to the checkpoint (the
-walk of ``telemed audit verify``), and every file the database names present with its
-hash. The private signing key is never in an archive: keep it apart and hand it to
-``restore --signing-key`` (or copy it into the data directory) before serving.
+signature against the archived public key, the chain walked up to the checkpoint and the
+signed records it seals (as ``telemed audit verify`` does), and every file the database
+names present with its hash. The private signing key is never in an archive: keep it
+apart and hand it to ``restore --signing-key`` (or copy it into the data directory)
+before serving.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from telemed.audit.verify import ChainVerifier
 from telemed.audit.work import AuditedWork
 from telemed.cases.blobs import BlobStore
 from telemed.cases.models import Attachment
+from telemed.cases.seals import SealCheck
 from telemed.clock import Clock
 from telemed.db.engine import create_engine, create_sessionmaker
 from telemed.db.migrations import current_revision
@@ -238,7 +240,11 @@ class Backups:
     ) -> RestoreReport:
         blobs = BlobStore(self._settings.data_dir / "blobs")
         async with _engine(self._url) as engine:
-            result = await ChainVerifier(create_sessionmaker(engine)).verify(checkpoint)
+            sessionmaker = create_sessionmaker(engine)
+            # The verification of `telemed audit verify`: the chain, then the signed
+            # decisions and notes it seals.
+            verifier = ChainVerifier(sessionmaker, records=(SealCheck(sessionmaker),))
+            result = await verifier.verify(checkpoint)
             if not result.ok:
                 raise RestoreRefused(
                     f"the restored audit chain does not verify at row {result.first_bad_seq}: "
