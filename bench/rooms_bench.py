@@ -54,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # of the same users, as a user with a laptop and a phone has.
 MEMBERS = ["bs.namcan", "gs.chutoa", "ts.thuky", "gs.timmach"]
 CONNECT_BATCH = 50
+BACKGROUND: set[asyncio.Task[None]] = set()
 
 
 @dataclass
@@ -75,25 +76,34 @@ class Client:
     last: int = 0
     joining: bool = False
     healed: set[tuple[int, int]] = field(default_factory=set)
+    # As the browser does: after a dropped connection (the server's ping timeout on a
+    # starved machine), connect again and join with the last seq applied.
+    case_id: int | None = None
+    reconnects: int = 0
+    after_reconnect: set[tuple[int, int]] = field(default_factory=set)
 
-    def apply(self, events: list[dict[str, Any]], *, healed: bool = False) -> None:
+    def apply(self, events: list[dict[str, Any]], into: set[tuple[int, int]] | None = None) -> None:
         now = time.perf_counter()
         for event in sorted(events, key=lambda e: int(e["seq"])):
             key = (event["case_id"], event["seq"])
             if key not in self.received:
                 self.received[key] = now
-                if healed:
-                    self.healed.add(key)
+                if into is not None:
+                    into.add(key)
             if event["seq"] == self.last + 1:
                 self.last = event["seq"]
 
-    async def resync(self, case_id: int) -> None:
+    async def rejoin(self, *, resync: bool) -> None:
+        if self.case_id is None:
+            return
         self.joining = True
         try:
-            join = {"case_id": case_id, "after_seq": self.last, "resync": True}
+            join = {"case_id": self.case_id, "after_seq": self.last, "resync": resync}
             ack = await self.sio.call("case:join", join, timeout=60)
             if ack.get("ok"):
-                self.apply(ack["events"], healed=True)
+                self.apply(ack["events"], self.healed if resync else self.after_reconnect)
+        except socketio.exceptions.SocketIOError:
+            pass  # disconnected meanwhile: the next connect joins again
         finally:
             self.joining = False
 
@@ -211,18 +221,26 @@ async def connect_all(target: Target, count: int) -> list[Client]:
     async def one(n: int) -> Client:
         room = n % len(target.case_ids)
         username = MEMBERS[(n // len(target.case_ids)) % len(MEMBERS)]
-        sio = socketio.AsyncClient(reconnection=False)
+        sio = socketio.AsyncClient(reconnection_delay=0.5, reconnection_delay_max=2)
         client = Client(sio, room)
 
         def on_event(event: dict[str, Any]) -> None:
             client.apply([event])
 
         async def on_head(head: dict[str, Any]) -> None:
-            if not client.joining and head["last_seq"] > client.last and target.case_ids:
-                await client.resync(head["case_id"])
+            if not client.joining and head["last_seq"] > client.last:
+                await client.rejoin(resync=True)
+
+        def on_connect() -> None:
+            if client.case_id is not None:
+                client.reconnects += 1
+                task = asyncio.create_task(client.rejoin(resync=False))
+                BACKGROUND.add(task)
+                task.add_done_callback(BACKGROUND.discard)
 
         sio.on("case:event", on_event)
         sio.on("case:head", on_head)
+        sio.on("connect", on_connect)
         await sio.connect(
             target.url,
             transports=["websocket"],
@@ -242,6 +260,7 @@ async def join_all(target: Target, clients: list[Client]) -> None:
         case_id = target.case_ids[client.room]
         ack = await client.sio.call("case:join", {"case_id": case_id, "after_seq": 0}, timeout=60)
         assert ack["ok"], ack
+        client.case_id = case_id
         client.apply(ack["events"])
 
     for start in range(0, len(clients), CONNECT_BATCH):
@@ -260,11 +279,16 @@ class Notes:
         self.errors = 0
         self.missing: list[tuple[int, int, int]] = []
         self.healed = 0
+        self.after_reconnect = 0
 
     async def send(self, room: int) -> None:
         sender = self.by_room[room][0]
         case_id = self.target.case_ids[room]
-        ack = await sender.sio.call("case:note", {"case_id": case_id, "body": "bench"}, timeout=60)
+        note = {"case_id": case_id, "body": "bench"}
+        try:
+            ack = await sender.sio.call("case:note", note, timeout=60)
+        except socketio.exceptions.SocketIOError:
+            ack = {}  # no ack (dropped or timed out): not counted as stored
         if not ack.get("ok"):
             self.errors += 1
             return
@@ -291,6 +315,11 @@ class Notes:
         ]
         self.healed = sum(
             key in c.healed for key, (_, room) in self.acked.items() for c in self.by_room[room]
+        )
+        self.after_reconnect = sum(
+            key in c.after_reconnect
+            for key, (_, room) in self.acked.items()
+            for c in self.by_room[room]
         )
         result = []
         for key, (acked_at, room) in self.acked.items():
@@ -342,6 +371,7 @@ def summary(latencies: list[float], notes: Notes, elapsed: float) -> Json:
         "errors": notes.errors,
         "missing": notes.missing,
         "healed": notes.healed,
+        "after_reconnect": notes.after_reconnect,
         "notes_per_s": acked / elapsed,
         "delivered": len(latencies),
         "p50_ms": pct(latencies, 0.50) * 1000,
@@ -374,6 +404,7 @@ async def run_target(name: str, args: argparse.Namespace, tmp: Path) -> Json:
         result["light"] = await light_load(target, clients, args.rate, args.duration)
         result["saturation"] = await saturation(target, clients, args.duration)
         result["server_healed"] = await healed_on_server(target) if name == "telemed" else 0
+        result["reconnects"] = sum(c.reconnects for c in clients)
         return result
     finally:
         for start in range(0, len(clients), CONNECT_BATCH):
@@ -423,10 +454,12 @@ def report(results: list[Json]) -> None:
             print(
                 f"  {'':10s} missing (case, seq, member): {len(p['missing'])}"
                 f"{' e.g. ' + str(p['missing'][:5]) if p['missing'] else ''}; "
-                f"reached a member only through the head check: {p['healed']}"
+                f"reached a member only through the head check: {p['healed']}, "
+                f"through a join after reconnecting: {p['after_reconnect']}"
             )
         if r["target"] == "telemed":
             print(f"  server telemed_live_healed_events_total: {r['server_healed']:.0f}")
+        print(f"  client reconnections (dropped by the server and back): {r['reconnects']}")
     if len(results) == 2:
         telemed, bare = results
         print(
