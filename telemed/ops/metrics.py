@@ -33,6 +33,16 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.socketio_refused_frames = Counter(
+            "telemed_socketio_refused_frames_total",
+            "Socket.IO frames refused (binary, malformed, not Engine.IO), by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+
+    def refused_frame(self, reason: str) -> None:
+        self.socketio_refused_frames.labels(reason).inc()
+
     def watch_socketio(self, connections: Callable[[], int], rooms: Callable[[], int]) -> None:
         self.socketio_connections.set_function(connections)
         self.socketio_rooms.set_function(rooms)
