@@ -33,6 +33,11 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.malformed_requests = Counter(
+            "telemed_http_malformed_requests_total",
+            "Requests refused by the HTTP parser (bad request line or headers).",
+            registry=self.registry,
+        )
         self.socketio_refused_frames = Counter(
             "telemed_socketio_refused_frames_total",
             "Socket.IO frames refused (binary, malformed, not Engine.IO), by reason.",
