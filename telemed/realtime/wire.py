@@ -41,9 +41,8 @@ log = logging.getLogger(__name__)
 MAX_BAD_FRAMES = 10
 # Engine.IO packet types a client sends: close, ping, pong, message, upgrade, noop.
 _CLIENT_ENGINE_TYPES = frozenset("123456")
-_BINARY_TYPES = frozenset(
-    {str(packet.BINARY_EVENT), str(packet.BINARY_ACK)}
-)  # Socket.IO packet type digits
+# The Socket.IO packet types a client may send, and the binary ones (as their digit).
+_BINARY_TYPES = frozenset({str(packet.BINARY_EVENT), str(packet.BINARY_ACK)})
 _CLIENT_PACKET_TYPES = frozenset({packet.CONNECT, packet.DISCONNECT, packet.EVENT, packet.ACK})
 
 Refusals = Callable[[str], None]
