@@ -89,7 +89,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_operations)
 
-    sio = create_socketio_server(settings)
+    sio = create_socketio_server(settings, app[appkeys.METRICS].refused_frame)
     sio.attach(app)
     sio.register_namespace(CaseRoomNamespace(app, app[appkeys.SOCKET_CONNECTIONS]))
     app[appkeys.SOCKETIO] = sio

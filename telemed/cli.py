@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from telemed import appkeys
 from telemed.accounts.demo import DEMO_PASSWORD, seed_demo_network
 from telemed.accounts.models import CouncilRole, UserRole
 from telemed.accounts.passwords import PasswordHasher
@@ -34,6 +35,7 @@ from telemed.errors import DomainError
 from telemed.logs import configure_logging
 from telemed.ops.archive import DamagedArchive
 from telemed.ops.backup import Backups, RestoreRefused, prune
+from telemed.ops.protocol import ProtocolLog
 from telemed.settings import Settings
 
 
@@ -82,11 +84,13 @@ async def _with_audit(
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     configure_logging(settings.log_level, json=settings.log_json)
+    app = create_app(settings)
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         access_log=None,
+        logger=ProtocolLog(app[appkeys.METRICS]),
         print=lambda _: print(f"Telemed is listening on http://{settings.host}:{settings.port}/"),
     )
     return 0

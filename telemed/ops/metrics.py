@@ -60,6 +60,21 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.malformed_requests = Counter(
+            "telemed_http_malformed_requests_total",
+            "Requests refused by the HTTP parser (bad request line or headers).",
+            registry=self.registry,
+        )
+        self.socketio_refused_frames = Counter(
+            "telemed_socketio_refused_frames_total",
+            "Socket.IO frames refused (binary, malformed, not Engine.IO), by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+
+    def refused_frame(self, reason: str) -> None:
+        self.socketio_refused_frames.labels(reason).inc()
+
     def watch_socketio(self, connections: Callable[[], int], rooms: Callable[[], int]) -> None:
         self.socketio_connections.set_function(connections)
         self.socketio_rooms.set_function(rooms)
