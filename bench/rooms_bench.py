@@ -12,8 +12,17 @@ clients:
 3. saturation: one sender per room posts back-to-back for ``--duration`` seconds;
    sustained notes per second and the same latency.
 
+After each phase it counts every (case, seq, member) that an acked note did not reach
+and exits with status 1 if any is missing. Clients follow the head check of
+docs/realtime.md (on ``case:head`` above what they have, join again with ``resync``);
+events that arrive that way are counted apart ("healed"), with the server's
+``telemed_live_healed_events_total``, so a run shows whether live delivery alone
+delivered everything. ``--cpu-hog N`` runs N busy loops beside the server (a loaded
+machine); ``--runs K`` repeats the Telemed target K times.
+
     .venv/bin/python bench/rooms_bench.py                # both targets, SQLite
     .venv/bin/python bench/rooms_bench.py --clients 200 --rooms 40 --duration 5
+    .venv/bin/python bench/rooms_bench.py --target telemed --cpu-hog 2 --runs 10
 
 Everything runs on loopback and is bounded in time and count.
 """
@@ -45,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # of the same users, as a user with a laptop and a phone has.
 MEMBERS = ["bs.namcan", "gs.chutoa", "ts.thuky", "gs.timmach"]
 CONNECT_BATCH = 50
+BACKGROUND: set[asyncio.Task[None]] = set()
 
 
 @dataclass
@@ -61,6 +71,41 @@ class Client:
     sio: socketio.AsyncClient
     room: int
     received: dict[tuple[int, int], float] = field(default_factory=dict)
+    # The head check of docs/realtime.md: the last seq applied in order, and what came
+    # only through a join again after a case:head showed this client behind.
+    last: int = 0
+    joining: bool = False
+    healed: set[tuple[int, int]] = field(default_factory=set)
+    # As the browser does: after a dropped connection (the server's ping timeout on a
+    # starved machine), connect again and join with the last seq applied.
+    case_id: int | None = None
+    reconnects: int = 0
+    after_reconnect: set[tuple[int, int]] = field(default_factory=set)
+
+    def apply(self, events: list[dict[str, Any]], into: set[tuple[int, int]] | None = None) -> None:
+        now = time.perf_counter()
+        for event in sorted(events, key=lambda e: int(e["seq"])):
+            key = (event["case_id"], event["seq"])
+            if key not in self.received:
+                self.received[key] = now
+                if into is not None:
+                    into.add(key)
+            if event["seq"] == self.last + 1:
+                self.last = event["seq"]
+
+    async def rejoin(self, *, resync: bool) -> None:
+        if self.case_id is None:
+            return
+        self.joining = True
+        try:
+            join = {"case_id": self.case_id, "after_seq": self.last, "resync": resync}
+            ack = await self.sio.call("case:join", join, timeout=60)
+            if ack.get("ok"):
+                self.apply(ack["events"], self.healed if resync else self.after_reconnect)
+        except socketio.exceptions.SocketIOError:
+            pass  # disconnected meanwhile: the next connect joins again
+        finally:
+            self.joining = False
 
 
 def free_port() -> int:
@@ -176,13 +221,26 @@ async def connect_all(target: Target, count: int) -> list[Client]:
     async def one(n: int) -> Client:
         room = n % len(target.case_ids)
         username = MEMBERS[(n // len(target.case_ids)) % len(MEMBERS)]
-        sio = socketio.AsyncClient(reconnection=False)
+        sio = socketio.AsyncClient(reconnection_delay=0.5, reconnection_delay_max=2)
         client = Client(sio, room)
 
         def on_event(event: dict[str, Any]) -> None:
-            client.received[(event["case_id"], event["seq"])] = time.perf_counter()
+            client.apply([event])
+
+        async def on_head(head: dict[str, Any]) -> None:
+            if not client.joining and head["last_seq"] > client.last:
+                await client.rejoin(resync=True)
+
+        def on_connect() -> None:
+            if client.case_id is not None:
+                client.reconnects += 1
+                task = asyncio.create_task(client.rejoin(resync=False))
+                BACKGROUND.add(task)
+                task.add_done_callback(BACKGROUND.discard)
 
         sio.on("case:event", on_event)
+        sio.on("case:head", on_head)
+        sio.on("connect", on_connect)
         await sio.connect(
             target.url,
             transports=["websocket"],
@@ -202,8 +260,8 @@ async def join_all(target: Target, clients: list[Client]) -> None:
         case_id = target.case_ids[client.room]
         ack = await client.sio.call("case:join", {"case_id": case_id, "after_seq": 0}, timeout=60)
         assert ack["ok"], ack
-        for event in ack["events"]:
-            client.received[(case_id, event["seq"])] = time.perf_counter()
+        client.case_id = case_id
+        client.apply(ack["events"])
 
     for start in range(0, len(clients), CONNECT_BATCH):
         await asyncio.gather(*(one(c) for c in clients[start : start + CONNECT_BATCH]))
@@ -219,11 +277,18 @@ class Notes:
             self.by_room[client.room].append(client)
         self.acked: dict[tuple[int, int], tuple[float, int]] = {}
         self.errors = 0
+        self.missing: list[tuple[int, int, int]] = []
+        self.healed = 0
+        self.after_reconnect = 0
 
     async def send(self, room: int) -> None:
         sender = self.by_room[room][0]
         case_id = self.target.case_ids[room]
-        ack = await sender.sio.call("case:note", {"case_id": case_id, "body": "bench"}, timeout=60)
+        note = {"case_id": case_id, "body": "bench"}
+        try:
+            ack = await sender.sio.call("case:note", note, timeout=60)
+        except socketio.exceptions.SocketIOError:
+            ack = {}  # no ack (dropped or timed out): not counted as stored
         if not ack.get("ok"):
             self.errors += 1
             return
@@ -242,6 +307,20 @@ class Notes:
             if not missing:
                 break
             await asyncio.sleep(0.2)
+        self.missing = [
+            (key[0], key[1], n)
+            for key, (_, room) in self.acked.items()
+            for n, c in enumerate(self.by_room[room])
+            if key not in c.received
+        ]
+        self.healed = sum(
+            key in c.healed for key, (_, room) in self.acked.items() for c in self.by_room[room]
+        )
+        self.after_reconnect = sum(
+            key in c.after_reconnect
+            for key, (_, room) in self.acked.items()
+            for c in self.by_room[room]
+        )
         result = []
         for key, (acked_at, room) in self.acked.items():
             times = [c.received.get(key) for c in self.by_room[room]]
@@ -261,7 +340,7 @@ async def light_load(target: Target, clients: list[Client], rate: float, duratio
         await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
     await asyncio.gather(*tasks)
     lat = await notes.latencies()
-    result = summary(lat, len(notes.acked), notes.errors, time.perf_counter() - started)
+    result = summary(lat, notes, time.perf_counter() - started)
     result["connected"] = sum(1 for c in clients if c.sio.connected)
     return result
 
@@ -277,7 +356,7 @@ async def saturation(target: Target, clients: list[Client], duration: float) -> 
     await asyncio.gather(*(room_loop(r) for r in range(len(target.case_ids))))
     elapsed = time.perf_counter() - started
     lat = await notes.latencies()
-    result = summary(lat, len(notes.acked), notes.errors, elapsed)
+    result = summary(lat, notes, elapsed)
     result["connected"] = sum(1 for c in clients if c.sio.connected)
     return result
 
@@ -285,10 +364,14 @@ async def saturation(target: Target, clients: list[Client], duration: float) -> 
 Json = dict[str, Any]
 
 
-def summary(latencies: list[float], acked: int, errors: int, elapsed: float) -> Json:
+def summary(latencies: list[float], notes: Notes, elapsed: float) -> Json:
+    acked = len(notes.acked)
     return {
         "notes": acked,
-        "errors": errors,
+        "errors": notes.errors,
+        "missing": notes.missing,
+        "healed": notes.healed,
+        "after_reconnect": notes.after_reconnect,
         "notes_per_s": acked / elapsed,
         "delivered": len(latencies),
         "p50_ms": pct(latencies, 0.50) * 1000,
@@ -320,6 +403,8 @@ async def run_target(name: str, args: argparse.Namespace, tmp: Path) -> Json:
         }
         result["light"] = await light_load(target, clients, args.rate, args.duration)
         result["saturation"] = await saturation(target, clients, args.duration)
+        result["server_healed"] = await healed_on_server(target) if name == "telemed" else 0
+        result["reconnects"] = sum(c.reconnects for c in clients)
         return result
     finally:
         for start in range(0, len(clients), CONNECT_BATCH):
@@ -331,6 +416,24 @@ async def run_target(name: str, args: argparse.Namespace, tmp: Path) -> Json:
         except TimeoutError:
             process.kill()
             await process.wait()
+
+
+async def healed_on_server(target: Target) -> float:
+    async with aiohttp.ClientSession() as http, http.get(f"{target.url}/metrics") as response:
+        for line in (await response.text()).splitlines():
+            if line.startswith("telemed_live_healed_events_total "):
+                return float(line.split()[1])
+    return float("nan")
+
+
+def hog_cpu(count: int) -> list[subprocess.Popen[bytes]]:
+    """Busy loops beside the server: a machine whose cores are all taken."""
+    loop = "import time\nend = time.monotonic() + 3600\nwhile time.monotonic() < end: pass"
+    return [subprocess.Popen([sys.executable, "-c", loop]) for _ in range(count)]  # noqa: S603
+
+
+def missing_count(result: Json) -> int:
+    return sum(len(result[phase]["missing"]) for phase in ("light", "saturation"))
 
 
 def report(results: list[Json]) -> None:
@@ -348,6 +451,15 @@ def report(results: list[Json]) -> None:
                 f"p50 {p['p50_ms']:7.1f} ms  p99 {p['p99_ms']:7.1f} ms  "
                 f"({p['delivered']} fully delivered, {p['connected']} clients still connected)"
             )
+            print(
+                f"  {'':10s} missing (case, seq, member): {len(p['missing'])}"
+                f"{' e.g. ' + str(p['missing'][:5]) if p['missing'] else ''}; "
+                f"reached a member only through the head check: {p['healed']}, "
+                f"through a join after reconnecting: {p['after_reconnect']}"
+            )
+        if r["target"] == "telemed":
+            print(f"  server telemed_live_healed_events_total: {r['server_healed']:.0f}")
+        print(f"  client reconnections (dropped by the server and back): {r['reconnects']}")
     if len(results) == 2:
         telemed, bare = results
         print(
@@ -368,16 +480,32 @@ async def main() -> None:
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per phase")
     parser.add_argument("--target", choices=["telemed", "bare", "both"], default="both")
     parser.add_argument("--database-url", help="e.g. a PostgreSQL URL (default: SQLite)")
+    parser.add_argument("--cpu-hog", type=int, default=0, help="busy loops beside the server")
+    parser.add_argument("--runs", type=int, default=1, help="repeat the Telemed target")
     args = parser.parse_args()
     args.clients = max(1, min(args.clients, 5000))
     args.duration = max(1.0, min(args.duration, 120.0))
     raise_open_files(4 * args.clients + 1024)
     names = ["telemed", "bare"] if args.target == "both" else [args.target]
-    results = []
-    for name in names:
-        with tempfile.TemporaryDirectory() as tmp:
-            results.append(await run_target(name, args, Path(tmp)))
-    report(results)
+    runs = max(1, min(args.runs, 20))
+    hogs = hog_cpu(max(0, min(args.cpu_hog, 8)))
+    failed = 0
+    try:
+        for run in range(1, runs + 1):
+            results = []
+            for name in names if run == 1 else ["telemed"]:
+                with tempfile.TemporaryDirectory() as tmp:
+                    results.append(await run_target(name, args, Path(tmp)))
+            print(f"\n#### run {run} of {runs} (load average {os.getloadavg()[0]:.1f})")
+            report(results)
+            failed += sum(1 for r in results if missing_count(r))
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    if failed:
+        raise SystemExit(f"FAILED: acked notes missing at some members in {failed} run(s)")
+    print(f"\nevery acked note reached every member in all {runs} run(s)")
 
 
 if __name__ == "__main__":

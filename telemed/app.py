@@ -6,17 +6,21 @@ import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from redis.asyncio import Redis
 
 from telemed import appkeys
 from telemed.accounts import views as account_views
-from telemed.accounts.auth import AuthService, SessionPolicy, ThrottlePolicy
+from telemed.accounts.auth import AuthService, SessionPolicy
+from telemed.accounts.devices import KnownDevices
 from telemed.accounts.passwords import PasswordHasher
 from telemed.accounts.service import AccountService
+from telemed.accounts.throttle import LoginThrottle, ThrottlePolicy
 from telemed.audit import views as audit_views
 from telemed.audit.checkpoints import CheckpointSigner
 from telemed.audit.log import AuditLog
@@ -31,6 +35,7 @@ from telemed.cases.minutes import MinutesRenderer, MinutesService
 from telemed.cases.minutes_pdf import MinutesPrinter
 from telemed.cases.pdf import PdfPool
 from telemed.cases.pdf_cache import PdfCache
+from telemed.cases.seals import SealCheck
 from telemed.cases.service import CaseService
 from telemed.clock import Clock, SystemClock
 from telemed.db.engine import create_engine, create_sessionmaker
@@ -41,8 +46,10 @@ from telemed.http.errors import error_middleware
 from telemed.http.security import add_security_headers
 from telemed.i18n import Catalogs, language_var
 from telemed.i18n import install as install_i18n
+from telemed.ops import readiness
 from telemed.ops import views as ops_views
 from telemed.ops.metrics import Metrics
+from telemed.ops.readiness import Readiness
 from telemed.pages import views as page_views
 from telemed.pages.modules import install as install_modules
 from telemed.realtime.call_wiring import calls as live_calls
@@ -86,8 +93,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     # Before the database: the minutes service built there prints through the pool.
     app.cleanup_ctx.append(_pdf_pool)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_operations)
 
-    sio = create_socketio_server(settings)
+    sio = create_socketio_server(settings, app[appkeys.METRICS].refused_frame)
     sio.attach(app)
     sio.register_namespace(CaseRoomNamespace(app, app[appkeys.SOCKET_CONNECTIONS]))
     app[appkeys.SOCKETIO] = sio
@@ -135,6 +143,24 @@ async def _language_middleware(request: web.Request, handler: Handler) -> web.St
         language_var.reset(token)
 
 
+async def _operations(app: web.Application) -> AsyncIterator[None]:
+    """Readiness checks and the samplers behind the operator's metrics."""
+    settings, metrics = app[appkeys.SETTINGS], app[appkeys.METRICS]
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    app[appkeys.READINESS] = Readiness(
+        app[appkeys.ENGINE], redis, settings.data_dir, settings.ready_min_free_bytes
+    )
+    try:
+        async with readiness.running(
+            readiness.sample_loop_lag(metrics.loop_lag, metrics.loop_lag_histogram),
+            readiness.sample_audit_head(app[appkeys.SESSIONMAKER], metrics.audit_head),
+        ):
+            yield
+    finally:
+        if redis is not None:
+            await redis.aclose()
+
+
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[appkeys.SETTINGS]
     clock = app[appkeys.CLOCK]
@@ -152,24 +178,35 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     work = AuditedWork(sessionmaker, audit_log)
     app[appkeys.AUDIT_LOG] = audit_log
     app[appkeys.AUDITED_WORK] = work
+    signer = CheckpointSigner.load_or_create(settings.data_dir)
     app[appkeys.AUDIT_SERVICE] = AuditService(
         sessionmaker,
         work,
-        CheckpointSigner.load_or_create(settings.data_dir),
+        signer,
         clock,
         server_name=f"Telemed {socket.gethostname()}",
+        records=(SealCheck(sessionmaker),),
     )
     app[appkeys.AUTH_SERVICE] = AuthService(
         sessionmaker,
         clock,
         hasher,
         SessionPolicy(settings.session_idle_timeout, settings.session_lifetime),
-        ThrottlePolicy(
-            window=settings.login_window,
-            slowdown_after=settings.login_slowdown_after,
-            slowdown_seconds=settings.login_slowdown_seconds,
-            max_per_account=settings.login_max_failures_per_account,
-            max_per_address=settings.login_max_failures_per_address,
+        LoginThrottle(
+            sessionmaker,
+            clock,
+            ThrottlePolicy(
+                window=settings.login_window,
+                slowdown_after=settings.login_slowdown_after,
+                slowdown_seconds=settings.login_slowdown_seconds,
+                max_per_account=settings.login_max_failures_per_account,
+                max_per_address=settings.login_max_failures_per_address,
+            ),
+        ),
+        KnownDevices(
+            signer.derive_key("telemed known-device cookie"),
+            clock,
+            timedelta(seconds=settings.login_known_device_lifetime),
         ),
         work,
         guests=GuestSessions(clock),

@@ -20,6 +20,7 @@ from telemed.cases.service import CaseService
 from telemed.clock import Clock
 from telemed.i18n import Catalogs
 from telemed.ops.metrics import Metrics
+from telemed.ops.readiness import Readiness
 from telemed.realtime.call_recording import RecordingControl
 from telemed.realtime.calls import CallService
 from telemed.realtime.connections import Connections
@@ -57,3 +58,4 @@ DIRECTORY = web.AppKey("directory", Directory)
 CALL_SERVICE = web.AppKey("call_service", CallService)
 RECORDING_CONTROL = web.AppKey("recording_control", RecordingControl)
 GUEST_SERVICE = web.AppKey("guest_service", GuestService)
+READINESS = web.AppKey("readiness", Readiness)

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from telemed import appkeys
 from telemed.accounts.demo import DEMO_PASSWORD, seed_demo_network
 from telemed.accounts.models import CouncilRole, UserRole
 from telemed.accounts.passwords import PasswordHasher
@@ -26,11 +27,15 @@ from telemed.audit.log import AuditLog
 from telemed.audit.schemas import VerifyInput
 from telemed.audit.service import AuditService, local_operator
 from telemed.audit.work import AuditedWork
+from telemed.cases.seals import SealCheck
 from telemed.clock import SystemClock
 from telemed.db.engine import create_engine, create_sessionmaker
 from telemed.db.migrations import DatabaseNotMigrated, ensure_migrated, upgrade
 from telemed.errors import DomainError
 from telemed.logs import configure_logging
+from telemed.ops.archive import DamagedArchive
+from telemed.ops.backup import Backups, RestoreRefused, prune
+from telemed.ops.protocol import ProtocolLog
 from telemed.settings import Settings
 
 
@@ -70,7 +75,8 @@ async def _with_audit(
         sessionmaker, clock = create_sessionmaker(engine), SystemClock()
         work = AuditedWork(sessionmaker, AuditLog(clock))
         signer = CheckpointSigner.load_or_create(settings.data_dir)
-        return await action(AuditService(sessionmaker, work, signer, clock))
+        records = (SealCheck(sessionmaker),)
+        return await action(AuditService(sessionmaker, work, signer, clock, records=records))
     finally:
         await engine.dispose()
 
@@ -78,11 +84,13 @@ async def _with_audit(
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     configure_logging(settings.log_level, json=settings.log_json)
+    app = create_app(settings)
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         access_log=None,
+        logger=ProtocolLog(app[appkeys.METRICS]),
         print=lambda _: print(f"Telemed is listening on http://{settings.host}:{settings.port}/"),
     )
     return 0
@@ -196,6 +204,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         pinned = body.checkpoint if body else None
         covered = f", and it still holds checkpoint {pinned.seq}" if pinned else ""
         print(f"The audit chain is intact: {result['rows']} rows{covered}.")
+    elif result["record"] is not None:
+        print(f"The audit chain is intact but a signed record was changed: {result['reason']}")
     elif result["first_bad_seq"] is None:
         print(f"The checkpoint cannot be trusted: {result['reason']}")
     else:
@@ -212,6 +222,48 @@ def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
         print(f"Checkpoint at seq {checkpoint['seq']} written to {args.output}.")
     else:
         print(text, end="")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    stamp = SystemClock().now().strftime("%Y%m%dT%H%M%SZ")
+    suffix = ".tar.age" if args.recipient else ".tar"
+    output = Path(args.output or Path(args.directory) / f"telemed-backup-{stamp}{suffix}")
+    backups = Backups(settings, SystemClock())
+    try:
+        manifest = asyncio.run(backups.create(output, _operator(), args.recipient or []))
+    except (ValueError, RuntimeError, OSError) as error:
+        print(f"telemed: backup failed: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"Backup written to {output}: {manifest.database} database, "
+        f"{len(manifest.files) - 3} files, audit checkpoint at row {manifest.checkpoint['seq']}."
+    )
+    if args.directory and args.keep:
+        for old in prune(Path(args.directory), args.keep):
+            print(f"Removed the older backup {old}.")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    identity = Path(args.identity) if args.identity else None
+    key = Path(args.signing_key) if args.signing_key else None
+    backups = Backups(settings, SystemClock())
+    try:
+        report = asyncio.run(backups.restore(Path(args.archive), _operator(), identity, key))
+    except DamagedArchive as error:
+        print(f"telemed: the archive is damaged; nothing was restored: {error}", file=sys.stderr)
+        return 1
+    except RestoreRefused as error:
+        print(f"telemed: restore refused: {error}", file=sys.stderr)
+        return 1
+    print(f"Restored {args.archive}:")
+    for line in report.lines():
+        print(f"  {line}")
+    if key is None:
+        print("  The private signing key is not in a backup: copy it into the data directory.")
     return 0
 
 
@@ -314,10 +366,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _database_flags(audit_checkpoint)
     audit_checkpoint.set_defaults(handler=cmd_audit_checkpoint)
+
+    backup = commands.add_parser(
+        "backup",
+        help="write one consistent archive while the server runs",
+        description="Database snapshot, the attachment files it names, the audit public key "
+        "and a signed checkpoint, with a manifest of SHA-256 sums (docs/deployment.md).",
+    )
+    where = backup.add_mutually_exclusive_group(required=True)
+    where.add_argument("--output", metavar="FILE", help="the archive to write")
+    where.add_argument("--directory", metavar="DIR", help="write a time-stamped archive here")
+    backup.add_argument("--keep", type=int, metavar="N", help="with --directory: keep the N newest")
+    backup.add_argument(
+        "--recipient", action="append", metavar="AGE_KEY", help="encrypt to this age public key"
+    )
+    _database_flags(backup)
+    backup.set_defaults(handler=cmd_backup)
+
+    restore = commands.add_parser(
+        "restore",
+        help="restore an archive into an empty data directory or database, then verify it",
+    )
+    restore.add_argument("archive")
+    restore.add_argument("--identity", metavar="FILE", help="age identity of an encrypted archive")
+    restore.add_argument(
+        "--signing-key", metavar="FILE", help="the audit signing key, kept apart from backups"
+    )
+    _database_flags(restore)
+    restore.set_defaults(handler=cmd_restore)
     return parser
 
 
+# What Telemed writes (the SQLite database, attachments, recordings, keys) is patient data
+# or a secret: new directories 0700 and files 0600, whatever the shell's umask was.
+PRIVATE_UMASK = 0o077
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(PRIVATE_UMASK)
     args = build_parser().parse_args(argv)
     try:
         result: int = args.handler(args)

@@ -68,6 +68,14 @@ class Conflict(DomainError):
         self.details = details
 
 
+class RecordAltered(Conflict):
+    """A signed decision or a note no longer matches the hash recorded when it was stored:
+    nothing is produced from it (minutes, FHIR) until an administrator has looked."""
+
+    code = "record_altered"
+    default_message = "A signed record of this case was changed after it was stored."
+
+
 class ValidationFailed(DomainError):
     code = "validation_error"
     default_message = "The request is not valid."

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     database_url: str = ""
     # With a Redis URL, several server processes share Socket.IO rooms.
     redis_url: str = ""
+    # /readyz answers "unavailable" below this much free disk in the data directory.
+    ready_min_free_bytes: int = Field(default=1024**3, ge=0)
     web_dir: Path = _REPO_WEB_DIR
 
     # Sessions: idle timeout and absolute lifetime, in seconds.
@@ -46,6 +48,8 @@ class Settings(BaseSettings):
     login_slowdown_seconds: float = Field(default=1.0, ge=0)
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=20, ge=1)
+    # How long a browser that signed in stays a known device of that account, in seconds.
+    login_known_device_lifetime: int = Field(default=90 * 24 * 3600, gt=0)
 
     # Origins allowed to open a Socket.IO connection besides the server's own.
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy import func, select
 
@@ -15,6 +19,19 @@ from telemed.accounts.passwords import PasswordHasher
 from telemed.cli import build_parser, main
 from telemed.db.base import Base
 from telemed.db.engine import create_engine, create_sessionmaker
+from tests.cases.test_attachments import Field, multipart, png_bytes
+from tests.realtime.live import sign_in
+from tests.realtime.processes import ServerProcess, telemed_command
+from tests.support.cases import NEW_CASE
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_umask() -> Iterator[None]:
+    """``main`` sets the process's umask, as it should for a server; tests run on after."""
+    previous = os.umask(0o022)
+    os.umask(previous)
+    yield
+    os.umask(previous)
 
 
 def _command_paths(parser: argparse.ArgumentParser, prefix: list[str]) -> list[list[str]]:
@@ -114,3 +131,39 @@ def test_user_add_refuses_a_short_password(
     args = ["user", "add", "x.y", "--full-name", "X", "--role", "admin", "--password-stdin"]
     assert main([*args, "--database-url", url]) == 1
     assert "password: at least 8 characters" in capsys.readouterr().err
+
+
+async def test_what_the_server_writes_is_readable_by_its_own_user_only(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    await telemed_command("db", "upgrade", "--data-dir", str(data))
+    await telemed_command("demo", "--data-dir", str(data))
+    url = f"sqlite+aiosqlite:///{data / 'telemed.db'}"
+    server = ServerProcess(url, data, log_path=tmp_path / "server.log")
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            bearer = {"Authorization": f"Bearer {await sign_in(http, server.url, 'bs.namcan')}"}
+            async with http.post(
+                f"{server.url}/api/v1/cases", json=NEW_CASE, headers=bearer
+            ) as response:
+                assert response.status == 201
+                case_id = (await response.json())["id"]
+            body, content_type = multipart([Field("file", png_bytes(), "a.png")])
+            async with http.post(
+                f"{server.url}/api/v1/cases/{case_id}/attachments",
+                data=body,
+                headers={**bearer, "Content-Type": content_type},
+            ) as response:
+                assert response.status == 201
+    finally:
+        await server.stop()
+    modes = {
+        path.relative_to(tmp_path).as_posix(): stat.S_IMODE(path.stat().st_mode)
+        for path in [data, *data.rglob("*")]
+    }
+    assert {"data/telemed.db", "data/blobs"} <= modes.keys()
+    assert len([name for name in modes if name.startswith("data/blobs/")]) >= 2
+    expected = {name: 0o700 if (tmp_path / name).is_dir() else 0o600 for name in modes}
+    assert {name: oct(mode) for name, mode in modes.items()} == {
+        name: oct(mode) for name, mode in expected.items()
+    }

@@ -10,10 +10,12 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from telemed.accounts.models import AuthSession, LoginFailures, User
+from telemed.accounts.devices import KnownDevices
+from telemed.accounts.models import AuthSession, User
 from telemed.accounts.passwords import PasswordHasher
 from telemed.accounts.principal import Actor, CouncilSeat, FacilityRef, Principal
-from telemed.accounts.repository import AccountRepository, LoginFailureRepository, SessionRepository
+from telemed.accounts.repository import AccountRepository, SessionRepository
+from telemed.accounts.throttle import LoginThrottle
 from telemed.audit.log import AuditEntry, Outcome
 from telemed.audit.work import AuditedWork
 from telemed.clock import Clock
@@ -35,19 +37,12 @@ class SessionPolicy:
 
 
 @dataclass(frozen=True)
-class ThrottlePolicy:
-    window: int = 15 * 60
-    slowdown_after: int = 3
-    slowdown_seconds: float = 1.0
-    max_per_account: int = 5
-    max_per_address: int = 20
-
-
-@dataclass(frozen=True)
 class LoginResult:
     token: str
     csrf_token: str
     principal: Principal
+    # A new known-device cookie for the browser that signed in (none for guests).
+    device_cookie: str | None = None
 
 
 def hash_token(token: str) -> str:
@@ -83,7 +78,8 @@ class AuthService:
         clock: Clock,
         hasher: PasswordHasher,
         sessions: SessionPolicy,
-        throttle: ThrottlePolicy,
+        throttle: LoginThrottle,
+        devices: KnownDevices,
         work: AuditedWork,
         guests: GuestSessions | None = None,
     ) -> None:
@@ -94,13 +90,18 @@ class AuthService:
         self._hasher = hasher
         self._sessions = sessions
         self._throttle = throttle
+        self._devices = devices
 
-    async def login(self, username: str, password: str, actor: Actor) -> LoginResult:
+    async def login(
+        self, username: str, password: str, actor: Actor, device_cookie: str | None = None
+    ) -> LoginResult:
         """Sign in. ``actor`` is the anonymous caller (address, request id, the username
-        tried); every attempt is audited, a refusal as ``auth.login_failed`` (denied)."""
-        keys = (f"account:{username.casefold()}", f"address:{actor.address}")
+        tried); every attempt is audited, a refusal as ``auth.login_failed`` (denied).
+        ``device_cookie`` is the caller's known-device cookie for this account, if any."""
+        device = self._devices.recognise(username, device_cookie)
+        attempt = self._throttle.attempt(username, actor.address, device)
         try:
-            await self._refuse_if_locked(keys)
+            count = await self._throttle.reserve(attempt)
         except TooManyAttempts:
             await self._record_refusal(actor)
             raise
@@ -111,11 +112,8 @@ class AuthService:
         # Verified outside the transaction: hashing takes tens of milliseconds and must not
         # hold the database's write lock.
         if not await self._hasher.verify(password_hash, password):
-            failures = await self._record_failure(keys)
             await self._record_refusal(actor)
-            if failures >= self._throttle.slowdown_after:
-                steps = failures - self._throttle.slowdown_after + 1
-                await self._clock.sleep(min(self._throttle.slowdown_seconds * steps, 5.0))
+            await self._throttle.failed(attempt, count)
             raise InvalidCredentials()
 
         assert user is not None
@@ -124,7 +122,7 @@ class AuthService:
         now = self._clock.now()
         async with self._work(actor, "auth.login") as unit:
             db = unit.db
-            await LoginFailureRepository(db).clear(keys[0])
+            await self._throttle.succeeded(db, attempt)
             sessions = SessionRepository(db)
             await sessions.delete_expired(now, now - timedelta(seconds=self._sessions.idle_timeout))
             auth_session = AuthSession(
@@ -141,7 +139,7 @@ class AuthService:
             assert fresh is not None
             principal = await load_principal(accounts, fresh, auth_session)
             unit.actor = Actor(principal, actor.address, actor.request_id)
-        return LoginResult(token=token, csrf_token=csrf_token, principal=principal)
+        return LoginResult(token, csrf_token, principal, self._devices.issue(username))
 
     async def authenticate(self, token: str, *, touch: bool = True) -> Principal:
         """The principal behind a session token; refuses unknown, expired and disabled.
@@ -168,13 +166,16 @@ class AuthService:
                 or now >= auth_session.expires_at
                 or idle >= timedelta(seconds=self._sessions.idle_timeout)
             ):
+                # Deleted for good: the transaction commits before the refusal is raised
+                # (raising inside it would roll the deletion back).
                 await sessions.delete(auth_session.token_hash)
-                raise AuthenticationRequired("Your session has ended. Sign in again.")
-            # Refreshing last_seen on every request would make every read a write; a
-            # resolution of a tenth of the idle timeout (at most a minute) is plenty.
-            if touch and idle >= timedelta(seconds=min(60, self._sessions.idle_timeout / 10)):
-                auth_session.last_seen_at = now
-            return await load_principal(accounts, user, auth_session)
+            else:
+                # Refreshing last_seen on every request would make every read a write; a
+                # resolution of a tenth of the idle timeout (at most a minute) is plenty.
+                if touch and idle >= timedelta(seconds=min(60, self._sessions.idle_timeout / 10)):
+                    auth_session.last_seen_at = now
+                return await load_principal(accounts, user, auth_session)
+        raise AuthenticationRequired("Your session has ended. Sign in again.")
 
     async def logout(self, actor: Actor) -> None:
         """End the session: its token stops working as cookie and as bearer alike."""
@@ -186,38 +187,3 @@ class AuthService:
     async def _record_refusal(self, actor: Actor) -> None:
         # Never the password: the row names the account tried, the address and the request.
         await self._work.record_alone(actor, AuditEntry("auth.login_failed"), Outcome.DENIED)
-
-    async def _refuse_if_locked(self, keys: tuple[str, str]) -> None:
-        now = self._clock.now()
-        limits = (self._throttle.max_per_account, self._throttle.max_per_address)
-        async with self._sessionmaker() as db, db.begin():
-            failures = LoginFailureRepository(db)
-            for key, limit in zip(keys, limits, strict=True):
-                row = await failures.get(key)
-                if row is None or row.failures < limit:
-                    continue
-                unlock_at = row.window_started_at + timedelta(seconds=self._throttle.window)
-                if unlock_at > now:
-                    raise TooManyAttempts(
-                        retry_after=max(1, int((unlock_at - now).total_seconds()))
-                    )
-
-    async def _record_failure(self, keys: tuple[str, str]) -> int:
-        """Count a failure against every key; the highest count decides the slowdown."""
-        now = self._clock.now()
-        window = timedelta(seconds=self._throttle.window)
-        highest = 0
-        async with self._sessionmaker() as db, db.begin():
-            failures = LoginFailureRepository(db)
-            for key in keys:
-                row = await failures.get(key)
-                if row is None:
-                    row = LoginFailures(key=key, failures=0, window_started_at=now)
-                    failures.add(row)
-                elif now - row.window_started_at >= window:
-                    row.failures = 0
-                    row.window_started_at = now
-                row.failures += 1
-                if key.startswith("account:"):
-                    highest = max(highest, row.failures)
-        return highest

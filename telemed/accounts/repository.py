@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from telemed.accounts.models import (
@@ -83,11 +84,58 @@ class LoginFailureRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, key: str) -> LoginFailures | None:
-        return await self._session.get(LoginFailures, key)
+    async def reserve(
+        self, key: str, limit: int | None, now: datetime, expired_before: datetime
+    ) -> int | None:
+        """Count one attempt against ``key`` unless it is at ``limit`` in its window; the
+        new count, or None when at the limit. One statement checks and counts: the
+        database orders concurrent attempts on the row (a row lock on PostgreSQL, the
+        write lock on SQLite), so no two of them see the same count."""
+        failures, started = LoginFailures.failures, LoginFailures.window_started_at
+        stale = started <= expired_before
+        insert = (
+            postgresql.insert
+            if self._session.get_bind().dialect.name == "postgresql"
+            else sqlite.insert
+        )
+        statement = (
+            insert(LoginFailures)
+            .values(key=key, failures=1, window_started_at=now)
+            .on_conflict_do_update(
+                index_elements=[LoginFailures.key],
+                set_={
+                    "failures": case((stale, 1), else_=failures + 1),
+                    "window_started_at": case((stale, literal(now, started.type)), else_=started),
+                },
+                where=None if limit is None else (failures < limit) | stale,
+            )
+            .returning(failures)
+        )
+        count: int | None = await self._session.scalar(statement)
+        return count
 
-    def add(self, row: LoginFailures) -> None:
-        self._session.add(row)
+    async def count(self, key: str, expired_before: datetime) -> int:
+        """The count of ``key`` in its current window (0 when none or expired)."""
+        count: int | None = await self._session.scalar(
+            select(LoginFailures.failures).where(
+                LoginFailures.key == key, LoginFailures.window_started_at > expired_before
+            )
+        )
+        return count or 0
+
+    async def window_started_at(self, key: str) -> datetime | None:
+        started: datetime | None = await self._session.scalar(
+            select(LoginFailures.window_started_at).where(LoginFailures.key == key)
+        )
+        return started
+
+    async def give_back(self, key: str) -> None:
+        """Undo one reservation (an attempt that turned out not to be a failure)."""
+        await self._session.execute(
+            update(LoginFailures)
+            .where(LoginFailures.key == key, LoginFailures.failures > 0)
+            .values(failures=LoginFailures.failures - 1)
+        )
 
     async def clear(self, key: str) -> None:
         await self._session.execute(delete(LoginFailures).where(LoginFailures.key == key))

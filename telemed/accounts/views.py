@@ -6,17 +6,21 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from telemed import appkeys
+from telemed.accounts.devices import device_cookie_name
 from telemed.accounts.principal import Actor
 from telemed.http.auth import (
     clear_session_cookie,
     current_actor,
     current_principal,
     request_address,
+    require_own_origin,
     set_session_cookie,
 )
 from telemed.http.openapi import describe
 from telemed.http.requests import parse_json
 from telemed.logs import request_id_var
+
+LOGIN_PATH = "/api/v1/auth/login"
 
 
 class LoginBody(BaseModel):
@@ -29,14 +33,18 @@ class LoginBody(BaseModel):
     tag="auth",
     body=LoginBody,
     public=True,
-    errors=(401, 422, 429),
+    errors=(401, 403, 415, 422, 429),
 )
 async def login(request: web.Request) -> web.Response:
+    require_own_origin(request)
     body = await parse_json(request, LoginBody)
     actor = Actor(
         None, request_address(request), request_id_var.get(), attempted_username=body.username
     )
-    result = await request.app[appkeys.AUTH_SERVICE].login(body.username, body.password, actor)
+    device_cookie = request.cookies.get(device_cookie_name(body.username))
+    result = await request.app[appkeys.AUTH_SERVICE].login(
+        body.username, body.password, actor, device_cookie
+    )
     response = web.json_response(
         {
             "token": result.token,
@@ -48,6 +56,17 @@ async def login(request: web.Request) -> web.Response:
     set_session_cookie(
         response, result.token, secure=settings.cookie_secure, max_age=settings.session_lifetime
     )
+    if result.device_cookie is not None:
+        response.set_cookie(
+            device_cookie_name(body.username),
+            result.device_cookie,
+            # Sent with sign-ins only, never to another site.
+            path=LOGIN_PATH,
+            httponly=True,
+            samesite="Strict",
+            secure=settings.cookie_secure,
+            max_age=settings.login_known_device_lifetime,
+        )
     return response
 
 
@@ -69,6 +88,6 @@ async def me(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/api/v1/auth/login", login)
+    app.router.add_post(LOGIN_PATH, login)
     app.router.add_post("/api/v1/auth/logout", logout)
     app.router.add_get("/api/v1/me", me)

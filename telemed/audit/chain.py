@@ -26,6 +26,10 @@ CHAINED_FIELDS = (
     "outcome",
     "request_id",
 )
+# Chained only when set, so that rows written before the field existed keep their hashes:
+# the SHA-256 of the signed decision or note that the row records.
+OPTIONAL_CHAINED_FIELDS = ("content_hash",)
+EXPORTED_FIELDS = (*CHAINED_FIELDS, *OPTIONAL_CHAINED_FIELDS)
 
 
 def timestamp(value: datetime) -> str:
@@ -40,13 +44,16 @@ def _value(value: Any) -> Any:
 
 
 def canonical(record: AuditRecord) -> bytes:
-    """Sorted-key compact JSON of the chained fields, UTF-8."""
-    return canonical_values({name: getattr(record, name) for name in CHAINED_FIELDS})
+    """Sorted-key compact JSON of the chained fields (the optional ones when set), UTF-8."""
+    return canonical_values({name: getattr(record, name) for name in EXPORTED_FIELDS})
 
 
 def canonical_values(values: Mapping[str, Any]) -> bytes:
     """The same encoding from a plain mapping (a fetched row), without building a model."""
     fields = {name: _value(values[name]) for name in CHAINED_FIELDS}
+    fields.update(
+        (name, values[name]) for name in OPTIONAL_CHAINED_FIELDS if values.get(name) is not None
+    )
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from telemed.audit.chain import timestamp
 
@@ -71,20 +72,28 @@ class CheckpointSigner:
     @classmethod
     def load_or_create(cls, data_dir: Path) -> CheckpointSigner:
         """The key in ``data_dir``, generated (mode 0600) the first time."""
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         private_path = data_dir / PRIVATE_KEY_FILE
         if not private_path.exists():
             _create_key_file(private_path)
-        loaded = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
-        if not isinstance(loaded, Ed25519PrivateKey):
-            raise RuntimeError(f"{private_path} does not hold an Ed25519 private key")
+        signer = cls.from_file(private_path)
         public_path = data_dir / PUBLIC_KEY_FILE
         if not public_path.exists():
-            public_pem = loaded.public_key().public_bytes(
+            public_pem = signer._public_key.public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
             public_path.write_bytes(public_pem)
-        return cls(loaded)
+        return signer
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A 256-bit secret for ``purpose`` derived from this key (HKDF): other parts of
+        the server sign with it, and it reveals nothing about the checkpoint key."""
+        raw = self._private_key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        return HKDF(hashes.SHA256(), 32, salt=None, info=purpose.encode()).derive(raw)
 
     def sign(self, seq: int, hash_: str, at: datetime) -> Checkpoint:
         stamp = timestamp(at)
@@ -97,15 +106,28 @@ class CheckpointSigner:
         The signature is checked against the key in the data directory, never against the
         key the checkpoint names (anyone can name their own key).
         """
-        if not secrets.compare_digest(checkpoint.public_key, self.public_key):
-            return "the checkpoint was signed by another key than this server's"
-        try:
-            signature = base64.b64decode(checkpoint.signature, validate=True)
-            message = signed_message(checkpoint.seq, checkpoint.hash, checkpoint.at)
-            self._public_key.verify(signature, message)
-        except (InvalidSignature, ValueError):
-            return "the checkpoint's signature is not valid"
-        return None
+        return checkpoint_problem(checkpoint, self._public_key)
+
+    @classmethod
+    def from_file(cls, path: Path) -> CheckpointSigner:
+        """A signing key kept elsewhere (restoring a backup), read as the server reads its own."""
+        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(loaded, Ed25519PrivateKey):
+            raise ValueError(f"{path} does not hold an Ed25519 private key")
+        return cls(loaded)
+
+
+def checkpoint_problem(checkpoint: Checkpoint, public_key: Ed25519PublicKey) -> str | None:
+    """Why the checkpoint was not signed by ``public_key``'s private half, or None."""
+    if not secrets.compare_digest(checkpoint.public_key, _b64(_raw_public(public_key))):
+        return "the checkpoint was signed by another key than this server's"
+    try:
+        signature = base64.b64decode(checkpoint.signature, validate=True)
+        message = signed_message(checkpoint.seq, checkpoint.hash, checkpoint.at)
+        public_key.verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return "the checkpoint's signature is not valid"
+    return None
 
 
 def _create_key_file(path: Path) -> None:

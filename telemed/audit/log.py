@@ -28,6 +28,8 @@ class AuditEntry:
     action: str
     case_id: int | None = None
     object_id: str | None = None
+    # The SHA-256 of the signed decision or the note the action stored (chained).
+    content_hash: str | None = None
 
 
 class AuditLog:
@@ -66,6 +68,7 @@ class AuditLog:
             object_id=entry.object_id,
             outcome=outcome.value,
             request_id=actor.request_id[:32],
+            content_hash=entry.content_hash,
             prev_hash=prev_hash,
         )
         record.hash = chain_hash(prev_hash, record)

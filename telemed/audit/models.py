@@ -28,6 +28,9 @@ class AuditRecord(Base):
     object_id: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))
     request_id: Mapped[str] = mapped_column(String(32))
+    # The SHA-256 of the signed decision or the note this row records (added by 0006);
+    # chained when set, so the record cannot change without verification noticing.
+    content_hash: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
@@ -39,4 +42,6 @@ class AuditRecord(Base):
         # Added by 0003 for the review filters (actor by username, outcome).
         Index("ix_audit_log_username_seq", "actor_username", "seq"),
         Index("ix_audit_log_outcome_seq", "outcome", "seq"),
+        # Added by 0006: the row that binds a decision or a note, found by its id.
+        Index("ix_audit_log_action_object", "action", "object_id"),
     )

@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -15,13 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from telemed.accounts.models import UserRole
 from telemed.accounts.principal import Actor
-from telemed.audit.chain import CHAINED_FIELDS, timestamp
+from telemed.audit.chain import EXPORTED_FIELDS, timestamp
 from telemed.audit.checkpoints import Checkpoint, CheckpointSigner
 from telemed.audit.fhir import audit_event
 from telemed.audit.models import AuditRecord
 from telemed.audit.repository import AuditRepository
 from telemed.audit.schemas import AuditFilters, AuditQuery, VerifyInput
-from telemed.audit.verify import ChainVerifier, VerifyResult
+from telemed.audit.verify import ChainVerifier, RecordCheck, VerifyResult
 from telemed.audit.work import AuditedWork
 from telemed.clock import Clock
 from telemed.errors import AuthenticationRequired, Forbidden
@@ -34,7 +34,7 @@ ExportFormat = Literal["csv", "ndjson"]
 # database and the data directory.
 OPERATOR_ADDRESS = "cli"
 
-CSV_COLUMNS = (*CHAINED_FIELDS, "prev_hash", "hash")
+CSV_COLUMNS = (*EXPORTED_FIELDS, "prev_hash", "hash")
 
 
 def local_operator(username: str) -> Actor:
@@ -68,6 +68,7 @@ def item_json(record: AuditRecord) -> Json:
         "object_id": record.object_id,
         "outcome": record.outcome,
         "request_id": record.request_id,
+        "content_hash": record.content_hash,
         "hash": record.hash,
     }
 
@@ -92,12 +93,13 @@ class AuditService:
         *,
         server_name: str = "Telemed",
         batch_size: int = 1000,
+        records: Sequence[RecordCheck] = (),
     ) -> None:
         self._sessionmaker = sessionmaker
         self._work = work
         self._signer = signer
         self._clock = clock
-        self._verifier = ChainVerifier(sessionmaker)
+        self._verifier = ChainVerifier(sessionmaker, records=records)
         self._server_name = server_name
         self._batch_size = batch_size
 

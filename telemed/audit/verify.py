@@ -1,4 +1,6 @@
-"""Walking the whole chain and naming the first position where it no longer holds.
+"""Walking the whole chain and naming the first position where it no longer holds, then
+the first signed record (a decision, a note) that no longer matches the hash the chain
+recorded for it.
 
 The walk reads the table in seq order in batches, each in a short transaction of its own,
 so memory stays constant and writers are never held up for long (on SQLite every
@@ -9,9 +11,9 @@ read one after another still see one consistent prefix of the chain.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,12 +25,34 @@ DEFAULT_BATCH = 5000
 
 
 @dataclass(frozen=True)
+class AlteredRecord:
+    """A signed record that no longer matches what the chain recorded for it."""
+
+    kind: str  # "decision" or "note"
+    id: int
+    case_id: int
+    # The audit row that recorded its hash; None when no row ever recorded it.
+    seq: int | None
+    reason: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"type": self.kind, "id": self.id, "case_id": self.case_id}
+
+
+class RecordCheck(Protocol):
+    """Checks records outside the audit table against the hashes the chain holds."""
+
+    async def first_altered(self) -> AlteredRecord | None: ...
+
+
+@dataclass(frozen=True)
 class VerifyResult:
     ok: bool
     rows: int
     first_bad_seq: int | None = None
     reason: str | None = None
     checkpoint: Checkpoint | None = None
+    record: AlteredRecord | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -37,6 +61,7 @@ class VerifyResult:
             "first_bad_seq": self.first_bad_seq,
             "reason": self.reason,
             "checkpoint": self.checkpoint.signed_part() if self.checkpoint else None,
+            "record": self.record.as_json() if self.record else None,
         }
 
 
@@ -105,14 +130,19 @@ class ChainWalk:
 
 class ChainVerifier:
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], batch_size: int = DEFAULT_BATCH
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        batch_size: int = DEFAULT_BATCH,
+        records: Sequence[RecordCheck] = (),
     ) -> None:
         self._sessionmaker = sessionmaker
         self._batch_size = batch_size
+        self._records = records
 
     async def verify(self, checkpoint: Checkpoint | None = None) -> VerifyResult:
         """Walk the chain; with a checkpoint (already checked to be signed by this server's
-        key), also require that the chain still reaches it with the same hash."""
+        key), also require that the chain still reaches it with the same hash. Once the
+        chain holds, the records it binds are checked against it."""
         walk = ChainWalk(checkpoint)
         after: int | None = None
         try:
@@ -127,4 +157,10 @@ class ChainVerifier:
             walk.finish()
         except Broken as broken:
             return VerifyResult(False, walk.rows, broken.seq, broken.reason, checkpoint)
+        for check in self._records:
+            altered = await check.first_altered()
+            if altered is not None:
+                return VerifyResult(
+                    False, walk.rows, altered.seq, altered.reason, checkpoint, altered
+                )
         return VerifyResult(True, walk.rows, checkpoint=checkpoint)

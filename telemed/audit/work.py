@@ -41,6 +41,11 @@ DENIALS = (
 )
 
 
+def outcome_of(error: DomainError) -> Outcome:
+    """How the trail names a refusal (denied) or a failure (error)."""
+    return Outcome.DENIED if isinstance(error, DENIALS) else Outcome.ERROR
+
+
 @dataclass
 class Unit:
     db: AsyncSession
@@ -71,8 +76,7 @@ class AuditedWork:
                 yield unit
                 await self._audit.record(db, unit.actor or actor, entry, Outcome.SUCCESS)
         except DomainError as error:
-            outcome = Outcome.DENIED if isinstance(error, DENIALS) else Outcome.ERROR
-            await self.record_alone(actor, entry, outcome)
+            await self.record_alone(actor, entry, outcome_of(error))
             raise
         except Exception:
             try:

@@ -18,8 +18,8 @@ from pathlib import Path, PurePath
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from telemed.accounts.principal import Actor
-from telemed.audit.log import AuditEntry, Outcome
-from telemed.audit.work import AuditedWork, Unit
+from telemed.audit.log import AuditEntry
+from telemed.audit.work import AuditedWork, Unit, outcome_of
 from telemed.cases import access
 from telemed.cases.blobs import BlobStore, BlobWriter, is_referenced
 from telemed.cases.board import Json, attachment_json
@@ -27,7 +27,15 @@ from telemed.cases.events import CaseEventSink
 from telemed.cases.models import Attachment
 from telemed.cases.repository import CaseRepository
 from telemed.cases.service import CaseService, EventWriter, require_open
-from telemed.cases.sniff import MAX_DESCRIPTION, PNG, FileType, Sniffed, clean_text, sniff
+from telemed.cases.sniff import (
+    MAX_DESCRIPTION,
+    PNG,
+    FileType,
+    Sniffed,
+    clean_text,
+    megabytes,
+    sniff,
+)
 from telemed.clock import Clock
 from telemed.errors import DomainError, FieldProblem, NotFound, PayloadTooLarge, ValidationFailed
 
@@ -80,10 +88,6 @@ def safe_filename(raw: str | None, file_type: FileType) -> str:
     return (stem or "attachment")[: MAX_FILENAME - len(suffix)] + suffix
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):g} MiB" if size >= 1024 * 1024 else f"{size} bytes"
-
-
 class AttachmentService:
     def __init__(
         self,
@@ -116,15 +120,19 @@ class AttachmentService:
     ) -> Json:
         """Store the form's file on the case; the attachment as the board shows it.
 
+        Who may add a file is decided before a byte of the form is read: a stranger's
+        upload is refused without receiving, storing or parsing the file.
+
         ``from_recorder`` is the server's own recorder handing over a session recording:
         only then are recordings accepted, and the upload size limit does not apply.
         """
         try:
+            await self._require_uploader(actor, case_id)
             received = await self._receive(form, from_recorder)
-        except DomainError:
+        except DomainError as error:
             # Refused before any transaction: still one line in the trail for this attempt.
             entry = AuditEntry("attachment.upload", case_id)
-            await self._work.record_alone(actor, entry, Outcome.ERROR)
+            await self._work.record_alone(actor, entry, outcome_of(error))
             raise
         hashes = [received.sha256]
         if received.preview_sha256 is not None:
@@ -159,6 +167,12 @@ class AttachmentService:
             stem = PurePath(attachment.filename).stem or "attachment"
             name = f"{stem[: MAX_FILENAME - 12]}-preview.png"
             return await self._stored(attachment.preview_sha256, PNG.media_type, name, None)
+
+    async def _require_uploader(self, actor: Actor, case_id: int) -> None:
+        """The rule ``_record`` applies again, under the case's lock, once the file is in."""
+        async with self._sessionmaker() as db:
+            case = await CaseRepository(db).get(case_id)
+        require_open(access.require_clinical(actor.user, case))
 
     async def _visible_attachment(
         self, unit: Unit, actor: Actor, case_id: int, attachment_id: int
@@ -200,7 +214,13 @@ class AttachmentService:
             if writer is None:
                 raise ValidationFailed([FieldProblem("file", "a file is required")])
             await asyncio.to_thread(writer.finish)
-            sniffed = await asyncio.to_thread(sniff, writer.temp_path, recording=recording)
+            sniffed = await asyncio.to_thread(
+                sniff,
+                writer.temp_path,
+                recording=recording,
+                # A deflated file may expand to no more than an uncompressed one may be.
+                max_inflated=self._max_upload_bytes,
+            )
             committed = await asyncio.to_thread(writer.commit)
             received = _Received(
                 sniffed=sniffed,
@@ -228,7 +248,7 @@ class AttachmentService:
         async for chunk in chunks:
             if limited and writer.size + len(buffer) + len(chunk) > self._max_upload_bytes:
                 raise PayloadTooLarge(
-                    f"The file is larger than the limit of {_megabytes(self._max_upload_bytes)}."
+                    f"The file is larger than the limit of {megabytes(self._max_upload_bytes)}."
                 )
             buffer += chunk
             if len(buffer) >= WRITE_BUFFER:

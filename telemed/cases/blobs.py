@@ -62,7 +62,7 @@ class BlobWriter:
             # Same hash, same bytes: the content is already stored.
             self.temp_path.unlink(missing_ok=True)
             return sha256
-        target.parent.mkdir(exist_ok=True)
+        target.parent.mkdir(mode=0o700, exist_ok=True)
         os.replace(self.temp_path, target)
         _fsync_directory(target.parent)
         return sha256
@@ -77,7 +77,7 @@ class BlobWriter:
 class BlobStore:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def path(self, sha256: str) -> Path:
         if not _SHA256.fullmatch(sha256):
@@ -89,8 +89,9 @@ class BlobStore:
 
     def writer(self) -> BlobWriter:
         temp_path = self.directory / f"{TEMP_PREFIX}{secrets.token_hex(16)}"
-        # "xb": never follow or reuse an existing file at that name.
-        return BlobWriter(self, temp_path, temp_path.open("xb"))
+        # O_EXCL: never follow or reuse an existing file at that name. 0600: patient data.
+        fd = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        return BlobWriter(self, temp_path, os.fdopen(fd, "wb"))
 
     def put(self, data: bytes) -> str:
         """Store small content held in memory (a preview) and return its hash."""

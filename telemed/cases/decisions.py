@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 
 from telemed.accounts.principal import Actor
 from telemed.audit.work import AuditedWork
 from telemed.cases import access
-from telemed.cases.board import Json, decision_json, iso, opinion_json
+from telemed.cases.board import Json, decision_json, opinion_json
 from telemed.cases.events import CaseEventSink
 from telemed.cases.models import (
     Case,
@@ -21,6 +19,7 @@ from telemed.cases.models import (
 )
 from telemed.cases.repository import CaseRepository
 from telemed.cases.schemas import DecisionDraft, OpinionInput, SignInput
+from telemed.cases.seals import decision_hash
 from telemed.cases.service import EventWriter
 from telemed.clock import Clock
 from telemed.errors import Conflict, FieldProblem, ValidationFailed
@@ -28,28 +27,6 @@ from telemed.errors import Conflict, FieldProblem, ValidationFailed
 S = CaseStatus
 DRAFTING_STATUSES = frozenset({S.ACCEPTED, S.SCHEDULED, S.IN_SESSION})
 AMENDING_STATUSES = frozenset({S.DECIDED, S.CLOSED})
-
-
-def content_hash(decision: Decision, opinions: Sequence[DecisionOpinion]) -> str:
-    """SHA-256 of the signed content in canonical JSON (sorted keys, compact, UTF-8)."""
-    content = {
-        "case_id": decision.case_id,
-        "decision_id": decision.id,
-        "amends": decision.amends_id,
-        "answers": sorted(decision.answers, key=lambda a: a["question"]),
-        "treatment_direction": decision.treatment_direction,
-        "transfer": decision.transfer,
-        "follow_up": decision.follow_up,
-        "drafted_by": decision.drafted_by_id,
-        "signed_by": decision.signed_by_id,
-        "signed_at": iso(decision.signed_at),
-        "opinions": sorted(
-            [{"user": o.user_id, "stance": o.stance.value, "reason": o.reason} for o in opinions],
-            key=lambda o: o["user"],
-        ),
-    }
-    encoded = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(encoded.encode()).hexdigest()
 
 
 class DecisionService:
@@ -173,7 +150,9 @@ class DecisionService:
             current.signed_by_id = principal.user_id
             current.signed_at = now
             current.updated_at = now
-            current.content_sha256 = content_hash(current, opinions)
+            current.content_sha256 = decision_hash(current, opinions)
+            # The signature's audit row chains the hash: see telemed/cases/seals.py.
+            unit.entry.content_hash = current.content_sha256
             users = await repo.users(
                 {current.drafted_by_id, principal.user_id, *(o.user_id for o in opinions)}
             )

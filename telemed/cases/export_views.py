@@ -8,8 +8,11 @@ from aiohttp import web
 
 from telemed import appkeys
 from telemed.cases.views import CASE, case_id
+from telemed.errors import RecordAltered
 from telemed.http.auth import current_actor
+from telemed.http.errors import error_body, status_for
 from telemed.http.openapi import describe
+from telemed.pages.errors import render_error_page
 
 FHIR_JSON = "application/fhir+json"
 
@@ -18,12 +21,16 @@ FHIR_JSON = "application/fhir+json"
     "The consultation minutes, printable HTML (?lang=vi|en).",
     tag="minutes",
     content_type="text/html",
-    errors=(403, 404),
+    errors=(403, 404, 409),
 )
-async def minutes_html(request: web.Request) -> web.Response:
+async def minutes_html(request: web.Request) -> web.StreamResponse:
     actor = await current_actor(request)
     lang = request.app[appkeys.CATALOGS].language_of(request)
-    html = await request.app[appkeys.MINUTES_SERVICE].html(actor, case_id(request), lang)
+    try:
+        html = await request.app[appkeys.MINUTES_SERVICE].html(actor, case_id(request), lang)
+    except RecordAltered as error:
+        # The minutes are a page people open: they say why in their language.
+        return render_error_page(request, status_for(error), error_body(error))
     return web.Response(text=html, content_type="text/html", charset="utf-8")
 
 
@@ -31,7 +38,7 @@ async def minutes_html(request: web.Request) -> web.Response:
     "The consultation minutes as PDF (?lang=vi|en).",
     tag="minutes",
     content_type="application/pdf",
-    errors=(403, 404, 503, 504),
+    errors=(403, 404, 409, 503, 504),
 )
 async def minutes_pdf(request: web.Request) -> web.Response:
     actor = await current_actor(request)
@@ -49,7 +56,7 @@ async def minutes_pdf(request: web.Request) -> web.Response:
     "The case as a FHIR R4 Bundle (ServiceRequest, Task, Encounter, Communications).",
     tag="minutes",
     content_type="application/fhir+json",
-    errors=(403, 404),
+    errors=(403, 404, 409),
 )
 async def fhir_bundle(request: web.Request) -> web.Response:
     actor = await current_actor(request)

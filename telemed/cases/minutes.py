@@ -2,8 +2,10 @@
 
 Everything comes from one *record*: the board (``board_from_tables``) plus what the board
 does not carry, the asked council's memberships (chair, secretary, members and their
-specialties), each person's facility (the connection points) and when the session started.
-``minutes_data`` and ``fhir.consultation_bundle`` are pure functions of that record.
+specialties), each person's facility (the connection points), the guest specialists
+admitted to the call and when the session started. ``minutes_data`` and
+``fhir.consultation_bundle`` are pure functions of that record. No record is built while a
+signed decision or a note of the case does not match its seal (``seals.require_intact``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from telemed.cases.fhir import consultation_bundle
 from telemed.cases.minutes_pdf import MinutesPrinter
 from telemed.cases.models import CaseEvent
 from telemed.cases.repository import CaseRepository
+from telemed.cases.seals import require_intact
 from telemed.cases.service import board_from_tables
 from telemed.clock import Clock
 from telemed.errors import DomainError
@@ -31,6 +34,7 @@ from telemed.i18n import Catalogs
 
 # Vietnam keeps UTC+7 all year (no daylight saving): a fixed offset needs no tz database.
 VIETNAM_TIME = timezone(timedelta(hours=7), "UTC+7")
+GUEST_EVENTS = ("guest.invited", "call.join")
 ROLE_ORDER = {
     CouncilRole.CHAIR.value: 0,
     CouncilRole.SECRETARY.value: 1,
@@ -48,6 +52,24 @@ class MinutesRepository(CaseRepository):
             .order_by(CouncilMembership.user_id)
         )
         return rows.all()
+
+    async def admitted_guests(self, case_id: int) -> list[Json]:
+        """Guest specialists who joined the call (the chair admitted them from the lobby),
+        with the specialty they were invited as, in the order they first joined."""
+        rows = await self.session.execute(
+            select(CaseEvent.type, CaseEvent.data)
+            .where(CaseEvent.case_id == case_id, CaseEvent.type.in_(GUEST_EVENTS))
+            .order_by(CaseEvent.seq)
+        )
+        invited: dict[int, str] = {}
+        joined: dict[int, Json] = {}
+        for type_, data in rows:
+            if type_ == "guest.invited":
+                invited[data["guest"]["id"]] = data["guest"]["specialty"]
+            elif "guest" in data:
+                guest = data["guest"]
+                joined.setdefault(guest["id"], {"id": guest["id"], "full_name": guest["full_name"]})
+        return [{**g, "specialty": invited.get(g["id"], "")} for g in joined.values()]
 
     async def last_event_at(self, case_id: int, type_: str) -> datetime | None:
         return await self.session.scalar(
@@ -74,10 +96,6 @@ def local_time(value: str | None) -> str | None:
         return None
     moment = datetime.fromisoformat(value).astimezone(VIETNAM_TIME)
     return moment.strftime("%d/%m/%Y %H:%M") + " (UTC+7)"
-
-
-def latest_signed(decisions: Sequence[Json]) -> Json | None:
-    return next((d for d in reversed(decisions) if d["status"] == "signed"), None)
 
 
 def _seat_rows(record: Json, participant_ids: set[int]) -> list[Json]:
@@ -113,11 +131,8 @@ def _sites(record: Json, participant_ids: list[int]) -> list[Json]:
     return list(sites.values())
 
 
-def _conclusion(board: Json) -> Json | None:
-    decision = latest_signed(board["decisions"])
-    if decision is None:
-        return None
-    by_id = {d["id"]: d for d in board["decisions"]}
+def _version(decision: Json, by_id: dict[int, Json]) -> Json:
+    """One signed decision as the minutes show it, with its own opinions."""
     amended = by_id.get(decision["amends"]) if decision["amends"] else None
     opinions = decision["opinions"]
     return {
@@ -145,14 +160,20 @@ def _conclusion(board: Json) -> Json | None:
     }
 
 
+def _signed_versions(board: Json) -> list[Json]:
+    """Every signed decision, oldest first: an amendment does not erase what it amends."""
+    by_id = {d["id"]: d for d in board["decisions"]}
+    return [_version(d, by_id) for d in board["decisions"] if d["status"] == "signed"]
+
+
 def minutes_data(record: Json) -> Json:
     """Everything the minutes show, already ordered and formatted; texts still raw."""
     board = record["board"]
     participant_ids = [p["id"] for p in board["participants"]]
     seat_ids = {seat["user_id"] for seat in record["seats"]}
     seats = _seat_rows(record, set(participant_ids))
-    conclusion = _conclusion(board)
-    signed = [d for d in board["decisions"] if d["status"] == "signed"]
+    versions = _signed_versions(board)
+    conclusion = versions[-1] if versions else None
     return {
         "case": {
             "id": board["id"],
@@ -171,6 +192,7 @@ def minutes_data(record: Json) -> Json:
         "secretaries": [s for s in seats if s["council_role"] == CouncilRole.SECRETARY.value],
         "members": seats,
         "others": [record["people"][uid] for uid in participant_ids if uid not in seat_ids],
+        "guests": record["guests"],
         "requested_by": board["requested_by"]["full_name"] if board["requested_by"] else None,
         "patient": board["patient"],
         "summary": board["summary"],
@@ -197,15 +219,17 @@ def minutes_data(record: Json) -> Json:
             for q in board["questions"]
         ],
         "decision": conclusion,
+        # The versions the current decision replaced, newest first, each as it was signed.
+        "earlier": versions[-2::-1],
         "draft_pending": any(d["status"] == "draft" for d in board["decisions"]),
         "signed_history": [
             {
-                "id": d["id"],
-                "amends": d["amends"],
-                "signed_at": local_time(d["signed_at"]),
-                "sha256": d["content_sha256"],
+                "id": v["id"],
+                "amends": v["amends"]["id"] if v["amends"] else None,
+                "signed_at": v["signed_at"],
+                "sha256": v["sha256"],
             }
-            for d in signed
+            for v in versions
         ],
         "generated_at": local_time(record["generated_at"]),
     }
@@ -264,6 +288,8 @@ class MinutesService:
         async with self._work(actor, action, case_id=case_id) as unit:
             repo = MinutesRepository(unit.db)
             case = access.require_clinical(actor.user, await repo.get(case_id))
+            # Nothing is produced from a record that no longer matches its seal.
+            await require_intact(unit.db, case.id)
             board = await board_from_tables(repo, case)
             council = await repo.council(case.council_id)
             assert council is not None
@@ -287,6 +313,7 @@ class MinutesService:
                     if s.user_id in users
                 ],
                 "people": {uid: person_json(user) for uid, user in users.items()},
+                "guests": await repo.admitted_guests(case.id),
                 "session_started_at": iso(started),
                 "generated_at": iso(self._clock.now()),
             }

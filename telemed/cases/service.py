@@ -29,6 +29,7 @@ from telemed.cases.markdown import render
 from telemed.cases.models import URGENCY_RANK, Case, CaseQuestion, CaseStatus, Note
 from telemed.cases.repository import CaseRepository
 from telemed.cases.schemas import CaseListQuery, EventsQuery, NewCase, NewNote, TransitionInput
+from telemed.cases.seals import note_hash
 from telemed.clock import Clock
 from telemed.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 
@@ -296,6 +297,8 @@ class CaseService:
             event = await writer.append(case, "note.created", {"note": stored})
             assert event["seq"] == note.seq, "the case row was not locked"
             unit.entry.object_id = str(note.id)
+            # The note's audit row chains its hash: see telemed/cases/seals.py.
+            unit.entry.content_hash = note_hash(note)
         await self._sink.publish(writer.events)
         return stored, True
 

@@ -13,16 +13,20 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import av
 from PIL import Image, ImageOps
 from pydicom import config as pydicom_config
 from pydicom import dcmread
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import generate_frames
+from pydicom.filereader import read_dataset, read_preamble
+from pydicom.tag import BaseTag
 from pydicom.uid import (
     DeflatedExplicitVRLittleEndian,
     ExplicitVRLittleEndian,
@@ -31,13 +35,15 @@ from pydicom.uid import (
 )
 
 from telemed.cases.models import AttachmentKind
-from telemed.errors import UnsupportedMediaType
+from telemed.errors import PayloadTooLarge, UnsupportedMediaType
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 JPEG_SIGNATURE = b"\xff\xd8\xff"
 PDF_HEADER = re.compile(rb"%PDF-[12]\.\d")
 DICOM_PREAMBLE = 128
 PDF_TAIL = 1024
+# Deflated DICOM is inflated (and its input read) in pieces of at most this size.
+INFLATE_CHUNK = 1024 * 1024
 # Larger images are refused before decoding: a small compressed file can expand to
 # gigabytes of pixels. Below Pillow's own bomb threshold, so Pillow never warns first.
 MAX_IMAGE_PIXELS = 50_000_000
@@ -84,10 +90,12 @@ class Sniffed:
     preview_png: bytes | None = None
 
 
-def sniff(path: Path, *, recording: bool = False) -> Sniffed:
+def sniff(path: Path, *, max_inflated: int, recording: bool = False) -> Sniffed:
     """The type of the file at ``path``, or UnsupportedMediaType saying why not.
 
-    ``recording`` (the server's recorder only) accepts Matroska and WebM; uploads never do.
+    ``max_inflated`` bounds what a compressed container may expand to (PayloadTooLarge
+    beyond it). ``recording`` (the server's recorder only) accepts Matroska and WebM;
+    uploads never do.
     """
     with path.open("rb") as file:
         head = file.read(DICOM_PREAMBLE + 4)
@@ -105,7 +113,7 @@ def sniff(path: Path, *, recording: bool = False) -> Sniffed:
         _check_pdf(path)
         return Sniffed(PDF)
     if head[DICOM_PREAMBLE : DICOM_PREAMBLE + 4] == b"DICM":
-        return _read_dicom(path)
+        return _read_dicom(path, max_inflated)
     raise UnsupportedMediaType(f"The file's content is not of an accepted type. {ACCEPTED}")
 
 
@@ -167,22 +175,72 @@ def _check_pdf(path: Path) -> None:
         raise UnsupportedMediaType("The file starts like a PDF but has no end (%%EOF): damaged?")
 
 
-def _read_dicom(path: Path) -> Sniffed:
+def megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MiB" if size >= 1024 * 1024 else f"{size} bytes"
+
+
+def _read_dicom(path: Path, max_inflated: int) -> Sniffed:
     # The default validation warns (and logs) with the offending value quoted, and values
     # here are patient data: never let them reach a log.
     pydicom_config.settings.reading_validation_mode = pydicom_config.IGNORE
     try:
-        dataset = dcmread(path)
+        dataset = _parse_dicom(path, max_inflated)
         if "TransferSyntaxUID" not in dataset.file_meta or len(dataset) == 0:
             raise ValueError("no transfer syntax or no data elements")
         for element in dataset.iterall():
             _ = element.value  # converts every raw element: a real parse, not a peek
+    except PayloadTooLarge:
+        raise
     except Exception as error:  # a parser fed hostile bytes can fail in any way
         raise UnsupportedMediaType(
             "The file starts like DICOM but could not be read: damaged or incomplete."
         ) from error
     description = clean_text(str(dataset.get("StudyDescription", "") or ""), MAX_DESCRIPTION)
     return Sniffed(DICOM, description, dicom_preview(dataset))
+
+
+def _parse_dicom(path: Path, max_inflated: int) -> Dataset:
+    """The whole data set. pydicom never sees a deflated one: that is inflated here, first
+    only counted (holding one piece at a time), then kept once it proved small enough."""
+    with path.open("rb") as file:
+        read_preamble(file, False)
+        meta = FileMetaDataset(read_dataset(file, False, True, stop_when=_past_file_meta))
+        if meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
+            return dcmread(path)
+        start = file.tell()
+        for _ in _inflate(file, max_inflated):
+            pass
+        file.seek(start)
+        plain = io.BytesIO()
+        for piece in _inflate(file, max_inflated):
+            plain.write(piece)
+    plain.seek(0)
+    dataset = read_dataset(plain, is_implicit_VR=False, is_little_endian=True)
+    dataset.file_meta = meta
+    return dataset
+
+
+def _past_file_meta(tag: BaseTag, _vr: str | None, _length: int) -> bool:
+    return tag.group != 0x0002
+
+
+def _inflate(file: BinaryIO, limit: int) -> Iterator[bytes]:
+    """The raw deflate stream from the file's position, in pieces of at most INFLATE_CHUNK
+    bytes; PayloadTooLarge as soon as the total passes ``limit``."""
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    total = 0
+    while not inflater.eof:
+        data = inflater.unconsumed_tail or file.read(INFLATE_CHUNK)
+        piece = inflater.decompress(data, INFLATE_CHUNK)
+        if not data and not piece:
+            raise ValueError("the deflated data set ends early")
+        total += len(piece)
+        if total > limit:
+            raise PayloadTooLarge(
+                f"The DICOM file is deflated and expands to more than {megabytes(limit)}, "
+                "the upload limit. Send it uncompressed or with image compression (JPEG)."
+            )
+        yield piece
 
 
 def dicom_preview(dataset: Any) -> bytes | None:
@@ -272,5 +330,7 @@ def _jpeg_frame(dataset: Any) -> Image.Image:
     image = Image.open(io.BytesIO(first), formats=["JPEG"])
     if image.width * image.height > MAX_IMAGE_PIXELS:
         raise ValueError("frame too large for a preview")
+    # Decoded at the smallest scale (1/2 to 1/8) that still covers the preview's size.
+    image.draft(image.mode, (PREVIEW_SIZE, PREVIEW_SIZE))
     image.load()
     return image if image.mode in ("L", "RGB") else image.convert("RGB")

@@ -32,7 +32,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        Path(parsed.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     options: dict[str, Any] = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60}
     options.update(kwargs)
     engine = create_async_engine(url, connect_args={"timeout": 30}, **options)

@@ -68,6 +68,27 @@ def clear_session_cookie(response: web.StreamResponse) -> None:
     response.del_cookie(SESSION_COOKIE, path="/")
 
 
+def require_own_origin(request: web.Request) -> None:
+    """Sign-ins come from this server's own pages (or ``TELEMED_ALLOWED_ORIGINS``) only,
+    so that another site cannot sign a visitor's browser in to an account of its choosing.
+
+    Browsers send ``Origin`` with every cross-origin request and every ``fetch`` POST, and
+    a page cannot remove it: a request without one is not a browser's (a script, ``curl``)
+    and has no victim's cookies to abuse, so it passes. ``Origin: null`` (sandboxed or
+    opaque pages) is refused.
+    """
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return
+    own = f"{request.scheme}://{request.host}".lower()
+    allowed = {
+        own,
+        *(item.rstrip("/").lower() for item in request.app[appkeys.SETTINGS].allowed_origins),
+    }
+    if origin.rstrip("/").lower() not in allowed:
+        raise CsrfRejected("Sign-in is accepted from this site's own pages only.")
+
+
 def request_address(request: web.Request) -> str:
     settings = request.app[appkeys.SETTINGS]
     return client_address(

@@ -9,7 +9,7 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from telemed.errors import FieldProblem, ValidationFailed
+from telemed.errors import FieldProblem, UnsupportedMediaType, ValidationFailed
 from telemed.http.errors import MalformedRequest
 
 Schema = TypeVar("Schema", bound=BaseModel)
@@ -32,6 +32,11 @@ def parse_model(schema: type[Schema], data: object) -> Schema:
 
 
 async def parse_json(request: web.Request, schema: type[Schema]) -> Schema:
+    """The body as ``schema``; only ``application/json`` is read. A browser sends another
+    site's request with a JSON type only after a CORS preflight, which this server never
+    grants, so no cross-site form (text/plain, form-encoded) can reach a JSON route."""
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("Send the body as JSON, with Content-Type: application/json.")
     raw = await request.content.read(MAX_JSON_BODY + 1)
     if len(raw) > MAX_JSON_BODY:
         raise MalformedRequest("The JSON body is larger than 256 KiB.")

@@ -1,8 +1,8 @@
-"""Security headers on every response, static files and errors included."""
+"""Security headers on every response, static files and errors included; no ``Server``."""
 
 from __future__ import annotations
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 # No inline script anywhere: pages load ES modules from /static. Media may come from
 # blob: URLs (recordings, previews) and the camera; connections stay on this origin.
@@ -34,6 +34,8 @@ SECURITY_HEADERS = {
 
 
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    # aiohttp names itself and the Python version in ``Server``: a list of what to attack.
+    response.headers.popall(hdrs.SERVER, None)
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     if request.path.startswith("/api/"):

@@ -32,7 +32,45 @@ class Metrics:
             "Socket.IO case rooms with at least one member on this process.",
             registry=self.registry,
         )
+        self.live_healed = Counter(
+            "telemed_live_healed_events_total",
+            "Case events replayed to clients that found themselves behind the room's head "
+            "(case:head); stays at 0 while live delivery loses nothing.",
+            registry=self.registry,
+        )
+        self.loop_lag = Gauge(
+            "telemed_event_loop_lag_seconds",
+            "How late the last 0.5 s timer of this process's event loop fired.",
+            registry=self.registry,
+        )
+        self.loop_lag_histogram = Histogram(
+            "telemed_event_loop_lag_histogram_seconds",
+            "How late the event loop's timers fire (sampled every 0.5 s).",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
+        self.audit_head = Gauge(
+            "telemed_audit_chain_head",
+            "The last seq of the audit chain (read every 15 s).",
+            registry=self.registry,
+        )
+        self.open_calls = Gauge(
+            "telemed_open_calls",
+            "Video calls open on this process.",
+            registry=self.registry,
+        )
 
+        self.malformed_requests = Counter(
+            "telemed_http_malformed_requests_total",
+            "Requests refused by the HTTP parser (bad request line or headers).",
+            registry=self.registry,
+        )
+        self.socketio_refused_frames = Counter(
+            "telemed_socketio_refused_frames_total",
+            "Socket.IO frames refused (binary, malformed, not Engine.IO), by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
         self.minutes_pdf = Counter(
             "telemed_minutes_pdf_total",
             "Minutes PDF requests by outcome: rendered, cached, joined (waited for the same "
@@ -46,6 +84,9 @@ class Metrics:
             ["state"],
             registry=self.registry,
         )
+
+    def refused_frame(self, reason: str) -> None:
+        self.socketio_refused_frames.labels(reason).inc()
 
     def watch_pdf(self, running: Callable[[], int], waiting: Callable[[], int]) -> None:
         self.pdf_layouts.labels("running").set_function(running)

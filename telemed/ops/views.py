@@ -36,6 +36,12 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
         status = response.status
         response.headers[REQUEST_ID_HEADER] = request_id
         return response
+    except web.HTTPException as raised:
+        # Redirects (and 304s) are raised as responses and pass the error middleware: they
+        # are answers, counted and logged with their own status, not as failures.
+        status = raised.status
+        raised.headers[REQUEST_ID_HEADER] = request_id
+        raise
     finally:
         elapsed = time.perf_counter() - started
         route = _route(request)
@@ -64,6 +70,11 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "database": "ok"})
 
 
+async def readyz(request: web.Request) -> web.Response:
+    ready, body = await request.app[appkeys.READINESS].report()
+    return web.json_response(body, status=200 if ready else 503)
+
+
 async def metrics(request: web.Request) -> web.Response:
     body = request.app[appkeys.METRICS].render()
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
@@ -71,4 +82,5 @@ async def metrics(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

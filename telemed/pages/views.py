@@ -80,6 +80,9 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 
 async def home_page(request: web.Request) -> web.StreamResponse:
     principal = await signed_in(request)
+    if principal.guest_case_id is not None:
+        # A guest has one place: the room of the case they were invited to.
+        raise web.HTTPFound(f"/cases/{principal.guest_case_id}")
     return render(request, "home.html", principal)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -32,21 +32,48 @@ class AdmitInput(Strict):
     peer_id: str = PeerId
 
 
-class SignalInput(Strict):
-    case_id: int = CaseId
-    to: str = PeerId
-    data: dict[str, Any]
+# WebRTC's own dictionaries, bounded: a browser's RTCSessionDescription.toJSON() and
+# RTCIceCandidate.toJSON(). Anything else (NaN, nested objects, huge strings) is refused
+# here instead of being relayed to another participant's browser.
+MAX_SDP_CHARS = 20 * 1024
+
+
+class SessionDescriptionInit(Strict):
+    type: Literal["offer", "answer", "pranswer", "rollback"]
+    sdp: str = Field(default="", max_length=MAX_SDP_CHARS)
+
+
+class IceCandidateInit(Strict):
+    # An ICE candidate line (RFC 8839) is well under 1 KiB; "" ends the candidates.
+    candidate: str = Field(default="", max_length=1024)
+    sdpMid: str | None = Field(default=None, max_length=64)
+    sdpMLineIndex: int | None = Field(default=None, ge=0, le=65535, strict=True)
+    usernameFragment: str | None = Field(default=None, max_length=256)
+
+
+class SignalData(Strict):
+    description: SessionDescriptionInit | None = None
+    candidate: IceCandidateInit | None = None
 
     @model_validator(mode="after")
-    def _one_kind(self) -> SignalInput:
-        kinds = [key for key in ("description", "candidate") if key in self.data]
-        if len(kinds) != 1 or len(self.data) != 1 or not isinstance(self.data[kinds[0]], dict):
+    def _one_kind(self) -> SignalData:
+        if (self.description is None) == (self.candidate is None):
             raise ValueError("data holds exactly one of description or candidate (an object)")
         return self
 
+    def relayed(self) -> dict[str, Any]:
+        """What the other peer receives: the fields the sender set, and nothing else."""
+        return self.model_dump(exclude_unset=True)
+
+
+class SignalInput(Strict):
+    case_id: int = CaseId
+    to: str = PeerId
+    data: SignalData
+
     @property
     def kind(self) -> str:
-        return "description" if "description" in self.data else "candidate"
+        return "description" if self.data.description is not None else "candidate"
 
 
 class ModeInput(Strict):

@@ -34,6 +34,7 @@ async def calls(app: web.Application) -> AsyncIterator[None]:
     if isinstance(relay, RelaySink) and relay.target is not None:
         relay.target.observers.append(service.on_events)
     app[appkeys.CALL_SERVICE] = service
+    app[appkeys.METRICS].open_calls.set_function(service.open_calls)
     app[appkeys.RECORDING_CONTROL] = RecordingControl(
         service, app[appkeys.AUDITED_WORK], app[appkeys.ATTACHMENT_SERVICE]
     )

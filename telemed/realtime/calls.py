@@ -16,7 +16,6 @@ Call membership is held by the process that holds the connections (see realtime.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 import weakref
@@ -37,10 +36,8 @@ from telemed.clock import Clock
 from telemed.errors import (
     Conflict,
     DomainError,
-    FieldProblem,
     Forbidden,
     NotFound,
-    ValidationFailed,
 )
 from telemed.realtime.call_schemas import (
     AdmitInput,
@@ -60,7 +57,6 @@ Json = dict[str, Any]
 EventFor = Callable[[Case], tuple[str, Json] | None]
 
 RECORDER = "recorder"
-MAX_SIGNAL_BYTES = 20 * 1024
 # Trickled candidates per connection: a browser gathers a few per peer connection, a
 # restart a few more; a flood beyond this is refused without touching the others.
 CANDIDATE_RATE, CANDIDATE_BURST = 10.0, 60
@@ -163,6 +159,9 @@ class CallService:
 
     def call(self, case_id: int) -> Call | None:
         return self._calls.get(case_id)
+
+    def open_calls(self) -> int:
+        return len(self._calls)
 
     def member(self, connection: Connection, case_id: int) -> tuple[Call, CallPeer]:
         """The call and this connection's place in it; refused unless it is in the call."""
@@ -345,18 +344,16 @@ class CallService:
 
     async def signal(self, connection: Connection, request_id: str, signal: SignalInput) -> Json:
         call, sender = self.member(connection, signal.case_id)
-        if len(json.dumps(signal.data, separators=(",", ":"))) > MAX_SIGNAL_BYTES:
-            raise ValidationFailed([FieldProblem("data", f"at most {MAX_SIGNAL_BYTES} bytes")])
         if signal.kind == "candidate" and not sender.candidates.take():
             raise SignalRateLimited()
         if signal.to == RECORDER:
             if self.to_recorder is None:
                 raise NotFound("The recorder is not in this call.")
-            return await self.to_recorder(call, sender, signal.data)
+            return await self.to_recorder(call, sender, signal.data.relayed())
         target = call.peers.get(signal.to)
         if target is None or target.state != IN_CALL or target is sender:
             raise NotFound("No such peer in this call.")
-        await self.deliver(target, sender.peer_id, signal.data)
+        await self.deliver(target, sender.peer_id, signal.data.relayed())
         return {"ok": True}
 
     async def deliver(self, target: CallPeer, sender: str, data: Json) -> None:

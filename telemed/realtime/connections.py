@@ -46,7 +46,8 @@ class Connection:
     # Opaque and random: other participants address this connection by it (video signals),
     # so it must not reveal the Socket.IO sid or anything about the session.
     peer_id: str = field(default_factory=lambda: secrets.token_urlsafe(12))
-    cases: set[int] = field(default_factory=set)
+    # The case rooms it joined, each with the number of its join (see RoomService.join).
+    cases: dict[int, int] = field(default_factory=dict)
     closed: bool = False
     # Consecutive refused messages: a client that keeps flooding is disconnected.
     strikes: int = 0

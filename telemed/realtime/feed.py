@@ -9,14 +9,21 @@ log read never meets a gap.
 
 Joining replays the log and sets the watermark under the same per-case lock, so an event
 is either in the replay or delivered live, never both and never neither.
+
+Whatever the cause, a socket must never stay behind in silence: announcements also tell
+the room's head (``case:head``) to any socket of the case's room that the feed does not
+deliver to, and the periodic sweep tells it to every socket of the room. A client whose
+last applied seq is below the head joins again with its ``after_seq`` and gets the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -33,77 +40,110 @@ class SocketSender(Protocol):
         """Send to one socket of this process only (never through the message queue)."""
         ...
 
+    def listeners(self, case_id: int) -> set[str]:
+        """The sockets of this process in the case's room."""
+        ...
+
+
+@dataclass(eq=False)
+class _Case:
+    """What the feed keeps for one case while anyone holds it or any socket is attached."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    watermarks: dict[str, int] = field(default_factory=dict)
+    recent: deque[Json] = field(default_factory=lambda: deque(maxlen=CACHE_PER_CASE))
+    # Tasks inside hold() (running or waiting for the lock): the entry, and so its lock,
+    # lives as long as one of them does, so no two tasks ever hold different locks.
+    holders: int = 0
+
 
 class CaseFeed:
     def __init__(self, sender: SocketSender, reader: EventReader) -> None:
         self._sender = sender
         self._reader = reader
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._watermarks: dict[int, dict[str, int]] = {}
-        self._recent: dict[int, deque[Json]] = {}
+        self._cases: dict[int, _Case] = {}
 
-    def lock(self, case_id: int) -> asyncio.Lock:
-        lock = self._locks.get(case_id)
-        if lock is None:
-            lock = self._locks[case_id] = asyncio.Lock()
-        return lock
+    @contextlib.asynccontextmanager
+    async def hold(self, case_id: int) -> AsyncIterator[None]:
+        """The case's delivery lock: joins, leaves and deliveries of one case in turn."""
+        entry = self._cases.get(case_id)
+        if entry is None:
+            entry = self._cases[case_id] = _Case()
+        entry.holders += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.holders -= 1
+            if entry.holders == 0 and not entry.watermarks:
+                del self._cases[case_id]
 
     def attach(self, case_id: int, sid: str, watermark: int) -> None:
-        """Deliver events after ``watermark`` to ``sid`` from now on. Call under the lock."""
-        self._watermarks.setdefault(case_id, {})[sid] = watermark
+        """Deliver events after ``watermark`` to ``sid`` from now on. Call inside hold()."""
+        self._cases[case_id].watermarks[sid] = watermark
 
     def detach(self, case_id: int, sid: str) -> None:
-        """Stop delivering to ``sid``. Call under the lock."""
-        members = self._watermarks.get(case_id)
-        if members is None:
-            return
-        members.pop(sid, None)
-        if not members:
-            del self._watermarks[case_id]
-            self._recent.pop(case_id, None)
-            lock = self._locks.get(case_id)
-            if lock is not None and not lock.locked():
-                del self._locks[case_id]
+        """Stop delivering to ``sid``. Call inside hold()."""
+        entry = self._cases[case_id]
+        entry.watermarks.pop(sid, None)
+        if not entry.watermarks:
+            entry.recent.clear()
 
     def cases(self) -> list[int]:
-        return list(self._watermarks)
+        return [case_id for case_id, entry in self._cases.items() if entry.watermarks]
 
     def members(self, case_id: int) -> dict[str, int]:
-        return dict(self._watermarks.get(case_id, {}))
+        entry = self._cases.get(case_id)
+        return dict(entry.watermarks) if entry is not None else {}
 
     def remember(self, events: list[Json]) -> None:
         """Keep freshly committed events of cases that have members here."""
         for event in events:
-            case_id = event["case_id"]
-            if case_id not in self._watermarks:
+            entry = self._cases.get(event["case_id"])
+            if entry is None or not entry.watermarks:
                 continue
-            recent = self._recent.setdefault(case_id, deque(maxlen=CACHE_PER_CASE))
-            if not recent or event["seq"] > recent[-1]["seq"]:
-                recent.append(event)
+            if not entry.recent or event["seq"] > entry.recent[-1]["seq"]:
+                entry.recent.append(event)
 
-    async def announce(self, case_id: int, seq: int) -> None:
-        """The case's log reached ``seq`` (committed): bring every local member up to it."""
-        if not any(mark < seq for mark in self._watermarks.get(case_id, {}).values()):
+    async def announce(self, case_id: int, seq: int, *, tell_everyone: bool = False) -> None:
+        """The case's log reached ``seq`` (committed): bring every local member up to it.
+
+        Sockets of the room that the feed does not deliver to (which should not exist) are
+        told the head, so that they catch up by joining again; with ``tell_everyone`` (the
+        periodic sweep) every socket of the room is told.
+        """
+        entry = self._cases.get(case_id)
+        behind = entry is not None and any(m < seq for m in entry.watermarks.values())
+        if not behind and not tell_everyone and not self._sender.listeners(case_id):
             return
-        async with self.lock(case_id):
-            members = self._watermarks.get(case_id, {})
-            behind = {sid: mark for sid, mark in members.items() if mark < seq}
-            if not behind:
-                return
-            events = await self._events(case_id, min(behind.values()), seq)
-            for sid in behind:
-                for event in events:
-                    # Re-read the watermark: a socket detached while we were sending stops.
-                    mark = members.get(sid)
-                    if mark is None:
-                        break
-                    if event["seq"] != mark + 1:
-                        continue
-                    members[sid] = event["seq"]
-                    await self._sender.send(sid, "case:event", event)
+        async with self.hold(case_id):
+            entry = self._cases[case_id]
+            await self._deliver(case_id, entry, seq)
+            listeners = self._sender.listeners(case_id)
+            told = listeners if tell_everyone else listeners - entry.watermarks.keys()
+            head = {"case_id": case_id, "last_seq": seq}
+            for sid in sorted(told):
+                await self._sender.send(sid, "case:head", head)
 
-    async def _events(self, case_id: int, after: int, upto: int) -> list[Json]:
-        recent = self._recent.get(case_id)
+    async def _deliver(self, case_id: int, entry: _Case, seq: int) -> None:
+        members = entry.watermarks
+        behind = {sid: mark for sid, mark in members.items() if mark < seq}
+        if not behind:
+            return
+        events = await self._events(entry, case_id, min(behind.values()), seq)
+        for sid in behind:
+            for event in events:
+                # Re-read the watermark: a socket detached while we were sending stops.
+                mark = members.get(sid)
+                if mark is None:
+                    break
+                if event["seq"] != mark + 1:
+                    continue
+                members[sid] = event["seq"]
+                await self._sender.send(sid, "case:event", event)
+
+    async def _events(self, entry: _Case, case_id: int, after: int, upto: int) -> list[Json]:
+        recent = entry.recent
         if recent and recent[0]["seq"] <= after + 1 and recent[-1]["seq"] >= upto:
             cached = [e for e in recent if after < e["seq"] <= upto]
             if _contiguous(cached, after, upto):
@@ -111,11 +151,10 @@ class CaseFeed:
         events = await self._reader(case_id, after, upto)
         if not _contiguous(events, after, upto):
             # Cannot happen while seqs are allocated under the case lock; deliver nothing
-            # rather than a gap, and let the next announcement or the sweep catch up.
+            # rather than a gap, and let the head check make the clients ask again.
             log.error("case %s log is not contiguous after seq %s", case_id, after)
             return []
-        for event in events:
-            self.remember([event])
+        self.remember(events)
         return events
 
 

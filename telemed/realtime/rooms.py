@@ -8,6 +8,7 @@ may be stale (signed out, disabled, removed from a council).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -71,6 +72,10 @@ class RoomTransport(Protocol):
     async def disconnect(self, sid: str) -> None: ...
 
 
+class Tally(Protocol):
+    def inc(self, amount: float = 1) -> None: ...
+
+
 class CommittedEvents:
     """Reads the committed log for live delivery to sockets that already joined."""
 
@@ -98,6 +103,7 @@ class RoomService:
         presence: PresenceStore,
         transport: RoomTransport,
         process: str,
+        healed: Tally,
     ) -> None:
         self._work = work
         self._sessionmaker = sessionmaker
@@ -107,6 +113,11 @@ class RoomService:
         self._presence = presence
         self._transport = transport
         self._process = process
+        # Events replayed to clients that found themselves behind the room's head.
+        self._healed = healed
+        # Each (connection, case) join gets a number: the sweep judges a membership only if
+        # it is still the one it read the case for.
+        self._joins = itertools.count(1)
         # Told when a connection enters a room (with its role there) and when it leaves it
         # (the call it was in ends for it).
         self.on_attach: list[Callable[[Connection, int, str], Awaitable[None]]] = []
@@ -125,7 +136,7 @@ class RoomService:
         # event lands either in this replay or in a later case:event, exactly once. The
         # lock is held until the handler returns, so the ack is queued on the socket before
         # any live event after it.
-        async with self._feed.lock(case_id):
+        async with self._feed.hold(case_id):
             async with self._work(
                 actor, "room.join", case_id=case_id, object_id=connection.peer_id
             ) as unit:
@@ -136,7 +147,7 @@ class RoomService:
             if connection.closed:
                 raise AuthenticationRequired("The connection has closed.")
             self._feed.attach(case_id, sid, last_seq)
-            connection.cases.add(case_id)
+            connection.cases[case_id] = next(self._joins)
             await self._transport.enter(sid, case_room(case_id))
             peer = Peer(connection.peer_id, principal_actor(principal), role, sid, self._process)
             await self._presence.add(case_id, peer)
@@ -144,11 +155,13 @@ class RoomService:
             await self._transport.broadcast(
                 case_room(case_id), "case:presence", {"case_id": case_id, "peers": peers}, sid
             )
-        for hook in self.on_attach:
-            try:
-                await hook(connection, case_id, role)
-            except Exception:
-                log.exception("telling a new member of case %s about its call failed", case_id)
+            for hook in self.on_attach:
+                try:
+                    await hook(connection, case_id, role)
+                except Exception:
+                    log.exception("telling a new member of case %s about its call failed", case_id)
+        if join.resync:
+            self._healed.inc(len(events))
         return {"ok": True, "last_seq": last_seq, "events": events, "peers": peers}
 
     async def _replay(
@@ -189,14 +202,22 @@ class RoomService:
             await self._detach(connection, case_id, request_id)
 
     async def _detach(
-        self, connection: Connection, case_id: int, request_id: str, *, removed: bool = False
+        self,
+        connection: Connection,
+        case_id: int,
+        request_id: str,
+        *,
+        removed: bool = False,
+        joined: int | None = None,
     ) -> None:
+        """Leave the case's room; with ``joined``, only if that join is still the current one."""
         sid = connection.sid
-        async with self._feed.lock(case_id):
-            if case_id not in connection.cases:
+        async with self._feed.hold(case_id):
+            current = connection.cases.get(case_id)
+            if current is None or (joined is not None and current != joined):
                 return
             self._feed.detach(case_id, sid)
-            connection.cases.discard(case_id)
+            del connection.cases[case_id]
             if not connection.closed:
                 await self._transport.leave(sid, case_room(case_id))
             await self._presence.remove(case_id, connection.peer_id)
@@ -238,7 +259,9 @@ class RoomService:
 
         Ended sessions are disconnected; a connection that may no longer read a case is
         removed from its room with ``case:removed``. Every joined case is also brought up
-        to its committed seq, which heals announcements lost between processes.
+        to its committed seq, which heals announcements lost between processes, and every
+        socket of its room is told that seq (``case:head``), so that a client left behind
+        for any other reason notices and asks for the rest.
         """
         request_id = f"sweep-{secrets.token_hex(4)}"
         principals: dict[str, Principal | None] = {}
@@ -257,17 +280,22 @@ class RoomService:
                 await self._transport.disconnect(connection.sid)
             else:
                 connection.principal = principal
-        watched = sorted({c for conn in connections for c in conn.cases} | set(self._feed.cases()))
+        # The memberships as they are before the read: one that begins (or begins again)
+        # while the read is awaited was checked by its own join, against newer data.
+        joined = [
+            (connection, case_id, number)
+            for connection in connections
+            if not connection.closed and principals.get(connection.token) is not None
+            for case_id, number in connection.cases.items()
+        ]
+        watched = sorted({case_id for _, case_id, _ in joined} | set(self._feed.cases()))
         async with self._sessionmaker() as db, db.begin():
             cases = await CaseRepository(db).cases_by_ids(watched)
-        for connection in connections:
-            if connection.closed or principals.get(connection.token) is None:
-                continue
-            for case_id in sorted(connection.cases):
-                if not _may_read(connection.principal, cases.get(case_id)):
-                    await self._detach(connection, case_id, request_id, removed=True)
+        for connection, case_id, number in joined:
+            if not _may_read(connection.principal, cases.get(case_id)):
+                await self._detach(connection, case_id, request_id, removed=True, joined=number)
         for case_id, case in cases.items():
-            await self._feed.announce(case_id, case.last_seq)
+            await self._feed.announce(case_id, case.last_seq, tell_everyone=True)
 
 
 def _may_read(principal: Principal, case: Case | None) -> bool:

@@ -12,6 +12,8 @@ CaseId = Field(ge=1, le=2**31 - 1)
 class JoinInput(Strict):
     case_id: int = CaseId
     after_seq: int = Field(default=0, ge=0, le=2**31 - 1)
+    # Set by a client that joins again because a case:head (or a gap) showed it was behind.
+    resync: bool = False
 
 
 class LeaveInput(Strict):

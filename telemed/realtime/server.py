@@ -1,14 +1,15 @@
-"""Creating the Socket.IO server: origins, buffer sizes and the Redis manager."""
+"""Creating the Socket.IO server: origins, buffer sizes, the wire rules and the Redis manager."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import socketio
 
-from telemed.realtime.rooms import ROOM_PREFIX
+from telemed.realtime.rooms import ROOM_PREFIX, case_room
+from telemed.realtime.wire import WireServer
 from telemed.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,20 +36,23 @@ class OriginPolicy:
         return origin.rstrip("/") == own or origin.rstrip("/") in self._allowed
 
 
-def create_socketio_server(settings: Settings) -> socketio.AsyncServer:
+def create_socketio_server(
+    settings: Settings, refused: Callable[[str], None]
+) -> socketio.AsyncServer:
+    """``refused`` counts each frame the server refuses, by reason (see wire.py)."""
     manager = None
     if settings.redis_url:
         manager = socketio.AsyncRedisManager(
             settings.redis_url, channel=f"{settings.redis_prefix}:socketio"
         )
-    return socketio.AsyncServer(
+    return WireServer(
+        refused=refused,
         async_mode="aiohttp",
         client_manager=manager,
         cors_allowed_origins=OriginPolicy(settings.allowed_origins),
         cors_credentials=True,
         max_http_buffer_size=MAX_MESSAGE_BYTES,
         logger=False,
-        engineio_logger=False,
     )
 
 
@@ -70,6 +74,9 @@ class SocketTransport:
     async def send(self, sid: str, event: str, data: dict[str, Any]) -> None:
         # ignore_queue: each process delivers case events to its own sockets only.
         await self._sio.emit(event, data, to=sid, ignore_queue=True)
+
+    def listeners(self, case_id: int) -> set[str]:
+        return {sid for sid, _ in self._sio.manager.get_participants("/", case_room(case_id))}
 
     async def broadcast(
         self, room: str, event: str, data: dict[str, Any], skip_sid: str | None = None

@@ -46,6 +46,7 @@ async def live_rooms(app: web.Application) -> AsyncIterator[None]:
         presence=presence,
         transport=transport,
         process=process,
+        healed=app[appkeys.METRICS].live_healed,
     )
     bus = SeqBus(redis, f"{settings.redis_prefix}:case-seq", process) if redis else None
     sink = LiveSink(feed, bus, Notifier(app[appkeys.SESSIONMAKER], transport))

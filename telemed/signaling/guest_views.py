@@ -7,10 +7,16 @@ from aiohttp import web
 from telemed import appkeys
 from telemed.accounts.auth import LoginResult
 from telemed.accounts.principal import Actor
-from telemed.http.auth import current_actor, request_address, set_session_cookie
+from telemed.http.auth import (
+    current_actor,
+    request_address,
+    require_own_origin,
+    set_session_cookie,
+)
 from telemed.http.openapi import describe
 from telemed.http.requests import parse_json
 from telemed.logs import request_id_var
+from telemed.pages.views import render
 from telemed.signaling.guests import InviteInput, RedeemInput
 
 
@@ -51,9 +57,10 @@ async def create_invite(request: web.Request) -> web.Response:
     tag="calls",
     body=RedeemInput,
     public=True,
-    errors=(404, 422),
+    errors=(403, 404, 415, 422),
 )
 async def redeem_invite(request: web.Request) -> web.Response:
+    require_own_origin(request)
     body = await parse_json(request, RedeemInput)
     login = await request.app[appkeys.GUEST_SERVICE].redeem(_anonymous(request), body.token)
     response = web.json_response(
@@ -69,16 +76,17 @@ async def redeem_invite(request: web.Request) -> web.Response:
 
 
 async def join_page(request: web.Request) -> web.StreamResponse:
-    """The link itself: sets the guest session cookie and opens the case room page."""
+    """The link itself: a page with a Join button, and nothing else. Mail scanners and
+    chat link previews open links (GET, HEAD) too; only the button's POST to
+    ``/api/v1/guests/redeem`` spends the invitation."""
     token = request.match_info["token"]
     if not 16 <= len(token) <= 128:
         raise web.HTTPNotFound()
-    login = await request.app[appkeys.GUEST_SERVICE].redeem(_anonymous(request), token)
-    response = web.HTTPFound(f"/cases/{login.principal.guest_case_id}")
-    _with_cookie(request, response, login)
-    # The token is in the path: never send it onward as a referrer.
+    response = render(request, "join.html", None)
+    # The token is in the path: never send it onward as a referrer, never cache the page.
     response.headers["Referrer-Policy"] = "no-referrer"
-    raise response
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def add_routes(app: web.Application) -> None:

@@ -104,7 +104,7 @@ class SessionRecorder:
 
     async def start(self) -> None:
         try:
-            await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
+            await asyncio.to_thread(self.path.parent.mkdir, 0o700, parents=True, exist_ok=True)
             self._file = await self._run(RecordingFile, self.path)
         except BaseException:
             self._writer.shutdown(wait=False)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from telemed import appkeys
+from telemed.accounts.auth import hash_token
+from telemed.accounts.models import AuthSession
 from telemed.audit.service import local_operator
 from telemed.clock import ManualClock
+from telemed.settings import Settings
 from tests.support.server import RunningServer
 
 
@@ -138,6 +143,18 @@ async def test_session_expires_after_idle_timeout(
         assert response.status == 401
 
 
+@pytest.mark.parametrize("ended_by", ["idle", "lifetime"])
+async def test_an_ended_session_is_removed_from_the_database_when_next_used(
+    server: RunningServer, clock: ManualClock, ended_by: str
+) -> None:
+    signed = await server.sign_in("bs.namcan")
+    clock.advance(31 * 60 if ended_by == "idle" else 12 * 3600)
+    async with server.http().get("/api/v1/me", headers=signed.bearer) as response:
+        assert response.status == 401
+    async with server.app[appkeys.SESSIONMAKER]() as db:
+        assert await db.get(AuthSession, hash_token(signed.token)) is None
+
+
 async def test_session_ends_at_absolute_lifetime_despite_activity(
     server: RunningServer, clock: ManualClock
 ) -> None:
@@ -216,3 +233,45 @@ async def test_invalid_json_gets_400(server: RunningServer) -> None:
     ) as response:
         assert response.status == 400
         assert (await response.json())["error"]["code"] == "malformed_request"
+
+
+def signing_in_from(origin: str) -> dict[str, Any]:
+    return {
+        "json": {"username": "bs.namcan", "password": "telemed-demo"},
+        "headers": {"Origin": origin},
+    }
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://127.0.0.1:1"])
+async def test_a_sign_in_from_another_origin_is_refused(server: RunningServer, origin: str) -> None:
+    http = server.http()
+    async with http.post("/api/v1/auth/login", **signing_in_from(origin)) as response:
+        assert response.status == 403
+        assert (await response.json())["error"]["code"] == "csrf_rejected"
+        assert "Set-Cookie" not in response.headers
+    async with http.get("/api/v1/me") as response:
+        assert response.status == 401
+
+
+@pytest.fixture
+def allowed_origin_settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(allowed_origins=["https://telemed.example.vn"])
+
+
+async def test_a_sign_in_from_the_servers_own_origin_passes(server: RunningServer) -> None:
+    async with server.http().post("/api/v1/auth/login", **signing_in_from(server.url)) as response:
+        assert response.status == 200
+
+
+async def test_a_sign_in_from_an_allowed_origin_passes(
+    allowed_origin_settings: Settings, clock: ManualClock
+) -> None:
+    running = RunningServer(allowed_origin_settings, clock)
+    await running.start()
+    try:
+        async with running.http().post(
+            "/api/v1/auth/login", **signing_in_from("https://telemed.example.vn")
+        ) as response:
+            assert response.status == 200
+    finally:
+        await running.close()

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from telemed.audit.verify import ChainVerifier, VerifyResult
+from telemed.cases.seals import SealCheck
 from telemed.db.engine import create_engine, create_sessionmaker
 from tests.audit.chains import Row, all_rows
 
@@ -24,6 +25,7 @@ async def audit_rows(url: str, **where: Any) -> list[Row]:
 async def verify(url: str) -> VerifyResult:
     engine = create_engine(url)
     try:
-        return await ChainVerifier(create_sessionmaker(engine)).verify()
+        sessionmaker = create_sessionmaker(engine)
+        return await ChainVerifier(sessionmaker, records=(SealCheck(sessionmaker),)).verify()
     finally:
         await engine.dispose()

@@ -27,6 +27,7 @@ ITEM_KEYS = {
     "object_id",
     "outcome",
     "request_id",
+    "content_hash",
     "hash",
 }
 

@@ -89,6 +89,7 @@ CHANGES: dict[str, st.SearchStrategy[Any]] = {
     "object_id": WORD,
     "outcome": st.sampled_from(["success", "denied", "error"]),
     "request_id": WORD,
+    "content_hash": HEX,
     "prev_hash": HEX,
     "hash": HEX,
 }
@@ -214,6 +215,7 @@ async def test_an_untouched_chain_verifies_across_batches(chain: Chain) -> None:
         "first_bad_seq": None,
         "reason": None,
         "checkpoint": {"seq": chain.length, "hash": chain.rows[-1]["hash"], "at": checkpoint.at},
+        "record": None,
     }
     assert [row["seq"] for row in chain.rows] == list(range(1, chain.length + 1))
 

@@ -1,5 +1,5 @@
-"""A guest specialist in a real browser: the one-time link opens that case's room, the
-guest waits in the lobby until the chair admits them from the page, then they see each
+"""A guest specialist in a real browser: the one-time link's Join button opens that case's
+room, the guest waits in the lobby until the chair admits them from the page, then they see each
 other's video; every other page answers as to a stranger."""
 
 from __future__ import annotations
@@ -32,7 +32,10 @@ async def test_a_guest_opens_the_link_waits_and_is_admitted_by_the_chair(
 
     guest = await open_page(browser, server, "guest")
     page = guest.page
+    # The link opens a page that spends nothing until the guest presses Join.
     await page.goto(invitation["url"])
+    await expect(page.get_by_test_id("join-submit")).to_be_visible()
+    await page.get_by_test_id("join-submit").click()
     await expect(page).to_have_url(f"{server.url}/cases/{case_id}")
     await expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "live")
     await expect(page.get_by_test_id("case-summary")).not_to_be_empty()
@@ -55,7 +58,8 @@ async def test_a_guest_opens_the_link_waits_and_is_admitted_by_the_chair(
     assert response is not None
     await expect(page.get_by_test_id("room-error")).to_be_visible()
     again = await open_page(browser, server, "again")
-    second = await again.page.goto(invitation["url"])
-    assert second is not None
-    assert second.status == 404
+    await again.page.goto(invitation["url"])
+    await again.page.get_by_test_id("join-submit").click()
+    await expect(again.page.get_by_test_id("join-error")).to_contain_text("không còn hợp lệ")
+    await expect(again.page).to_have_url(invitation["url"])
     chair.assert_clean()

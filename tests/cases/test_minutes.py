@@ -17,6 +17,8 @@ from sqlalchemy import select
 from telemed import appkeys
 from telemed.audit.models import AuditRecord
 from telemed.cases.pdf import DEJAVU_DIR, local_files_only
+from tests.realtime.live import participant
+from tests.signaling.test_guests import INVITE, guest_from, guest_socket, invite
 from tests.support.server import RunningServer, SignedIn
 
 SCRIPT = "<script>alert(1)</script>"
@@ -354,3 +356,79 @@ def test_the_pdf_renderer_reads_local_stylesheets_and_fonts_only() -> None:
     ]:
         with pytest.raises(ValueError, match="local stylesheets and fonts only"):
             fetcher.fetch(url)
+
+
+async def test_minutes_keep_each_signed_version_with_its_own_concurrences_and_dissents(
+    server: RunningServer, doctor: SignedIn
+) -> None:
+    case_id, first = await decide(server, doctor)
+    chair = await server.sign_in("gs.chutoa")
+    member = await server.sign_in("gs.timmach")
+    base = f"/api/v1/cases/{case_id}"
+    amended = {**DRAFT, "treatment_direction": "Chụp mạch vành tại chỗ.", "transfer": False}
+    await call(chair, "PUT", base + "/decision/draft", amended)
+    second_dissent = "Vẫn nên chuyển viện."
+    opinion = {"version": 1, "stance": "dissent", "reason": second_dissent}
+    await call(member, "POST", base + "/decision/opinions", opinion)
+    second = await call(chair, "POST", base + "/decision/sign", {"version": 1})
+    body, _ = await get(doctor, base + "/minutes")
+    text = TextOf.of(body.decode())
+    # The amendment, as the conclusion, with its own opinions only.
+    assert "Hướng điều trị Chụp mạch vành tại chỗ." in text
+    assert "Đồng thuận —" in text
+    assert f"Ý kiến không đồng thuận GS.TS. Võ Tâm Mạch: {second_dissent}" in text
+    # The decision it amends, as signed, with the concurrence and the dissent it had.
+    earlier = (
+        f"Các phiên bản kết luận đã ký trước đó Kết luận số {first['id']} "
+        "Câu hỏi 1 Nhồi máu cơ tim cấp thành dưới. "
+        "Câu hỏi 2 Chuyển tuyến can thiệp trong 12 giờ. "
+        "Hướng điều trị Aspirin, clopidogrel, heparin; chuyển viện. Chuyển tuyến Có "
+        "Theo dõi, tái khám Tái khám sau 1 tháng. "
+        "Đồng thuận GS.TS. Võ Tâm Mạch "
+        f"Ý kiến không đồng thuận TS.BS. Phạm Thu Kỳ: {DISSENT} "
+        "Người ký GS.TS. Trần Quốc Chủ"
+    )
+    assert earlier in text
+    assert f"Mã băm SHA-256 của kết luận đã ký {first['content_sha256']}" in text
+    assert f"Mã băm SHA-256 của kết luận đã ký {second['content_sha256']}" in text
+    english, _ = await get(doctor, base + "/minutes?lang=en")
+    english_text = TextOf.of(english.decode())
+    assert f"Earlier signed versions Decision no. {first['id']}" in english_text
+    assert f"Dissenting opinions TS.BS. Phạm Thu Kỳ: {DISSENT}" in english_text
+
+
+async def test_minutes_list_admitted_guest_specialists_among_the_attendees(
+    server: RunningServer, doctor: SignedIn
+) -> None:
+    chair_http = await server.sign_in("gs.chutoa")
+    case_id = await create_case(doctor)
+    await act(chair_http, case_id, "accept")
+    await act(chair_http, case_id, "schedule", scheduled_at="2026-01-02T09:00:00+07:00")
+    admitted = await guest_from(server, await invite(chair_http, case_id))
+    # Invited but never in the call: not an attendee.
+    await invite(chair_http, case_id, name="BS. Không Đến", specialty="Gây mê")
+    await act(chair_http, case_id, "start_session")
+    chair = await participant(server, "gs.chutoa")
+    guest = await guest_socket(server, admitted)
+    try:
+        assert (await chair.join(case_id))["ok"] is True
+        assert (await chair.request("call:join", {"case_id": case_id}))["state"] == "in_call"
+        assert (await guest.join(case_id))["ok"] is True
+        waiting = await guest.request("call:join", {"case_id": case_id})
+        assert waiting["state"] == "lobby"
+        admit = {"case_id": case_id, "peer_id": waiting["peer_id"]}
+        assert (await chair.request("call:admit", admit))["ok"] is True
+    finally:
+        await guest.close()
+        await chair.close()
+    body, _ = await get(doctor, f"/api/v1/cases/{case_id}/minutes")
+    text = TextOf.of(body.decode())
+    assert (
+        "Người tham dự khác BS. Nguyễn Văn Nam — Trung tâm Y tế huyện Năm Căn (Cà Mau) "
+        f"{INVITE['name']} ({INVITE['specialty']}) — Chuyên gia khách mời"
+    ) in text
+    assert "Không Đến" not in text
+    english, _ = await get(doctor, f"/api/v1/cases/{case_id}/minutes?lang=en")
+    assert f"{INVITE['name']} ({INVITE['specialty']}) — Guest specialist" in TextOf.of(
+        english.decode()
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from tests.support.server import RunningServer
@@ -25,6 +27,23 @@ async def test_metrics_count_requests_by_route_pattern(server: RunningServer) ->
     assert "telemed_http_request_duration_seconds_bucket" in text
     assert "telemed_socketio_connections 0.0" in text
     assert "telemed_socketio_rooms 0.0" in text
+
+
+async def test_redirects_are_counted_and_logged_with_their_own_status(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    http = server.http()
+    with caplog.at_level(logging.INFO, logger="telemed.access"):
+        async with http.get("/", allow_redirects=False) as response:
+            assert response.status == 302
+            assert response.headers["X-Request-ID"]
+    assert [getattr(r, "status", None) for r in caplog.records if r.name == "telemed.access"] == [
+        302
+    ]
+    async with http.get("/metrics") as response:
+        text = await response.text()
+    assert 'telemed_http_requests_total{method="GET",route="/",status="302"} 1.0' in text
+    assert 'status="500"' not in text
 
 
 @pytest.mark.parametrize("path", ["/login", "/api/v1/me", "/static/css/app.css", "/nowhere"])

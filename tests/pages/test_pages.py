@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.signaling.callers import in_session_case
+from tests.signaling.test_guests import guest_from, invite
 from tests.support.server import RunningServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +42,22 @@ async def test_each_role_gets_its_pages_and_others_a_translated_refusal(
         html = await response.text()
     assert "This page does not exist, or it concerns a case you may not see." in html
     assert "No such resource." not in html  # the API's English message stays in the API
+
+
+async def test_a_guest_is_sent_to_their_case_room_and_offered_no_other_page(
+    server: RunningServer,
+) -> None:
+    case_id, chair = await in_session_case(server)
+    guest = await guest_from(server, await invite(chair, case_id))
+    async with guest.http.get("/", headers=guest.bearer, allow_redirects=False) as response:
+        assert response.status == 302
+        assert response.headers["Location"] == f"/cases/{case_id}"
+    async with guest.http.get(f"/cases/{case_id}", headers=guest.bearer) as response:
+        assert response.status == 200
+        html = await response.text()
+    assert re.findall(r'<nav class="mainnav"[^>]*>\s*</nav>', html)
+    assert 'href="/audit"' not in html
+    assert 'href="/stats"' not in html
 
 
 async def test_the_new_request_form_offers_the_councils(server: RunningServer) -> None:

@@ -35,13 +35,19 @@ async def telemed_command(*args: str) -> None:
 
 
 class ServerProcess:
-    def __init__(self, database_url: str, data_dir: Path, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        database_url: str,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+    ):
         self.database_url = database_url
         self.data_dir = data_dir
         self.env = {**os.environ, "TELEMED_LOG_JSON": "false", **(env or {})}
         self.port = 0
         self.process: asyncio.subprocess.Process | None = None
-        self.log_path = data_dir / "server.log"
+        self.log_path = log_path or data_dir / "server.log"
 
     @property
     def url(self) -> str:
@@ -49,7 +55,7 @@ class ServerProcess:
 
     async def start(self) -> None:
         self.port = free_port()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,

@@ -168,25 +168,46 @@ async def test_a_link_works_once_and_not_after_it_expires(
     status, again = await redeem(server, token)
     assert (status, again["error"]["code"]) == (404, "not_found")
 
-    # The link itself (what the guest clicks) works once too, and sets the session cookie.
+    # Opening the link (a HEAD from a mail scanner or a chat preview, the guest's GET)
+    # changes nothing; the page's Join button posts the token, which spends it.
     link = token_of(await invite(chair, case_id))
     browser = server.http()
-    async with browser.get(f"/join/{link}", allow_redirects=False) as response:
-        assert response.status == 302
-        assert response.headers["Location"] == f"/cases/{case_id}"
-        assert response.headers["Referrer-Policy"] == "no-referrer"
+    for method in ("HEAD", "GET", "HEAD", "GET"):
+        async with browser.request(method, f"/join/{link}", allow_redirects=False) as response:
+            assert response.status == 200, method
+            assert response.headers["Referrer-Policy"] == "no-referrer"
+            assert "telemed_session" not in response.cookies
+            page = await response.text()
+    assert 'data-testid="join-submit"' in page
+    async with browser.post("/api/v1/guests/redeem", json={"token": link}) as response:
+        assert response.status == 200
         assert "telemed_session" in response.cookies
     async with browser.get("/api/v1/me") as response:
         me = await response.json()
         assert (response.status, me["user"]["role"]) == (200, "guest")
-    async with server.http().get(f"/join/{link}", allow_redirects=False) as response:
-        assert response.status == 404
+    assert (await redeem(server, link))[0] == 404
 
     # Ten minutes, and eleven minutes later.
     late = token_of(await invite(chair, case_id, expires_in=600))
     clock.advance(601)
     assert (await redeem(server, late))[0] == 404
     assert (await redeem(server, "x" * 43))[0] == 404
+
+
+async def test_a_link_is_redeemed_from_this_sites_pages_only(server: RunningServer) -> None:
+    case_id, chair = await in_session_case(server)
+    token = token_of(await invite(chair, case_id))
+    http = server.http()
+    for origin in ("https://evil.example", "null"):
+        async with http.post(
+            "/api/v1/guests/redeem", json={"token": token}, headers={"Origin": origin}
+        ) as response:
+            assert response.status == 403
+            assert "telemed_session" not in response.cookies
+    async with http.post(
+        "/api/v1/guests/redeem", json={"token": token}, headers={"Origin": server.url}
+    ) as response:
+        assert response.status == 200  # the refusals did not spend the link
 
 
 async def test_a_guest_is_a_stranger_to_everything_but_the_one_case(

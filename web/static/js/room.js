@@ -187,7 +187,7 @@ function apply(events, { batch = false } = {}) {
   for (const event of [...events].sort((a, b) => a.seq - b.seq)) {
     if (event.seq <= board.lastSeq) continue; // already applied (a replay overlapping live)
     if (event.seq !== board.lastSeq + 1) {
-      join(); // a gap: ask the server for what is missing; the replay is in order
+      join({ resync: true }); // a gap: ask for what is missing; the replay is in order
       break;
     }
     applyEvent(board, event);
@@ -202,9 +202,14 @@ function apply(events, { batch = false } = {}) {
   return changed && !batch;
 }
 
-async function join() {
-  const ack = await socket.timeout(15000).emitWithAck("case:join", { case_id: caseId, after_seq: board.lastSeq }).catch(() => null);
-  if (ack === null) return; // timed out: the next reconnect joins again
+let joining = false;
+
+async function join({ resync = false } = {}) {
+  joining = true;
+  const request = { case_id: caseId, after_seq: board.lastSeq, resync };
+  const ack = await socket.timeout(15000).emitWithAck("case:join", request).catch(() => null);
+  joining = false;
+  if (ack === null) return; // timed out: the next reconnect (or case:head) joins again
   if (!ack.ok) {
     setConnection("offline");
     fail(ack.error?.code === "forbidden" ? t("room.clinical_only") : errorText(ack.error));
@@ -222,6 +227,11 @@ async function join() {
 
 socket.on("case:event", (event) => {
   if (Number(event.case_id) === caseId) apply([event]);
+});
+// The room's last seq, told now and then and whenever this socket might have missed one:
+// a board behind it asks for the rest (a lost delivery heals within seconds).
+socket.on("case:head", (head) => {
+  if (Number(head.case_id) === caseId && !joining && board.lastSeq < head.last_seq) join({ resync: true });
 });
 socket.on("case:presence", (data) => {
   if (Number(data.case_id) === caseId) renderPresence(data.peers);

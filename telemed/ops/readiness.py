@@ -1,0 +1,138 @@
+"""What an operator's load balancer and monitoring ask: may this process take traffic, and
+how is it doing.
+
+``/healthz`` only says the process answers (liveness: restart it when this fails).
+``/readyz`` checks what requests need: the database, Redis when configured, and free disk
+space for uploads (readiness: send no traffic while this fails). Each check is bounded in
+time, so a hung dependency makes the answer "unavailable", never a hung probe.
+
+Beside it run two samplers whose figures go to ``/metrics``: the event loop's lag (how
+late a timer fires: the one number that says "this process is overloaded") and the head
+of the audit chain (a chain that stops growing while requests are served is worth a look).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from telemed.audit.repository import AuditRepository
+
+log = logging.getLogger(__name__)
+
+CHECK_SECONDS = 2.0
+LAG_INTERVAL = 0.5
+HEAD_INTERVAL = 15.0
+
+
+class Gauge(Protocol):
+    def set(self, value: float) -> None: ...
+
+
+class Observer(Protocol):
+    def observe(self, amount: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    detail: dict[str, Any]
+
+
+class Readiness:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        redis: Redis | None,
+        data_dir: Path,
+        min_free_bytes: int,
+    ) -> None:
+        self._engine = engine
+        self._redis = redis
+        self._data_dir = data_dir
+        self._min_free = min_free_bytes
+
+    async def report(self) -> tuple[bool, dict[str, Any]]:
+        checks: dict[str, Callable[[], Awaitable[Check]]] = {
+            "database": self._database,
+            "disk": self._disk,
+        }
+        if self._redis is not None:
+            checks["redis"] = self._redis_ping
+        results = await asyncio.gather(*(_bounded(check) for check in checks.values()))
+        body = {name: {"ok": r.ok, **r.detail} for name, r in zip(checks, results, strict=True)}
+        ready = all(r.ok for r in results)
+        return ready, {"status": "ready" if ready else "unavailable", "checks": body}
+
+    async def _database(self) -> Check:
+        async with self._engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return Check(True, {})
+
+    async def _redis_ping(self) -> Check:
+        assert self._redis is not None
+        await self._redis.ping()
+        return Check(True, {})
+
+    async def _disk(self) -> Check:
+        usage = await asyncio.to_thread(shutil.disk_usage, self._data_dir)
+        ok = usage.free >= self._min_free
+        return Check(ok, {"free_bytes": usage.free, "required_bytes": self._min_free})
+
+
+async def _bounded(check: Callable[[], Awaitable[Check]]) -> Check:
+    try:
+        return await asyncio.wait_for(check(), CHECK_SECONDS)
+    except TimeoutError:
+        return Check(False, {"error": f"no answer within {CHECK_SECONDS:g} s"})
+    except Exception as error:
+        # The kind of failure only: messages of drivers may carry addresses or queries.
+        log.warning("readiness check failed: %s", type(error).__name__)
+        return Check(False, {"error": type(error).__name__})
+
+
+async def sample_loop_lag(last: Gauge, histogram: Observer) -> None:
+    """How late a timer of LAG_INTERVAL fires, until cancelled."""
+    while True:
+        started = time.perf_counter()
+        await asyncio.sleep(LAG_INTERVAL)
+        lag = max(0.0, time.perf_counter() - started - LAG_INTERVAL)
+        last.set(lag)
+        histogram.observe(lag)
+
+
+async def sample_audit_head(sessionmaker: async_sessionmaker[AsyncSession], head: Gauge) -> None:
+    """The last seq of the audit chain, every HEAD_INTERVAL, until cancelled."""
+    while True:
+        try:
+            async with sessionmaker() as db, db.begin():
+                last = await AuditRepository(db).last()
+            head.set(last[0] if last is not None else 0)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.warning("could not read the audit chain head: %s", type(error).__name__)
+        await asyncio.sleep(HEAD_INTERVAL)
+
+
+@asynccontextmanager
+async def running(*work: Awaitable[None]) -> AsyncIterator[None]:
+    """Background samplers for the lifetime of the block."""
+    tasks = [asyncio.ensure_future(w) for w in work]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

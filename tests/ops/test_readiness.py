@@ -1,0 +1,112 @@
+"""Readiness for load balancers, and the figures operators watch in /metrics."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from telemed.clock import ManualClock
+from telemed.settings import Settings
+from tests.support.server import RunningServer
+from tests.support.services import require_redis
+
+
+async def started(settings: Settings, clock: ManualClock) -> RunningServer:
+    server = RunningServer(settings, clock)
+    await server.start()
+    return server
+
+
+@pytest.fixture
+async def with_redis(
+    make_settings: Callable[..., Settings], clock: ManualClock
+) -> AsyncIterator[RunningServer]:
+    server = await started(make_settings(redis_url=require_redis()), clock)
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+async def readyz(server: RunningServer) -> tuple[int, Any]:
+    async with server.http().get("/readyz") as response:
+        return response.status, await response.json()
+
+
+async def test_readyz_checks_the_database_and_the_disk(server: RunningServer) -> None:
+    status, body = await readyz(server)
+    assert status == 200
+    assert body["status"] == "ready"
+    assert body["checks"]["database"] == {"ok": True}
+    assert body["checks"]["disk"]["ok"] is True
+    assert body["checks"]["disk"]["free_bytes"] >= body["checks"]["disk"]["required_bytes"]
+    assert "redis" not in body["checks"]
+
+
+@pytest.mark.redis
+async def test_readyz_checks_redis_when_configured(with_redis: RunningServer) -> None:
+    status, body = await readyz(with_redis)
+    assert status == 200
+    assert body["checks"]["redis"] == {"ok": True}
+
+
+async def test_a_full_disk_makes_the_process_unavailable_but_alive(
+    make_settings: Callable[..., Settings], clock: ManualClock
+) -> None:
+    server = await started(make_settings(ready_min_free_bytes=2**62), clock)
+    try:
+        status, body = await readyz(server)
+        assert status == 503
+        assert body["status"] == "unavailable"
+        assert body["checks"]["disk"]["ok"] is False
+        assert body["checks"]["database"] == {"ok": True}
+        async with server.http().get("/healthz") as response:
+            assert response.status == 200
+    finally:
+        await server.close()
+
+
+async def test_metrics_show_loop_lag_audit_head_and_open_calls(server: RunningServer) -> None:
+    await server.sign_in("gs.chutoa")  # an audit row: the chain has a head
+
+    async def sample() -> str:
+        async with server.http().get("/metrics") as response:
+            return await response.text()
+
+    text = await sample()
+    assert re.search(r"^telemed_event_loop_lag_seconds \d", text, re.MULTILINE)
+    assert "telemed_event_loop_lag_histogram_seconds_bucket" in text
+    assert "telemed_open_calls 0.0" in text
+    head = re.search(r"^telemed_audit_chain_head (\S+)$", text, re.MULTILINE)
+    assert head is not None
+    assert float(head.group(1)) > 0  # the demo network was created through audited work
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def metric_names(text: str) -> set[str]:
+    return set(re.findall(r"\btelemed_[a-z_]+", text))
+
+
+async def test_the_shipped_alerts_and_dashboard_name_only_metrics_the_server_exports(
+    server: RunningServer,
+) -> None:
+    rules = yaml.safe_load((ROOT / "deploy/prometheus/telemed-alerts.yml").read_text())
+    expressions = [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    dashboard = json.loads((ROOT / "deploy/grafana/telemed-dashboard.json").read_text())
+    expressions += [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    named = set().union(*(metric_names(e) for e in expressions))
+    http = server.http()
+    async with http.get("/healthz"):
+        pass  # a request observed: the latency histogram has its buckets
+    async with http.get("/metrics") as response:
+        exported = metric_names(await response.text())
+    assert named, "the files name Telemed's metrics"
+    assert sorted(named - exported) == []
