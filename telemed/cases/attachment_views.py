@@ -14,6 +14,7 @@ from telemed.cases.views import CASE, case_id
 from telemed.errors import FieldProblem, UnsupportedMediaType, ValidationFailed
 from telemed.http.auth import current_actor
 from telemed.http.openapi import describe
+from telemed.http.requests import path_id
 
 ATTACHMENTS = CASE + "/attachments"
 ATTACHMENT = ATTACHMENTS + r"/{attachment_id:\d+}"
@@ -23,7 +24,7 @@ FILE_POLICY = "sandbox"
 
 
 def attachment_id(request: web.Request) -> int:
-    return int(request.match_info["attachment_id"])
+    return path_id(request, "attachment_id")
 
 
 def _malformed() -> ValidationFailed:

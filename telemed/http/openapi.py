@@ -13,14 +13,17 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 import telemed
+from telemed.schemas import RecordId
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _ATTR = "__telemed_api__"
 _PARAM = re.compile(r"{(\w+)(?::[^}]*)?}")
+# Every path parameter under /api is a record id, read by ``path_id``.
+_PATH_ID_SCHEMA = TypeAdapter(RecordId).json_schema()
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ def _operation(
         "summary": described.summary,
         "tags": [described.tag],
         "parameters": [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+            {"name": name, "in": "path", "required": True, "schema": _PATH_ID_SCHEMA}
             for name in _PARAM.findall(path)
         ],
         "responses": {
