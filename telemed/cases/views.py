@@ -75,6 +75,7 @@ async def case_events(request: web.Request) -> web.Response:
     tag="cases",
     body=NewNote,
     status=201,
+    also=(200,),
     errors=(403, 404, 409, 422),
 )
 async def add_note(request: web.Request) -> web.Response:
