@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from telemed.schemas import QueryTime
+from telemed.schemas import MAX_BIGINT, QueryTime, RecordId
 
 Hex64 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -18,7 +18,7 @@ class AuditFilters(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     actor: Name | None = Field(default=None, description="username")
-    case_id: int | None = Field(default=None, ge=1)
+    case_id: RecordId | None = None
     action: Name | None = None
     outcome: Literal["success", "denied", "error"] | None = None
     since: QueryTime = Field(default=None, description="inclusive")
@@ -32,15 +32,16 @@ class AuditFilters(BaseModel):
 
 
 class AuditQuery(AuditFilters):
-    # The opaque cursor is the seq of the last item of the previous page.
-    cursor: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,18}$")] | None = None
+    # The opaque cursor is the seq of the last item of the previous page: at most 18 digits,
+    # so that it always fits the seq's BIGINT.
+    cursor: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,17}$")] | None = None
     limit: int = Field(default=50, ge=1, le=500)
 
 
 class CheckpointInput(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=MAX_BIGINT)
     hash: Hex64
     at: Annotated[str, StringConstraints(max_length=40)]
     public_key: Annotated[str, StringConstraints(max_length=200)]

@@ -10,20 +10,33 @@ from aiohttp.http_exceptions import BadHttpMessage
 
 from telemed import appkeys
 from telemed.cases.attachments import FormField, StoredFile
+from telemed.cases.sniff import DICOM, JPEG, MATROSKA, MAX_DESCRIPTION, PDF, PNG, WEBM
 from telemed.cases.views import CASE, case_id
 from telemed.errors import FieldProblem, UnsupportedMediaType, ValidationFailed
 from telemed.http.auth import current_actor
 from telemed.http.openapi import describe
+from telemed.http.requests import path_id
 
 ATTACHMENTS = CASE + "/attachments"
 ATTACHMENT = ATTACHMENTS + r"/{attachment_id:\d+}"
 CHUNK = 64 * 1024
 # Opened on its own, a stored file may not run script or reach this origin's cookies.
 FILE_POLICY = "sandbox"
+# A file is sent back as the type its content was identified as.
+STORED_TYPES = tuple(kind.media_type for kind in (JPEG, PNG, PDF, DICOM, MATROSKA, WEBM))
+UPLOAD_FORM = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "description": {"type": "string", "maxLength": MAX_DESCRIPTION},
+    },
+    "additionalProperties": False,
+}
 
 
 def attachment_id(request: web.Request) -> int:
-    return int(request.match_info["attachment_id"])
+    return path_id(request, "attachment_id")
 
 
 def _malformed() -> ValidationFailed:
@@ -93,6 +106,7 @@ def _file_response(stored: StoredFile) -> web.FileResponse:
     status=201,
     content_type="application/json",
     errors=(403, 404, 409, 413, 415, 422),
+    form=UPLOAD_FORM,
 )
 async def upload(request: web.Request) -> web.Response:
     actor = await current_actor(request)
@@ -105,7 +119,7 @@ async def upload(request: web.Request) -> web.Response:
 @describe(
     "Download an attachment (people who may see the case).",
     tag="attachments",
-    content_type="application/octet-stream",
+    content_type=STORED_TYPES,
     errors=(403, 404),
 )
 async def download(request: web.Request) -> web.FileResponse:

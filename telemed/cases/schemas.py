@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from telemed.cases.models import CaseStatus, Sex, Urgency
+from telemed.schemas import MAX_INT, Instant, RecordId, Seq
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
@@ -15,6 +15,10 @@ Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 ClientId = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
 ]
+MAX_QUESTIONS = 20
+QuestionNumber = Annotated[int, Field(ge=1, le=MAX_QUESTIONS)]
+# A draft's version: 1, 2, ... as it is edited.
+Version = Annotated[int, Field(ge=1, le=MAX_INT)]
 
 
 class Strict(BaseModel):
@@ -31,7 +35,7 @@ class NewCase(Strict):
     patient_birth_year: int = Field(ge=1900, le=2100)
     title: ShortText
     summary: LongText
-    questions: list[LongText] = Field(min_length=1, max_length=20)
+    questions: list[LongText] = Field(min_length=1, max_length=MAX_QUESTIONS)
     specialty: ShortText
     urgency: Urgency
 
@@ -44,14 +48,14 @@ class CaseListQuery(Strict):
 
 
 class EventsQuery(Strict):
-    after: int = Field(default=0, ge=0)
+    after: Seq = 0
     limit: int = Field(default=1000, ge=1, le=5000)
 
 
 class NewNote(Strict):
     body: LongText
-    question: int | None = Field(default=None, ge=1)
-    supersedes: int | None = Field(default=None, ge=1)
+    question: QuestionNumber | None = None
+    supersedes: RecordId | None = None
     client_id: ClientId | None = None
 
 
@@ -72,24 +76,19 @@ class TransitionInput(Strict):
     reason: Reason | None = None
     message: Reason | None = None
     outcome: LongText | None = None
-    scheduled_at: datetime | None = None
-
-    @field_validator("scheduled_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("must include a timezone, e.g. 2026-12-01T09:00:00+07:00")
-        return value
+    scheduled_at: Instant | None = None
 
 
 class Answer(Strict):
-    question: int = Field(ge=1)
+    question: QuestionNumber
     answer: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000)]
 
 
 class DecisionDraft(Strict):
-    version: int = Field(ge=0, description="the draft version being edited; 0 starts a new draft")
-    answers: list[Answer] = Field(max_length=20)
+    version: int = Field(
+        ge=0, le=MAX_INT, description="the draft version being edited; 0 starts a new draft"
+    )
+    answers: list[Answer] = Field(max_length=MAX_QUESTIONS)
     treatment_direction: Annotated[
         str, StringConstraints(strip_whitespace=True, max_length=20_000)
     ] = ""
@@ -98,10 +97,15 @@ class DecisionDraft(Strict):
 
 
 class OpinionInput(Strict):
-    version: int = Field(ge=1, description="the draft version the opinion is about")
+    version: Version = Field(description="the draft version the opinion is about")
     stance: Literal["concur", "dissent"]
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2_000)] = ""
 
 
 class SignInput(Strict):
-    version: int = Field(ge=1)
+    version: Version
+
+
+# Where a page of the case list ends: (urgency rank, created_at, case id), as the service
+# writes it into the opaque cursor; read back through the same bounds as any input.
+ListPosition = tuple[Annotated[int, Field(ge=0, le=MAX_INT)], Instant, RecordId]

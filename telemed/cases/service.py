@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from telemed.accounts.models import UserRole
 from telemed.accounts.principal import Actor, Principal
 from telemed.audit.work import AuditedWork, Unit
@@ -28,7 +30,14 @@ from telemed.cases.events import CaseEventSink, principal_actor
 from telemed.cases.markdown import render
 from telemed.cases.models import URGENCY_RANK, Case, CaseQuestion, CaseStatus, Note
 from telemed.cases.repository import CaseRepository
-from telemed.cases.schemas import CaseListQuery, EventsQuery, NewCase, NewNote, TransitionInput
+from telemed.cases.schemas import (
+    CaseListQuery,
+    EventsQuery,
+    ListPosition,
+    NewCase,
+    NewNote,
+    TransitionInput,
+)
 from telemed.cases.seals import note_hash
 from telemed.clock import Clock
 from telemed.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
@@ -116,11 +125,13 @@ def _encode_cursor(case: Case) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
+_LIST_POSITION: TypeAdapter[tuple[int, datetime, int]] = TypeAdapter(ListPosition)
+
+
 def _decode_cursor(cursor: str) -> tuple[int, datetime, int]:
     try:
-        rank, created_at, case_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return int(rank), datetime.fromisoformat(created_at), int(case_id)
-    except (ValueError, TypeError) as error:
+        return _LIST_POSITION.validate_json(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError) as error:  # ValidationError is a ValueError
         raise ValidationFailed(
             [FieldProblem("cursor", "not a cursor this server issued")]
         ) from error

@@ -17,13 +17,13 @@ from telemed.cases.schemas import (
 )
 from telemed.http.auth import current_actor
 from telemed.http.openapi import describe
-from telemed.http.requests import parse_json, parse_query
+from telemed.http.requests import parse_json, parse_query, path_id
 
 CASE = r"/api/v1/cases/{case_id:\d+}"
 
 
 def case_id(request: web.Request) -> int:
-    return int(request.match_info["case_id"])
+    return path_id(request, "case_id")
 
 
 @describe(
@@ -75,6 +75,7 @@ async def case_events(request: web.Request) -> web.Response:
     tag="cases",
     body=NewNote,
     status=201,
+    also=(200,),
     errors=(403, 404, 409, 422),
 )
 async def add_note(request: web.Request) -> web.Response:

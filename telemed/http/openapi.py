@@ -13,14 +13,17 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 import telemed
+from telemed.schemas import RecordId
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _ATTR = "__telemed_api__"
 _PARAM = re.compile(r"{(\w+)(?::[^}]*)?}")
+# Every path parameter under /api is a record id, read by ``path_id``.
+_PATH_ID_SCHEMA = TypeAdapter(RecordId).json_schema()
 
 
 @dataclass(frozen=True)
@@ -30,9 +33,13 @@ class Description:
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     status: int = 200
-    content_type: str = "application/json"
+    content_type: str | tuple[str, ...] = "application/json"
     public: bool = False
     errors: tuple[int, ...] = field(default=())
+    # Other success statuses with the same content (a retry answered 200 instead of 201).
+    also: tuple[int, ...] = field(default=())
+    # A multipart/form-data body: the JSON schema of its fields.
+    form: dict[str, Any] | None = None
 
 
 def describe(
@@ -42,16 +49,17 @@ def describe(
     body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     status: int = 200,
-    content_type: str = "application/json",
+    content_type: str | tuple[str, ...] = "application/json",
     public: bool = False,
     errors: tuple[int, ...] = (),
+    also: tuple[int, ...] = (),
+    form: dict[str, Any] | None = None,
 ) -> Callable[[F], F]:
     def mark(handler: F) -> F:
-        setattr(
-            handler,
-            _ATTR,
-            Description(summary, tag, body, query, status, content_type, public, errors),
+        described = Description(
+            summary, tag, body, query, status, content_type, public, errors, also, form
         )
+        setattr(handler, _ATTR, described)
         return handler
 
     return mark
@@ -117,17 +125,15 @@ def _operation(
         "summary": described.summary,
         "tags": [described.tag],
         "parameters": [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+            {"name": name, "in": "path", "required": True, "schema": _PATH_ID_SCHEMA}
             for name in _PARAM.findall(path)
         ],
-        "responses": {
-            str(described.status): {
-                "description": "success",
-                "content": {described.content_type: {}},
-            },
-            "default": {"description": "an error in the one error shape", **error},
-        },
+        "responses": {"default": {"description": "an error in the one error shape", **error}},
     }
+    types = described.content_type
+    content: dict[str, Any] = {kind: {} for kind in ((types,) if isinstance(types, str) else types)}
+    for status in (described.status, *described.also):
+        operation["responses"][str(status)] = {"description": "success", "content": content}
     for status in described.errors:
         operation["responses"][str(status)] = {"description": "error", **error}
     if described.query is not None:
@@ -136,6 +142,11 @@ def _operation(
         operation["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": _schema_ref(described.body, components)}},
+        }
+    if described.form is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": described.form}},
         }
     if described.public:
         operation["security"] = []

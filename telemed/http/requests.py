@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from telemed.errors import FieldProblem, UnsupportedMediaType, ValidationFailed
 from telemed.http.errors import MalformedRequest
+from telemed.schemas import record_id
 
 Schema = TypeVar("Schema", bound=BaseModel)
 
@@ -49,6 +50,12 @@ async def parse_json(request: web.Request, schema: type[Schema]) -> Schema:
 
 def parse_query(request: web.Request, schema: type[Schema]) -> Schema:
     return parse_model(schema, dict(request.query))
+
+
+def path_id(request: web.Request, name: str) -> int:
+    """The id in the path. One out of range reaches the service as NO_RECORD, so it is
+    answered and audited exactly like an id that names no record (a missing case)."""
+    return record_id(request.match_info[name])
 
 
 def _networks(trusted: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

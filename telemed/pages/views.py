@@ -18,6 +18,7 @@ from telemed.accounts.models import UserRole
 from telemed.accounts.principal import Principal
 from telemed.errors import Forbidden
 from telemed.http.auth import optional_principal
+from telemed.http.requests import path_id
 from telemed.i18n import LANGUAGE_COOKIE
 
 LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -95,7 +96,7 @@ async def new_case_page(request: web.Request) -> web.StreamResponse:
 
 async def case_page(request: web.Request) -> web.StreamResponse:
     principal = await signed_in(request)
-    return render(request, "case.html", principal, {"case_id": int(request.match_info["case_id"])})
+    return render(request, "case.html", principal, {"case_id": path_id(request, "case_id")})
 
 
 async def audit_page(request: web.Request) -> web.StreamResponse:

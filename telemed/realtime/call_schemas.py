@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from telemed.cases.schemas import Strict
-from telemed.realtime.schemas import CaseId
+from telemed.schemas import RecordId
 
 # Peer ids are opaque tokens (secrets.token_urlsafe(12)) or the reserved "recorder".
 PeerId = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
@@ -15,11 +15,11 @@ OptionalPeerId = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-
 
 
 class CaseOnly(Strict):
-    case_id: int = CaseId
+    case_id: RecordId
 
 
 class JoinCallInput(Strict):
-    case_id: int = CaseId
+    case_id: RecordId
     # The peer id this user had in the call before its connection dropped: that place is
     # given up at once instead of lingering until the server notices the dead connection.
     replaces: str | None = Field(
@@ -28,7 +28,7 @@ class JoinCallInput(Strict):
 
 
 class AdmitInput(Strict):
-    case_id: int = CaseId
+    case_id: RecordId
     peer_id: str = PeerId
 
 
@@ -67,7 +67,7 @@ class SignalData(Strict):
 
 
 class SignalInput(Strict):
-    case_id: int = CaseId
+    case_id: RecordId
     to: str = PeerId
     data: SignalData
 
@@ -77,17 +77,17 @@ class SignalInput(Strict):
 
 
 class ModeInput(Strict):
-    case_id: int = CaseId
+    case_id: RecordId
     audio_only: bool
 
 
 class ConsentInput(Strict):
-    case_id: int = CaseId
+    case_id: RecordId
     consent: bool
 
 
 class StatsInput(Strict):
-    case_id: int = CaseId
+    case_id: RecordId
     rtt_ms: float | None = Field(default=None, ge=0, le=600_000)
     packet_loss: float | None = Field(default=None, ge=0, le=1)
     bitrate_kbps: float | None = Field(default=None, ge=0, le=1_000_000)

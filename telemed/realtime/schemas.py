@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
-from telemed.cases.schemas import ClientId, LongText, Strict
-
-CaseId = Field(ge=1, le=2**31 - 1)
+from telemed.cases.schemas import ClientId, LongText, QuestionNumber, Strict
+from telemed.schemas import RecordId, Seq
 
 
 class JoinInput(Strict):
-    case_id: int = CaseId
-    after_seq: int = Field(default=0, ge=0, le=2**31 - 1)
+    case_id: RecordId
+    after_seq: Seq = 0
     # Set by a client that joins again because a case:head (or a gap) showed it was behind.
     resync: bool = False
 
 
 class LeaveInput(Strict):
-    case_id: int = CaseId
+    case_id: RecordId
 
 
 class NoteInput(Strict):
-    case_id: int = CaseId
+    case_id: RecordId
     body: LongText
     client_id: ClientId | None = None
-    question: int | None = Field(default=None, ge=1, le=100)
-    supersedes: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    question: QuestionNumber | None = None
+    supersedes: RecordId | None = None

@@ -14,7 +14,7 @@ from telemed.http.auth import (
     set_session_cookie,
 )
 from telemed.http.openapi import describe
-from telemed.http.requests import parse_json
+from telemed.http.requests import parse_json, path_id
 from telemed.logs import request_id_var
 from telemed.pages.views import render
 from telemed.signaling.guests import InviteInput, RedeemInput
@@ -44,7 +44,7 @@ def _with_cookie(request: web.Request, response: web.StreamResponse, login: Logi
 async def create_invite(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     body = await parse_json(request, InviteInput)
-    case_id = int(request.match_info["case_id"])
+    case_id = path_id(request, "case_id")
     invitation = await request.app[appkeys.GUEST_SERVICE].invite(actor, case_id, body)
     url = str(request.url.origin().with_path(f"/join/{invitation.token}"))
     return web.json_response(

@@ -28,3 +28,18 @@ async def test_openapi_document_is_valid_and_complete(server: RunningServer) -> 
         "$ref": "#/components/schemas/NewNote"
     }
     assert "NewNote" in document["components"]["schemas"]
+
+
+async def test_path_ids_carry_the_bounds_of_a_record_id(server: RunningServer) -> None:
+    async with server.http().get("/api/v1/openapi.json") as response:
+        document = await response.json()
+    parameters = [
+        parameter
+        for operations in document["paths"].values()
+        for operation in operations.values()
+        for parameter in operation["parameters"]
+        if parameter["in"] == "path"
+    ]
+    assert parameters
+    for parameter in parameters:
+        assert parameter["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
