@@ -25,7 +25,8 @@ async def json_routes(server: RunningServer) -> list[tuple[str, str]]:
         (method.upper(), re.sub(r"{\w+}", "1", path))
         for path, operations in document["paths"].items()
         for method, operation in operations.items()
-        if "requestBody" in operation
+        # Uploads declare a multipart body: they are not JSON routes.
+        if "application/json" in operation.get("requestBody", {}).get("content", {})
     ]
 
 
