@@ -13,7 +13,7 @@ from telemed.clock import ManualClock
 from telemed.settings import Settings
 from tests.browser.pages import sign_in
 from tests.cases.workflow import call, create_case, to_session
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, running
 
 pytestmark = pytest.mark.browser
 
@@ -74,9 +74,7 @@ async def test_after_a_network_drop_the_board_catches_up_once_and_in_order(
 async def test_a_live_event_lost_on_the_way_reaches_the_board_through_the_head_check(
     make_settings: Callable[..., Settings], clock: ManualClock, browser: Browser
 ) -> None:
-    server = RunningServer(make_settings(socket_revalidate_seconds=0.5), clock)
-    await server.start()
-    try:
+    async with running(make_settings(socket_revalidate_seconds=0.5), clock) as server:
         doctor_api = await server.sign_in("bs.namcan")
         case_id = int((await create_case(doctor_api))["id"])
         chair = await sign_in(browser, server, "gs.chutoa")
@@ -117,8 +115,6 @@ async def test_a_live_event_lost_on_the_way_reaches_the_board_through_the_head_c
         async with doctor_api.http.get("/metrics") as response:
             assert "telemed_live_healed_events_total 1.0" in await response.text()
         chair.assert_clean()
-    finally:
-        await server.close()
 
 
 async def test_markup_in_a_note_or_a_title_shows_as_text(

@@ -7,8 +7,7 @@ import io
 import json
 import stat
 import unicodedata
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +21,9 @@ from telemed.clock import ManualClock
 from telemed.settings import Settings
 from tests.cases.test_minutes import act, call, create_case, decide
 from tests.support.pool_jobs import hold_until
-from tests.support.server import RunningServer, SignedIn
+from tests.support.server import RunningServer, SignedIn, running
 
 NOTE = "Bệnh nhân đau ngực trái lan lên vai, vã mồ hôi, huyết áp 100/60 mmHg. "
-
-
-@asynccontextmanager
-async def running(settings: Settings, clock: ManualClock) -> AsyncIterator[RunningServer]:
-    server = RunningServer(settings, clock)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.close()
 
 
 async def add_notes(who: SignedIn, case_id: int, count: int, chars: int) -> None:

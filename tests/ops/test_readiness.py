@@ -13,25 +13,16 @@ import yaml
 
 from telemed.clock import ManualClock
 from telemed.settings import Settings
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, running
 from tests.support.services import require_redis
-
-
-async def started(settings: Settings, clock: ManualClock) -> RunningServer:
-    server = RunningServer(settings, clock)
-    await server.start()
-    return server
 
 
 @pytest.fixture
 async def with_redis(
     make_settings: Callable[..., Settings], clock: ManualClock
 ) -> AsyncIterator[RunningServer]:
-    server = await started(make_settings(redis_url=require_redis()), clock)
-    try:
+    async with running(make_settings(redis_url=require_redis()), clock) as server:
         yield server
-    finally:
-        await server.close()
 
 
 async def readyz(server: RunningServer) -> tuple[int, Any]:
@@ -59,8 +50,7 @@ async def test_readyz_checks_redis_when_configured(with_redis: RunningServer) ->
 async def test_a_full_disk_makes_the_process_unavailable_but_alive(
     make_settings: Callable[..., Settings], clock: ManualClock
 ) -> None:
-    server = await started(make_settings(ready_min_free_bytes=2**62), clock)
-    try:
+    async with running(make_settings(ready_min_free_bytes=2**62), clock) as server:
         status, body = await readyz(server)
         assert status == 503
         assert body["status"] == "unavailable"
@@ -68,8 +58,6 @@ async def test_a_full_disk_makes_the_process_unavailable_but_alive(
         assert body["checks"]["database"] == {"ok": True}
         async with server.http().get("/healthz") as response:
             assert response.status == 200
-    finally:
-        await server.close()
 
 
 async def test_metrics_show_loop_lag_audit_head_and_open_calls(server: RunningServer) -> None:

@@ -14,7 +14,7 @@ from telemed.clock import ManualClock
 from telemed.settings import Settings
 from tests.cases.workflow import act, create_case
 from tests.realtime.live import participant
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, running
 
 
 @pytest.fixture
@@ -22,12 +22,8 @@ async def swept(
     make_settings: Callable[..., Settings], clock: ManualClock
 ) -> AsyncIterator[RunningServer]:
     """A server that re-checks every connection five times a second."""
-    server = RunningServer(make_settings(socket_revalidate_seconds=0.2), clock)
-    await server.start()
-    try:
+    async with running(make_settings(socket_revalidate_seconds=0.2), clock) as server:
         yield server
-    finally:
-        await server.close()
 
 
 async def _case(server: RunningServer, **changes: Any) -> int:

@@ -29,7 +29,7 @@ from telemed.realtime.rooms import case_room
 from telemed.settings import Settings
 from tests.cases.workflow import create_case
 from tests.realtime.live import Participant
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, running
 
 ROOMS = 8
 LISTENERS = ("gs.chutoa", "ts.thuky", "gs.timmach")
@@ -48,12 +48,8 @@ async def contended(
     settings = make_settings(
         socket_revalidate_seconds=0.01, socket_rate_per_second=1000, socket_burst=1000
     )
-    server = RunningServer(settings, clock)
-    await server.start()
-    try:
+    async with running(settings, clock) as server:
         yield server
-    finally:
-        await server.close()
 
 
 def slow_down_database(server: RunningServer, delay: float) -> None:
@@ -178,9 +174,7 @@ async def test_a_socket_the_feed_does_not_deliver_to_is_told_the_head(
 async def test_the_sweep_tells_every_socket_of_the_room_the_head(
     make_settings: Callable[..., Settings], clock: ManualClock
 ) -> None:
-    server = RunningServer(make_settings(socket_revalidate_seconds=0.1), clock)
-    await server.start()
-    try:
+    async with running(make_settings(socket_revalidate_seconds=0.1), clock) as server:
         doctor = await server.sign_in("bs.namcan")
         case_id = (await create_case(doctor))["id"]
         [chair] = await sockets(server, "gs.chutoa", 1)
@@ -190,5 +184,3 @@ async def test_the_sweep_tells_every_socket_of_the_room_the_head(
         await chair.until(lambda: {"case_id": case_id, "last_seq": 1} in heads)
         metrics = await (await doctor.http.get("/metrics")).text()
         assert "telemed_live_healed_events_total 0.0" in metrics
-    finally:
-        await server.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,3 +72,14 @@ class RunningServer:
             body = await response.json()
             assert response.status == 200, body
         return SignedIn(username, body["token"], body["csrf_token"], body["user"], http)
+
+
+@asynccontextmanager
+async def running(settings: Settings, clock: Clock) -> AsyncIterator[RunningServer]:
+    """A server with settings of the test's own, closed when the block ends."""
+    server = RunningServer(settings, clock)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.close()
