@@ -7,6 +7,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from functools import partial
 
 import aiohttp_jinja2
 import jinja2
@@ -152,8 +153,8 @@ async def _operations(app: web.Application) -> AsyncIterator[None]:
     )
     try:
         async with readiness.running(
-            readiness.sample_loop_lag(metrics.loop_lag, metrics.loop_lag_histogram),
-            readiness.sample_audit_head(app[appkeys.SESSIONMAKER], metrics.audit_head),
+            partial(readiness.sample_loop_lag, metrics.loop_lag, metrics.loop_lag_histogram),
+            partial(readiness.sample_audit_head, app[appkeys.SESSIONMAKER], metrics.audit_head),
         ):
             yield
     finally:

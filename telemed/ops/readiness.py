@@ -14,6 +14,7 @@ of the audit chain (a chain that stops growing while requests are served is wort
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import time
@@ -102,37 +103,45 @@ async def _bounded(check: Callable[[], Awaitable[Check]]) -> Check:
         return Check(False, {"error": type(error).__name__})
 
 
-async def sample_loop_lag(last: Gauge, histogram: Observer) -> None:
-    """How late a timer of LAG_INTERVAL fires, until cancelled."""
+async def sample_loop_lag(last: Gauge, histogram: Observer, stop: asyncio.Event) -> None:
+    """How late a timer of LAG_INTERVAL fires, until ``stop`` is set."""
     while True:
         started = time.perf_counter()
-        await asyncio.sleep(LAG_INTERVAL)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), LAG_INTERVAL)
+        if stop.is_set():
+            return
         lag = max(0.0, time.perf_counter() - started - LAG_INTERVAL)
         last.set(lag)
         histogram.observe(lag)
 
 
-async def sample_audit_head(sessionmaker: async_sessionmaker[AsyncSession], head: Gauge) -> None:
-    """The last seq of the audit chain, every HEAD_INTERVAL, until cancelled."""
-    while True:
+async def sample_audit_head(
+    sessionmaker: async_sessionmaker[AsyncSession], head: Gauge, stop: asyncio.Event
+) -> None:
+    """The last seq of the audit chain, every HEAD_INTERVAL, until ``stop`` is set.
+
+    Stopped by the event rather than cancelled, so that a read in progress finishes and
+    returns its connection before the engine is disposed.
+    """
+    while not stop.is_set():
         try:
             async with sessionmaker() as db, db.begin():
                 last = await AuditRepository(db).last()
             head.set(last[0] if last is not None else 0)
-        except asyncio.CancelledError:
-            raise
         except Exception as error:
             log.warning("could not read the audit chain head: %s", type(error).__name__)
-        await asyncio.sleep(HEAD_INTERVAL)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), HEAD_INTERVAL)
 
 
 @asynccontextmanager
-async def running(*work: Awaitable[None]) -> AsyncIterator[None]:
-    """Background samplers for the lifetime of the block."""
-    tasks = [asyncio.ensure_future(w) for w in work]
+async def running(*samplers: Callable[[asyncio.Event], Awaitable[None]]) -> AsyncIterator[None]:
+    """Background samplers for the lifetime of the block, stopped and awaited at its end."""
+    stop = asyncio.Event()
+    tasks = [asyncio.ensure_future(sampler(stop)) for sampler in samplers]
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
+        stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -22,6 +22,7 @@ from telemed.realtime.sink import LiveSink, RelaySink, SeqBus
 log = logging.getLogger(__name__)
 
 PRESENCE_HEARTBEAT_SECONDS = 10
+STOP_GRACE_SECONDS = 5.0
 
 
 async def live_rooms(app: web.Application) -> AsyncIterator[None]:
@@ -56,22 +57,27 @@ async def live_rooms(app: web.Application) -> AsyncIterator[None]:
         relay.target = sink
 
     await presence.heartbeat()
-    tasks = [
-        asyncio.create_task(_every(PRESENCE_HEARTBEAT_SECONDS, presence.heartbeat)),
+    # Periodic work is stopped, not cancelled: a sweep in the middle of a database read
+    # finishes and returns its connection before the engine is disposed.
+    stop = asyncio.Event()
+    periodic = [
+        asyncio.create_task(_every(PRESENCE_HEARTBEAT_SECONDS, presence.heartbeat, stop)),
         asyncio.create_task(
-            _every(settings.socket_revalidate_seconds, lambda: rooms.revalidate(connections))
+            _every(settings.socket_revalidate_seconds, lambda: rooms.revalidate(connections), stop)
         ),
     ]
-    if bus is not None:
-        tasks.append(asyncio.create_task(bus.listen(feed)))
+    listening = [asyncio.create_task(bus.listen(feed))] if bus is not None else []
     try:
         yield
     finally:
         if isinstance(relay, RelaySink):
             relay.target = None
-        for task in tasks:
+        stop.set()
+        # A sweep gets a few seconds to finish; shutdown itself is never held up for long.
+        _, late = await asyncio.wait(periodic, timeout=STOP_GRACE_SECONDS)
+        for task in [*late, *listening]:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*periodic, *listening, return_exceptions=True)
         await sink.close()
         with contextlib.suppress(Exception):
             await presence.close()
@@ -79,12 +85,13 @@ async def live_rooms(app: web.Application) -> AsyncIterator[None]:
             await redis.aclose()
 
 
-async def _every(seconds: float, work: Callable[[], Awaitable[None]]) -> None:
+async def _every(seconds: float, work: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
     while True:
-        await asyncio.sleep(seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+        if stop.is_set():
+            return
         try:
             await work()
-        except asyncio.CancelledError:
-            raise
         except Exception:
             log.exception("periodic realtime work failed")
