@@ -152,15 +152,13 @@ async def invited(world: World) -> tuple[int, str]:
     return case_id, str(made["url"]).rsplit("/", 1)[1]
 
 
-def guest_call(kind: str, valid: bool = True) -> Call:
-    """Redeeming a guest link through the API (``redeem``) or the link itself (``join``)."""
+def guest_call(valid: bool = True) -> Call:
+    """Redeeming a guest link through the API (the landing page's Join button)."""
 
     async def prepare(world: World) -> Act:
         _case_id, token = await invited(world)
         token = token if valid else "x" * 43
-        if kind == "redeem":
-            return lambda: _http(None, world, "POST", "/api/v1/guests/redeem", {"token": token})
-        return lambda: _http(None, world, "GET", f"/join/{token}")
+        return lambda: _http(None, world, "POST", "/api/v1/guests/redeem", {"token": token})
 
     return prepare
 
@@ -372,16 +370,14 @@ HTTP: dict[tuple[str, str], Expect | NotAudited] = {
         [("guest.invite", "denied", "gs.timmach")],
     ),
     ("POST", "/api/v1/guests/redeem"): Expect(
-        guest_call("redeem"),
+        guest_call(),
         [("guest.redeem", "success", "guest-1")],
-        guest_call("redeem", valid=False),
+        guest_call(valid=False),
         [("guest.redeem", "denied", None)],
     ),
-    ("GET", "/join/{token}"): Expect(
-        guest_call("join"),
-        [("guest.redeem", "success", "guest-1")],
-        guest_call("join", valid=False),
-        [("guest.redeem", "denied", None)],
+    ("GET", "/join/{token}"): NotAudited(
+        "the guest's landing page changes nothing (link previews must not spend the link); "
+        "its Join button redeems through the audited POST /api/v1/guests/redeem"
     ),
     ("GET", "/api/v1/stats"): Expect(
         http_call("kiemtra", "GET", "/api/v1/stats"),
@@ -396,6 +392,7 @@ HTTP: dict[tuple[str, str], Expect | NotAudited] = {
     ("GET", "/audit"): NotAudited("a page shell: the rows come from the audited audit API"),
     ("GET", "/stats"): NotAudited("a page shell: the figures come from the audited stats API"),
     ("GET", "/healthz"): NotAudited("operations: touches no case or account data"),
+    ("GET", "/readyz"): NotAudited("operations: checks the database, Redis and disk, no data"),
     ("GET", "/metrics"): NotAudited("operations: counters only"),
     ("GET", "/login"): NotAudited("the sign-in form; the sign-in itself is audited"),
     ("GET", "/"): NotAudited("the signed-in home page shows the caller's own account only"),
