@@ -12,7 +12,7 @@ import pytest
 from telemed.clock import ManualClock
 from telemed.settings import Settings
 from tests.support.databases import PostgresTemplate, SqliteTemplate
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, running
 from tests.support.services import require_postgres
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -92,12 +92,8 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 @pytest.fixture
 async def server(settings: Settings, clock: ManualClock) -> AsyncIterator[RunningServer]:
-    running = RunningServer(settings, clock)
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.close()
+    async with running(settings, clock) as started:
+        yield started
 
 
 @pytest.fixture
