@@ -33,7 +33,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import socketio
@@ -43,8 +42,8 @@ from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 from bench.common import percentile
 from bench.rooms_bench import ROOT, free_port, rss_bytes, telemed, wait_ready
 from telemed.accounts.demo import DEMO_PASSWORD
+from telemed.shapes import Json
 
-Json = dict[str, Any]
 DOCTOR, CHAIR = "bs.namcan", "gs.chutoa"
 CASE = {
     "council": "HDCM-MIENNAM",

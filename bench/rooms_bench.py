@@ -48,6 +48,7 @@ import aiohttp
 import socketio
 
 from telemed.accounts.demo import DEMO_PASSWORD
+from telemed.shapes import Json
 
 ROOT = Path(__file__).resolve().parent.parent
 # The users who may read a HDCM-MIENNAM case opened by bs.namcan; rooms get several sockets
@@ -359,9 +360,6 @@ async def saturation(target: Target, clients: list[Client], duration: float) -> 
     result = summary(lat, notes, elapsed)
     result["connected"] = sum(1 for c in clients if c.sio.connected)
     return result
-
-
-Json = dict[str, Any]
 
 
 def summary(latencies: list[float], notes: Notes, elapsed: float) -> Json:

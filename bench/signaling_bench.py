@@ -27,9 +27,9 @@ from aiortc.mediastreams import MediaStreamError, VideoStreamTrack
 from PIL import Image, ImageDraw
 
 from telemed.clock import SystemClock
-from telemed.signaling.peers import PeerRegistry
-from telemed.signaling.recorder import RecordedPeer
-from telemed.signaling.recordings import RecordingPolicy, Recordings
+from telemed.signaling.media.peers import PeerRegistry
+from telemed.signaling.media.recorder import RecordedPeer, RecordingResult
+from telemed.signaling.media.recordings import RecordingPolicy, Recordings
 from tests.signaling.media import Participant, wait_for
 
 CASE = 1
@@ -93,6 +93,10 @@ async def _participants(pipe: Connection, count: int, video: bool) -> None:
             await peer.close()
 
 
+async def _discard(_result: RecordingResult) -> None:
+    """The benchmark measures recording, not what happens to the file afterwards."""
+
+
 def _recordings(directory: Path, registry: PeerRegistry) -> Recordings:
     return Recordings(
         registry,
@@ -115,7 +119,7 @@ async def cpu_share(count: int, video: bool, seconds: float) -> tuple[float, flo
         peers = [RecordedPeer(f"p{n}", n, video=video and n == 0) for n in range(count)]
         try:
             offers = await asyncio.to_thread(ours.recv)
-            await recordings.start(CASE, peers)
+            await recordings.start(CASE, peers, _discard)
             ours.send(
                 [
                     await recordings.answer(CASE, p.peer_id, o)
@@ -155,7 +159,7 @@ async def memory(connections: int) -> tuple[int, int, int, int]:
         async def one_call(n: int) -> None:
             participant = Participant(440, video=False)
             try:
-                await recordings.start(n, [RecordedPeer("site", 1)])
+                await recordings.start(n, [RecordedPeer("site", 1)], _discard)
                 await participant.accept(
                     await recordings.answer(n, "site", await participant.offer())
                 )

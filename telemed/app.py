@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from telemed import appkeys
 from telemed.accounts import views as account_views
 from telemed.accounts.auth import AuthService, SessionPolicy
 from telemed.accounts.devices import KnownDevices
+from telemed.accounts.directory import Directory
 from telemed.accounts.passwords import PasswordHasher
 from telemed.accounts.service import AccountService
 from telemed.accounts.throttle import LoginThrottle, ThrottlePolicy
@@ -32,6 +34,7 @@ from telemed.cases import views as case_views
 from telemed.cases.attachments import AttachmentService
 from telemed.cases.blobs import BlobStore
 from telemed.cases.decisions import DecisionService
+from telemed.cases.log import CaseLog
 from telemed.cases.minutes import MinutesRenderer, MinutesService
 from telemed.cases.minutes_pdf import MinutesPrinter
 from telemed.cases.pdf import PdfPool
@@ -41,6 +44,9 @@ from telemed.cases.service import CaseService
 from telemed.clock import Clock, SystemClock
 from telemed.db.engine import create_engine, create_sessionmaker
 from telemed.db.migrations import ensure_migrated
+from telemed.guests import views as guest_views
+from telemed.guests.service import GuestService
+from telemed.guests.sessions import GuestSessions
 from telemed.http import openapi
 from telemed.http.compression import compress_static
 from telemed.http.errors import error_middleware
@@ -53,22 +59,16 @@ from telemed.ops.metrics import Metrics
 from telemed.ops.readiness import Readiness
 from telemed.pages import views as page_views
 from telemed.pages.modules import install as install_modules
-from telemed.realtime.call_wiring import calls as live_calls
+from telemed.realtime import lifetime as realtime_lifetime
 from telemed.realtime.connections import Connections
-from telemed.realtime.namespace import CaseRoomNamespace
+from telemed.realtime.namespace import CaseRoomNamespace, room_handlers
+from telemed.realtime.rooms import RoomService
 from telemed.realtime.server import create_socketio_server, open_case_rooms, open_connections
-from telemed.realtime.sink import RelaySink
-from telemed.realtime.wiring import live_rooms
 from telemed.settings import Settings
-from telemed.signaling import guest_views
-from telemed.signaling.cpu import ProcessCpuGauge
-from telemed.signaling.guests import GuestService, GuestSessions
-from telemed.signaling.peers import PeerRegistry
-from telemed.signaling.recordings import RecordingPolicy, Recordings
-from telemed.signaling.service import SignalingService, server_configuration
-from telemed.signaling.turn import IceConfig, IceServers
+from telemed.signaling import lifetime as signaling_lifetime
+from telemed.signaling.handlers import call_handlers
 from telemed.stats import views as stats_views
-from telemed.stats.service import Directory, StatsService
+from telemed.stats.service import StatsService
 
 log = logging.getLogger(__name__)
 
@@ -89,24 +89,19 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[appkeys.SETTINGS] = settings
     app[appkeys.CLOCK] = clock or SystemClock()
     app[appkeys.METRICS] = Metrics()
-    app[appkeys.CASE_EVENT_SINK] = RelaySink()
-    app[appkeys.SOCKET_CONNECTIONS] = Connections()
-    # Before the database: the minutes service built there prints through the pool.
-    app.cleanup_ctx.append(_pdf_pool)
-    app.cleanup_ctx.append(_database)
-    app.cleanup_ctx.append(_operations)
-
     sio = create_socketio_server(settings, app[appkeys.METRICS].refused_frame)
     sio.attach(app)
-    sio.register_namespace(CaseRoomNamespace(app, app[appkeys.SOCKET_CONNECTIONS]))
     app[appkeys.SOCKETIO] = sio
+    connections = Connections(sio.disconnect)
+    app[appkeys.SOCKET_CONNECTIONS] = connections
+    # Every client event, the room's and the call's: delivery imports no feature.
+    handlers = {
+        **room_handlers(lambda: app[appkeys.ROOM_SERVICE]),
+        **call_handlers(lambda: app[appkeys.CALLS]),
+    }
+    sio.register_namespace(CaseRoomNamespace(app, connections, handlers))
     app[appkeys.METRICS].watch_socketio(lambda: open_connections(sio), lambda: open_case_rooms(sio))
-    # Live rooms stop after Socket.IO has closed every connection (their cleanup runs).
-    app.cleanup_ctx.append(live_rooms)
-    app.cleanup_ctx.append(_socketio)
-    # Closed first at shutdown: recordings are finished while the database is still open.
-    app.cleanup_ctx.append(_signaling)
-    app.cleanup_ctx.append(live_calls)
+    app.cleanup_ctx.append(_lifetime)
 
     catalogs = Catalogs.load()
     app[appkeys.CATALOGS] = catalogs
@@ -144,6 +139,57 @@ async def _language_middleware(request: web.Request, handler: Handler) -> web.St
         language_var.reset(token)
 
 
+async def _lifetime(app: web.Application) -> AsyncIterator[None]:
+    """Everything that runs while the server does, built in dependency order and closed in
+    the reverse order: what each object needs is passed to it when it is built."""
+    settings, clock = app[appkeys.SETTINGS], app[appkeys.CLOCK]
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(_pdf_pool(app))
+        await stack.enter_async_context(_database(app))
+        await stack.enter_async_context(_operations(app))
+        case_log = app[appkeys.CASE_LOG]
+        live = await stack.enter_async_context(
+            realtime_lifetime.delivery(settings, app[appkeys.SOCKETIO], app[appkeys.SESSIONMAKER])
+        )
+        # Sockets close after the call has finished its recordings (the stack unwinds in
+        # reverse): their last notices still reach the participants.
+        stack.push_async_callback(app[appkeys.SOCKETIO].shutdown)
+        calls = await stack.enter_async_context(
+            signaling_lifetime.calls(
+                settings,
+                clock,
+                case_log=case_log,
+                cases=app[appkeys.CASE_SERVICE],
+                attachments=app[appkeys.ATTACHMENT_SERVICE],
+                auth=app[appkeys.AUTH_SERVICE],
+                live=live,
+            )
+        )
+        app[appkeys.CALLS] = calls
+        app[appkeys.METRICS].open_calls.set_function(calls.service.open_calls)
+        rooms = RoomService(
+            work=app[appkeys.AUDITED_WORK],
+            sessionmaker=app[appkeys.SESSIONMAKER],
+            auth=app[appkeys.AUTH_SERVICE],
+            cases=app[appkeys.CASE_SERVICE],
+            feed=live.feed,
+            presence=live.presence,
+            transport=live.transport,
+            process=live.process,
+            healed=app[appkeys.METRICS].live_healed,
+            listeners=(calls.service,),
+        )
+        app[appkeys.ROOM_SERVICE] = rooms
+        # The listeners of committed case events, in the order they hear them.
+        case_log.subscribe(live.sink)
+        case_log.subscribe(calls.service)
+        await stack.enter_async_context(
+            realtime_lifetime.sweeping(settings, rooms, app[appkeys.SOCKET_CONNECTIONS])
+        )
+        yield
+
+
+@contextlib.asynccontextmanager
 async def _operations(app: web.Application) -> AsyncIterator[None]:
     """Readiness checks and the samplers behind the operator's metrics."""
     settings, metrics = app[appkeys.SETTINGS], app[appkeys.METRICS]
@@ -162,7 +208,9 @@ async def _operations(app: web.Application) -> AsyncIterator[None]:
             await redis.aclose()
 
 
+@contextlib.asynccontextmanager
 async def _database(app: web.Application) -> AsyncIterator[None]:
+    """The database and every service on it."""
     settings = app[appkeys.SETTINGS]
     clock = app[appkeys.CLOCK]
     engine = create_engine(settings.effective_database_url)
@@ -213,19 +261,21 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         guests=GuestSessions(clock),
     )
     app[appkeys.ACCOUNT_SERVICE] = AccountService(sessionmaker, clock, hasher, work)
-    sink = app[appkeys.CASE_EVENT_SINK]
-    app[appkeys.CASE_SERVICE] = CaseService(work, clock, sink)
+    case_log = CaseLog(work, clock)
+    app[appkeys.CASE_LOG] = case_log
+    app[appkeys.CASE_SERVICE] = CaseService(case_log, work, clock)
     app[appkeys.ATTACHMENT_SERVICE] = AttachmentService(
+        case_log,
         work,
         sessionmaker,
-        app[appkeys.CASE_SERVICE],
         BlobStore(settings.data_dir / "blobs"),
         clock,
-        sink,
         settings.max_upload_bytes,
     )
-    app[appkeys.DECISION_SERVICE] = DecisionService(work, clock, sink)
-    app[appkeys.GUEST_SERVICE] = GuestService(work, clock, sink, settings.guest_session_lifetime)
+    app[appkeys.DECISION_SERVICE] = DecisionService(case_log, clock)
+    app[appkeys.GUEST_SERVICE] = GuestService(
+        case_log, work, clock, settings.guest_session_lifetime
+    )
     renderer = MinutesRenderer(aiohttp_jinja2.get_env(app), app[appkeys.CATALOGS])
     pdf_cache = PdfCache(settings.data_dir / "minutes-pdf", settings.pdf_cache_bytes)
     await asyncio.to_thread(pdf_cache.reset)
@@ -240,53 +290,22 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.MINUTES_SERVICE] = MinutesService(work, clock, renderer, printer)
     app[appkeys.STATS_SERVICE] = StatsService(work, clock)
     app[appkeys.DIRECTORY] = Directory(sessionmaker)
-    yield
-    await engine.dispose()
+    try:
+        yield
+    finally:
+        await engine.dispose()
 
 
+@contextlib.asynccontextmanager
 async def _pdf_pool(app: web.Application) -> AsyncIterator[None]:
     settings = app[appkeys.SETTINGS]
     pool = PdfPool(settings.pdf_workers, settings.pdf_max_waiting, settings.pdf_timeout_seconds)
     app[appkeys.PDF_POOL] = pool
     app[appkeys.METRICS].watch_pdf(lambda: pool.running, lambda: pool.waiting)
-    yield
-    await pool.close()
-
-
-async def _socketio(app: web.Application) -> AsyncIterator[None]:
-    yield
-    await app[appkeys.SOCKETIO].shutdown()
-
-
-async def _signaling(app: web.Application) -> AsyncIterator[None]:
-    settings = app[appkeys.SETTINGS]
-    ice = IceServers(
-        IceConfig(
-            tuple(settings.stun_urls),
-            tuple(settings.turn_urls),
-            settings.turn_secret,
-            settings.turn_credential_ttl,
-        ),
-        app[appkeys.CLOCK],
-    )
-    ice.log_configuration()
-    registry = PeerRegistry()
-    recordings = Recordings(
-        registry,
-        app[appkeys.CLOCK],
-        RecordingPolicy(
-            settings.data_dir / "recordings",
-            settings.recording_max_seconds,
-            settings.recording_cpu_threshold,
-        ),
-        configuration=lambda: server_configuration(ice),
-        gauge=ProcessCpuGauge(),
-    )
-    service = SignalingService(ice, recordings)
-    app[appkeys.PEER_REGISTRY] = registry
-    app[appkeys.SIGNALING_SERVICE] = service
-    yield
-    await service.shutdown()
+    try:
+        yield
+    finally:
+        await pool.close()
 
 
 def _add_static(app: web.Application, settings: Settings) -> None:

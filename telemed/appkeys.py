@@ -7,29 +7,27 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from telemed.accounts.auth import AuthService
+from telemed.accounts.directory import Directory
 from telemed.accounts.service import AccountService
 from telemed.audit.log import AuditLog
 from telemed.audit.service import AuditService
 from telemed.audit.work import AuditedWork
 from telemed.cases.attachments import AttachmentService
 from telemed.cases.decisions import DecisionService
-from telemed.cases.events import CaseEventSink
+from telemed.cases.log import CaseLog
 from telemed.cases.minutes import MinutesService
 from telemed.cases.pdf import PdfPool
 from telemed.cases.service import CaseService
 from telemed.clock import Clock
+from telemed.guests.service import GuestService
 from telemed.i18n import Catalogs
 from telemed.ops.metrics import Metrics
 from telemed.ops.readiness import Readiness
-from telemed.realtime.call_recording import RecordingControl
-from telemed.realtime.calls import CallService
 from telemed.realtime.connections import Connections
 from telemed.realtime.rooms import RoomService
 from telemed.settings import Settings
-from telemed.signaling.guests import GuestService
-from telemed.signaling.peers import PeerRegistry
-from telemed.signaling.service import SignalingService
-from telemed.stats.service import Directory, StatsService
+from telemed.signaling.lifetime import CallParts
+from telemed.stats.service import StatsService
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -42,7 +40,7 @@ ACCOUNT_SERVICE = web.AppKey("account_service", AccountService)
 AUDIT_LOG = web.AppKey("audit_log", AuditLog)
 AUDITED_WORK = web.AppKey("audited_work", AuditedWork)
 AUDIT_SERVICE = web.AppKey("audit_service", AuditService)
-CASE_EVENT_SINK = web.AppKey("case_event_sink", CaseEventSink)
+CASE_LOG = web.AppKey("case_log", CaseLog)
 CASE_SERVICE = web.AppKey("case_service", CaseService)
 DECISION_SERVICE = web.AppKey("decision_service", DecisionService)
 ATTACHMENT_SERVICE = web.AppKey("attachment_service", AttachmentService)
@@ -51,11 +49,9 @@ MINUTES_SERVICE = web.AppKey("minutes_service", MinutesService)
 PDF_POOL = web.AppKey("pdf_pool", PdfPool)
 SOCKET_CONNECTIONS = web.AppKey("socket_connections", Connections)
 ROOM_SERVICE = web.AppKey("room_service", RoomService)
-PEER_REGISTRY = web.AppKey("peer_registry", PeerRegistry)
-SIGNALING_SERVICE = web.AppKey("signaling_service", SignalingService)
 STATS_SERVICE = web.AppKey("stats_service", StatsService)
 DIRECTORY = web.AppKey("directory", Directory)
-CALL_SERVICE = web.AppKey("call_service", CallService)
-RECORDING_CONTROL = web.AppKey("recording_control", RecordingControl)
+# The call of case rooms: its services, ICE servers and the server's media.
+CALLS = web.AppKey("calls", CallParts)
 GUEST_SERVICE = web.AppKey("guest_service", GuestService)
 READINESS = web.AppKey("readiness", Readiness)

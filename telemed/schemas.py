@@ -10,7 +10,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
 
 # Every id and counter column is an INTEGER: 32 bits on PostgreSQL, the narrower backend.
 MAX_INT = 2**31 - 1
@@ -68,3 +76,9 @@ def record_id(text: str) -> int:
         return _RECORD_ID.validate_python(text)
     except ValidationError:
         return NO_RECORD
+
+
+class Strict(BaseModel):
+    """Every input body: a field the server does not know is refused, never ignored."""
+
+    model_config = ConfigDict(extra="forbid")

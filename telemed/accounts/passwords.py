@@ -15,9 +15,6 @@ class PasswordHasher:
         # the same time as a wrong password and the two cannot be told apart.
         self._dummy_hash = self._argon2.hash("telemed-no-such-user")
 
-    def hash_sync(self, password: str) -> str:
-        return self._argon2.hash(password)
-
     async def hash(self, password: str) -> str:
         return await asyncio.to_thread(self._argon2.hash, password)
 

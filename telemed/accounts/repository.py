@@ -46,6 +46,9 @@ class AccountRepository:
     async def council_by_code(self, code: str) -> Council | None:
         return await self._session.scalar(select(Council).where(Council.code == code))
 
+    async def councils(self) -> Sequence[Council]:
+        return (await self._session.scalars(select(Council).order_by(Council.code))).all()
+
     def add(self, entity: Facility | Council | User | CouncilMembership) -> None:
         self._session.add(entity)
 

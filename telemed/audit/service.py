@@ -25,8 +25,8 @@ from telemed.audit.verify import ChainVerifier, RecordCheck, VerifyResult
 from telemed.audit.work import AuditedWork
 from telemed.clock import Clock
 from telemed.errors import AuthenticationRequired, Forbidden
+from telemed.shapes import Json
 
-Json = dict[str, Any]
 ExportFormat = Literal["csv", "ndjson"]
 
 # The actor of the command line. HTTP actors always carry a principal and an IP address,

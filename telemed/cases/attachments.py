@@ -22,11 +22,11 @@ from telemed.audit.log import AuditEntry
 from telemed.audit.work import AuditedWork, Unit, outcome_of
 from telemed.cases import access
 from telemed.cases.blobs import BlobStore, BlobWriter, is_referenced
-from telemed.cases.board import Json, attachment_json
-from telemed.cases.events import CaseEventSink
+from telemed.cases.board import attachment_json
+from telemed.cases.log import CaseLog
 from telemed.cases.models import Attachment
 from telemed.cases.repository import CaseRepository
-from telemed.cases.service import CaseService, EventWriter, require_open
+from telemed.cases.service import require_open
 from telemed.cases.sniff import (
     MAX_DESCRIPTION,
     PNG,
@@ -38,6 +38,7 @@ from telemed.cases.sniff import (
 )
 from telemed.clock import Clock
 from telemed.errors import DomainError, FieldProblem, NotFound, PayloadTooLarge, ValidationFailed
+from telemed.shapes import Json
 
 MAX_FILENAME = 255
 # Bytes handed to the disk at once: fewer thread hops than one per network chunk.
@@ -91,20 +92,18 @@ def safe_filename(raw: str | None, file_type: FileType) -> str:
 class AttachmentService:
     def __init__(
         self,
+        case_log: CaseLog,
         work: AuditedWork,
         sessionmaker: async_sessionmaker[AsyncSession],
-        cases: CaseService,
         blobs: BlobStore,
         clock: Clock,
-        sink: CaseEventSink,
         max_upload_bytes: int,
     ) -> None:
+        self._log = case_log
         self._work = work
         self._sessionmaker = sessionmaker
-        self._cases = cases
         self._blobs = blobs
         self._clock = clock
-        self._sink = sink
         self._max_upload_bytes = max_upload_bytes
         # Blobs that uploads in this process are about to record: a failing upload of the
         # same content must not delete the file from under them.
@@ -139,13 +138,12 @@ class AttachmentService:
             hashes.append(received.preview_sha256)
         self._in_flight.update(hashes)
         try:
-            stored, writer = await self._record(actor, case_id, received)
+            stored = await self._record(actor, case_id, received)
         except BaseException:
             self._in_flight.subtract(hashes)
             await self._forget(hashes)
             raise
         self._in_flight.subtract(hashes)
-        await self._sink.publish(writer.events)
         return stored
 
     async def download(self, actor: Actor, case_id: int, attachment_id: int) -> StoredFile:
@@ -257,14 +255,11 @@ class AttachmentService:
         if buffer:
             await asyncio.to_thread(writer.write, bytes(buffer))
 
-    async def _record(
-        self, actor: Actor, case_id: int, received: _Received
-    ) -> tuple[Json, EventWriter]:
+    async def _record(self, actor: Actor, case_id: int, received: _Received) -> Json:
         principal = actor.user
-        async with self._work(actor, "attachment.upload", case_id=case_id) as unit:
-            case = await self._cases.visible_case(unit, actor, case_id)
+        async with self._log.change(actor, "attachment.upload", case_id) as change:
+            case, repo, unit = change.case, change.repo, change.unit
             require_open(case)
-            repo = CaseRepository(unit.db)
             attachment = Attachment(
                 case_id=case.id,
                 seq=case.last_seq + 1,
@@ -283,9 +278,8 @@ class AttachmentService:
             unit.entry.object_id = str(attachment.id)
             uploader = (await repo.users({principal.user_id})).get(principal.user_id)
             stored = attachment_json(attachment, uploader)
-            writer = EventWriter(repo, principal, self._clock)
-            await writer.append(case, "attachment.added", {"attachment": stored})
-        return stored, writer
+            await change.append("attachment.added", {"attachment": stored})
+        return stored
 
     async def _forget(self, hashes: list[str]) -> None:
         """Remove blobs of a failed upload that nothing else uses or is about to use."""

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
-from typing import Any
 
 from telemed.accounts.models import Council, Facility, User
 from telemed.cases.models import (
@@ -21,18 +19,7 @@ from telemed.cases.models import (
     DecisionOpinion,
     Note,
 )
-
-Json = dict[str, Any]
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def actor_json(user: User | None) -> Json | None:
-    if user is None:
-        return None
-    return {"id": user.id, "username": user.username, "full_name": user.full_name}
+from telemed.shapes import Json, actor_json, iso
 
 
 def case_core_json(

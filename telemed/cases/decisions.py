@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from telemed.accounts.principal import Actor
-from telemed.audit.work import AuditedWork
 from telemed.cases import access
-from telemed.cases.board import Json, decision_json, opinion_json
-from telemed.cases.events import CaseEventSink
+from telemed.cases.board import decision_json, opinion_json
+from telemed.cases.log import CaseLog
 from telemed.cases.models import (
     Case,
     CaseStatus,
@@ -20,9 +19,9 @@ from telemed.cases.models import (
 from telemed.cases.repository import CaseRepository
 from telemed.cases.schemas import DecisionDraft, OpinionInput, SignInput
 from telemed.cases.seals import decision_hash
-from telemed.cases.service import EventWriter
 from telemed.clock import Clock
 from telemed.errors import Conflict, FieldProblem, ValidationFailed
+from telemed.shapes import Json
 
 S = CaseStatus
 DRAFTING_STATUSES = frozenset({S.ACCEPTED, S.SCHEDULED, S.IN_SESSION})
@@ -30,15 +29,13 @@ AMENDING_STATUSES = frozenset({S.DECIDED, S.CLOSED})
 
 
 class DecisionService:
-    def __init__(self, work: AuditedWork, clock: Clock, sink: CaseEventSink) -> None:
-        self._work = work
+    def __init__(self, case_log: CaseLog, clock: Clock) -> None:
+        self._log = case_log
         self._clock = clock
-        self._sink = sink
 
     async def draft(self, actor: Actor, case_id: int, draft: DecisionDraft) -> Json:
-        async with self._work(actor, "decision.draft", case_id=case_id) as unit:
-            repo = CaseRepository(unit.db)
-            case = access.require_clinical(actor.user, await repo.get(case_id, for_update=True))
+        async with self._log.change(actor, "decision.draft", case_id) as change:
+            repo, case, unit = change.repo, change.case, change.unit
             access.require_triage(actor.user, case)
             decisions = await repo.decisions(case.id)
             current = _open_draft(decisions)
@@ -84,17 +81,14 @@ class DecisionService:
             unit.entry.object_id = str(current.id)
             users = await repo.users({current.drafted_by_id})
             stored = decision_json(current, [], users)
-            writer = EventWriter(repo, actor.user, self._clock)
-            await writer.append(case, "decision.drafted", {"decision": stored})
-        await self._sink.publish(writer.events)
+            await change.append("decision.drafted", {"decision": stored})
         return stored
 
     async def opine(self, actor: Actor, case_id: int, opinion: OpinionInput) -> Json:
         action = f"decision.{opinion.stance}"
-        async with self._work(actor, action, case_id=case_id) as unit:
-            repo = CaseRepository(unit.db)
-            principal = actor.user
-            case = access.require_clinical(principal, await repo.get(case_id, for_update=True))
+        principal = actor.user
+        async with self._log.change(actor, action, case_id) as change:
+            repo, case, unit = change.repo, change.case, change.unit
             access.require_council_member(principal, case)
             current = _open_draft(await repo.decisions(case.id))
             if current is None:
@@ -119,16 +113,13 @@ class DecisionService:
                 "version": current.version,
                 "opinion": opinion_json(row, users[principal.user_id]),
             }
-            writer = EventWriter(repo, principal, self._clock)
-            await writer.append(case, "decision.opinion", data)
-        await self._sink.publish(writer.events)
+            await change.append("decision.opinion", data)
         return data
 
     async def sign(self, actor: Actor, case_id: int, sign: SignInput) -> Json:
-        async with self._work(actor, "decision.sign", case_id=case_id) as unit:
-            repo = CaseRepository(unit.db)
-            principal = actor.user
-            case = access.require_clinical(principal, await repo.get(case_id, for_update=True))
+        principal = actor.user
+        async with self._log.change(actor, "decision.sign", case_id) as change:
+            repo, case, unit = change.repo, change.case, change.unit
             access.require_triage(principal, case)
             current = _open_draft(await repo.decisions(case.id))
             if current is None:
@@ -157,16 +148,13 @@ class DecisionService:
                 {current.drafted_by_id, principal.user_id, *(o.user_id for o in opinions)}
             )
             stored = decision_json(current, opinions, users)
-            writer = EventWriter(repo, principal, self._clock)
-            await writer.append(case, "decision.signed", {"decision": stored})
+            await change.append("decision.signed", {"decision": stored})
             if not amendment:
                 case.status, case.decided_at = S.DECIDED, now
-                await writer.append(
-                    case,
+                await change.append(
                     "case.decided",
                     {"action": "decide", "from": S.IN_SESSION.value, "to": S.DECIDED.value},
                 )
-        await self._sink.publish(writer.events)
         return stored
 
 

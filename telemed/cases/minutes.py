@@ -21,7 +21,6 @@ from telemed.accounts.principal import Actor
 from telemed.audit.log import AuditEntry, Outcome
 from telemed.audit.work import AuditedWork
 from telemed.cases import access
-from telemed.cases.board import Json, iso
 from telemed.cases.fhir import consultation_bundle
 from telemed.cases.minutes_pdf import MinutesPrinter
 from telemed.cases.models import CaseEvent
@@ -31,6 +30,7 @@ from telemed.cases.service import board_from_tables
 from telemed.clock import Clock
 from telemed.errors import DomainError
 from telemed.i18n import Catalogs
+from telemed.shapes import Json, iso
 
 # Vietnam keeps UTC+7 all year (no daylight saving): a fixed offset needs no tz database.
 VIETNAM_TIME = timezone(timedelta(hours=7), "UTC+7")

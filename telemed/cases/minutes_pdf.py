@@ -16,11 +16,11 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from telemed.cases.board import Json
 from telemed.cases.pdf import DEJAVU_DIR, PdfJob, PdfPool, render_pdf
 from telemed.cases.pdf_cache import PdfCache
 from telemed.errors import ServiceUnavailable, TimedOut
 from telemed.ops.metrics import Metrics
+from telemed.shapes import Json
 
 ELLIPSIS = "…"
 # Versions whose layout ran out of time, remembered so that asking again fails at once

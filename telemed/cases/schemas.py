@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from telemed.cases.models import CaseStatus, Sex, Urgency
-from telemed.schemas import MAX_INT, Instant, RecordId, Seq
+from telemed.schemas import MAX_INT, Instant, RecordId, Seq, Strict
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
@@ -19,10 +19,6 @@ MAX_QUESTIONS = 20
 QuestionNumber = Annotated[int, Field(ge=1, le=MAX_QUESTIONS)]
 # A draft's version: 1, 2, ... as it is edited.
 Version = Annotated[int, Field(ge=1, le=MAX_INT)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class NewCase(Strict):

@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from telemed.audit.models import AuditRecord
 from telemed.audit.verify import AlteredRecord
-from telemed.cases.board import iso
 from telemed.cases.models import Decision, DecisionOpinion, DecisionStatus, Note
 from telemed.errors import RecordAltered
+from telemed.shapes import iso
 
 SIGN = "decision.sign"
 NOTE = "note.create"

@@ -12,21 +12,18 @@ from pydantic import TypeAdapter
 
 from telemed.accounts.models import UserRole
 from telemed.accounts.principal import Actor, Principal
-from telemed.audit.work import AuditedWork, Unit
+from telemed.audit.work import AuditedWork
 from telemed.cases import access
 from telemed.cases.board import (
-    Json,
-    actor_json,
     assemble,
     attachment_json,
     case_core_json,
     decision_json,
     event_json,
-    iso,
     metadata_json,
     note_json,
 )
-from telemed.cases.events import CaseEventSink, principal_actor
+from telemed.cases.log import CaseLog
 from telemed.cases.markdown import render
 from telemed.cases.models import URGENCY_RANK, Case, CaseQuestion, CaseStatus, Note
 from telemed.cases.repository import CaseRepository
@@ -41,6 +38,7 @@ from telemed.cases.schemas import (
 from telemed.cases.seals import note_hash
 from telemed.clock import Clock
 from telemed.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
+from telemed.shapes import Json, actor_json, iso
 
 S = CaseStatus
 
@@ -90,31 +88,6 @@ OPEN_STATUSES = frozenset(
 )
 
 
-class EventWriter:
-    """Appends events for one actor inside one unit of work and keeps their JSON."""
-
-    def __init__(self, repo: CaseRepository, principal: Principal, clock: Clock) -> None:
-        self.repo = repo
-        self.principal = principal
-        self.clock = clock
-        self.events: list[Json] = []
-
-    async def append(self, case: Case, type_: str, data: Json) -> Json:
-        event = await self.repo.append_event(
-            case, type_, self.principal.user_id, self.clock.now(), data
-        )
-        as_json = {
-            "case_id": case.id,
-            "seq": event.seq,
-            "type": type_,
-            "actor": principal_actor(self.principal),
-            "at": iso(event.at),
-            "data": data,
-        }
-        self.events.append(as_json)
-        return as_json
-
-
 def require_open(case: Case) -> None:
     if case.status not in OPEN_STATUSES:
         raise Conflict(f"The case is {case.status.value}.", status=case.status.value)
@@ -138,15 +111,15 @@ def _decode_cursor(cursor: str) -> tuple[int, datetime, int]:
 
 
 class CaseService:
-    def __init__(self, work: AuditedWork, clock: Clock, sink: CaseEventSink) -> None:
+    def __init__(self, case_log: CaseLog, work: AuditedWork, clock: Clock) -> None:
+        self._log = case_log
         self._work = work
         self._clock = clock
-        self._sink = sink
 
     async def create(self, actor: Actor, new: NewCase) -> Json:
         principal = actor.user
-        async with self._work(actor, "case.create") as unit:
-            repo = CaseRepository(unit.db)
+        async with self._log.change(actor, "case.create", None) as change:
+            repo = change.repo
             if principal.role is not UserRole.DISTRICT_DOCTOR or principal.facility is None:
                 raise Forbidden("Only doctors of a requesting facility open consultations.")
             council = await repo.council_by_code(new.council)
@@ -172,7 +145,7 @@ class CaseService:
             )
             repo.add(case)
             await repo.flush()
-            unit.entry.case_id = case.id
+            change.begin(case)
             questions = [
                 CaseQuestion(case_id=case.id, number=n, text=text)
                 for n, text in enumerate(new.questions, start=1)
@@ -182,11 +155,9 @@ class CaseService:
             facility = await repo.facility(case.requesting_facility_id)
             requester = (await repo.users({principal.user_id}))[principal.user_id]
             assert facility is not None
-            writer = EventWriter(repo, principal, self._clock)
             core = case_core_json(case, facility, council, requester, questions)
-            await writer.append(case, "case.created", {"case": core})
+            await change.append("case.created", {"case": core})
             board = await self._board(repo, case)
-        await self._sink.publish(writer.events)
         return board
 
     async def list(self, actor: Actor, query: CaseListQuery) -> Json:
@@ -240,9 +211,8 @@ class CaseService:
 
     async def transition(self, actor: Actor, case_id: int, change: TransitionInput) -> Json:
         rule = TRANSITIONS[change.action]
-        async with self._work(actor, f"case.{change.action}", case_id=case_id) as unit:
-            repo = CaseRepository(unit.db)
-            case = access.require_clinical(actor.user, await repo.get(case_id, for_update=True))
+        async with self._log.change(actor, f"case.{change.action}", case_id) as writing:
+            case = writing.case
             if rule.who == "triage":
                 access.require_triage(actor.user, case)
             else:
@@ -270,26 +240,22 @@ class CaseService:
                 case.outcome = change.outcome
                 data["outcome"] = change.outcome
             case.status = rule.target
-            writer = EventWriter(repo, actor.user, self._clock)
-            await writer.append(case, rule.event, data)
-            board = await self._board(repo, case)
-        await self._sink.publish(writer.events)
+            await writing.append(rule.event, data)
+            board = await self._board(writing.repo, case)
         return board
 
     async def add_note(self, actor: Actor, case_id: int, new: NewNote) -> tuple[Json, bool]:
         """The stored note and whether it is new (False when ``client_id`` was seen before)."""
-        async with self._work(actor, "note.create", case_id=case_id) as unit:
-            repo = CaseRepository(unit.db)
-            principal = actor.user
-            case = access.require_clinical(principal, await repo.get(case_id, for_update=True))
+        principal = actor.user
+        async with self._log.change(actor, "note.create", case_id) as change:
+            repo, case, unit = change.repo, change.case, change.unit
             if new.client_id is not None:
                 earlier = await repo.note_by_client_id(case.id, principal.user_id, new.client_id)
                 if earlier is not None:
                     unit.entry.object_id = str(earlier.id)
-                    return note_json(earlier, principal_actor(principal)), False
+                    return note_json(earlier, actor_json(principal)), False
             require_open(case)
             await self._check_note_refs(repo, case, principal, new)
-            writer = EventWriter(repo, principal, self._clock)
             # The case row is locked for this transaction, so its next seq is this note's.
             note = Note(
                 case_id=case.id,
@@ -304,13 +270,12 @@ class CaseService:
             )
             repo.add(note)
             await repo.flush()
-            stored = note_json(note, principal_actor(principal))
-            event = await writer.append(case, "note.created", {"note": stored})
+            stored = note_json(note, actor_json(principal))
+            event = await change.append("note.created", {"note": stored})
             assert event["seq"] == note.seq, "the case row was not locked"
             unit.entry.object_id = str(note.id)
             # The note's audit row chains its hash: see telemed/cases/seals.py.
             unit.entry.content_hash = note_hash(note)
-        await self._sink.publish(writer.events)
         return stored, True
 
     async def _check_note_refs(
@@ -326,14 +291,6 @@ class CaseService:
                 raise ValidationFailed([FieldProblem("supersedes", "no such note on this case")])
             if earlier.author_id != principal.user_id:
                 raise Forbidden("Only the author of a note may correct it.")
-
-    async def visible_case(self, unit: Unit, actor: Actor, case_id: int) -> Case:
-        """For collaborators (attachments, rooms): the case if its clinical content is visible.
-
-        The row is locked for the rest of the unit, ready for appending events.
-        """
-        repo = CaseRepository(unit.db)
-        return access.require_clinical(actor.user, await repo.get(case_id, for_update=True))
 
     async def _list_item(self, repo: CaseRepository, principal: Principal, case: Case) -> Json:
         facility = await repo.facility(case.requesting_facility_id)
@@ -394,7 +351,6 @@ async def board_from_tables(repo: CaseRepository, case: Case) -> Json:
 __all__ = [
     "TRANSITIONS",
     "CaseService",
-    "EventWriter",
     "NotFound",
     "board_from_tables",
     "require_open",

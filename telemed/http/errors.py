@@ -29,6 +29,7 @@ from telemed.errors import (
     ValidationFailed,
 )
 from telemed.logs import request_id_var
+from telemed.pages.errors import render_error_page
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +92,6 @@ def _is_api(request: web.Request) -> bool:
 def _respond(request: web.Request, status: int, body: ErrorBody) -> web.StreamResponse:
     if _is_api(request) or request.path in ("/healthz", "/metrics"):
         return web.json_response(body.as_json(), status=status)
-    return _html_error(request, status, body)
-
-
-def _html_error(request: web.Request, status: int, body: ErrorBody) -> web.StreamResponse:
-    # The browser issue renders a translated template here; until then a plain page that
-    # never reflects input.
-    from telemed.pages.errors import render_error_page
-
     return render_error_page(request, status, body)
 
 

@@ -1,1 +1,2 @@
-"""The Socket.IO server shared by the domain namespaces: creation, origin policy, auth."""
+"""Live delivery: Socket.IO connections, case rooms with replay, the live feed of committed
+case events across processes, presence and per-user notifications. No feature lives here."""

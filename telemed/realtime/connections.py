@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
 
+from telemed.accounts.auth import AuthService
 from telemed.accounts.principal import Actor, Principal
+from telemed.errors import AuthenticationRequired
+from telemed.http.auth import SESSION_COOKIE
 
 
 class TokenBucket:
@@ -63,10 +68,10 @@ class Connection:
 class Connections:
     """The registry of this process's connections, by sid and by session."""
 
-    def __init__(self) -> None:
+    def __init__(self, disconnect: Callable[[str], Awaitable[None]]) -> None:
         self._by_sid: dict[str, Connection] = {}
-        # Set by the transport: how to drop one connection of this process.
-        self.disconnect: Callable[[str], Awaitable[None]] | None = None
+        # How the transport drops one connection of this process.
+        self._disconnect = disconnect
 
     def add(self, connection: Connection) -> None:
         self._by_sid[connection.sid] = connection
@@ -86,7 +91,38 @@ class Connections:
     async def end_session(self, session_id: str) -> int:
         """Disconnect every connection of a session that just ended (sign-out)."""
         ended = [c for c in self if c.principal.session_id == session_id]
-        if self.disconnect is not None:
-            for connection in ended:
-                await self.disconnect(connection.sid)
+        for connection in ended:
+            await self._disconnect(connection.sid)
         return len(ended)
+
+
+def connection_token(environ: Mapping[str, Any], auth: object) -> str | None:
+    """A connection's session token: ``auth.token`` or the browser's session cookie."""
+    if isinstance(auth, dict):
+        token = auth.get("token")
+        if isinstance(token, str) and token:
+            return token
+    raw = environ.get("HTTP_COOKIE")
+    if not raw:
+        return None
+    try:
+        cookie = SimpleCookie(raw)
+    except CookieError:
+        return None
+    morsel = cookie.get(SESSION_COOKIE)
+    return morsel.value if morsel and morsel.value else None
+
+
+async def authenticate_connection(
+    auth_service: AuthService, environ: Mapping[str, Any], auth: object
+) -> Principal:
+    token = connection_token(environ, auth)
+    if token is None:
+        raise AuthenticationRequired()
+    return await auth_service.authenticate(token)
+
+
+async def reauthenticate(auth_service: AuthService, connection: Connection) -> Principal:
+    """The connection's principal as it is now; refuses an ended session."""
+    connection.principal = await auth_service.authenticate(connection.token)
+    return connection.principal

@@ -24,11 +24,12 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
+
+from telemed.shapes import Json
 
 log = logging.getLogger(__name__)
 
-Json = dict[str, Any]
 EventReader = Callable[[int, int, int], Awaitable[list[Json]]]
 
 # Recent events kept per case with local members: live delivery rarely reads the database.
@@ -91,10 +92,6 @@ class CaseFeed:
 
     def cases(self) -> list[int]:
         return [case_id for case_id, entry in self._cases.items() if entry.watermarks]
-
-    def members(self, case_id: int) -> dict[str, int]:
-        entry = self._cases.get(case_id)
-        return dict(entry.watermarks) if entry is not None else {}
 
     def remember(self, events: list[Json]) -> None:
         """Keep freshly committed events of cases that have members here."""

@@ -15,6 +15,7 @@ from typing import Any
 
 import socketio
 from aiohttp import web
+from pydantic import BaseModel
 
 from telemed import appkeys
 from telemed.errors import AuthenticationRequired, DomainError
@@ -22,26 +23,45 @@ from telemed.http.auth import request_address
 from telemed.http.errors import error_body
 from telemed.http.requests import parse_model
 from telemed.logs import request_id_var
-from telemed.realtime.call_recording import RecordingControl
-from telemed.realtime.call_schemas import (
-    AdmitInput,
-    CaseOnly,
-    ConsentInput,
-    JoinCallInput,
-    ModeInput,
-    SignalInput,
-    StatsInput,
+from telemed.realtime.connections import (
+    Connection,
+    Connections,
+    TokenBucket,
+    authenticate_connection,
+    connection_token,
 )
-from telemed.realtime.calls import CallService
-from telemed.realtime.connection import authenticate_connection, connection_token
-from telemed.realtime.connections import Connection, Connections, TokenBucket
 from telemed.realtime.rooms import RoomService
 from telemed.realtime.schemas import JoinInput, LeaveInput, NoteInput
+from telemed.shapes import Json
 
 log = logging.getLogger(__name__)
 
-Json = dict[str, Any]
+# A client event's handler: the connection, the request id and the raw payload.
 Handler = Callable[[Connection, str, object], Awaitable[Json]]
+# What a handler calls once the payload is parsed: one service method.
+Method = Callable[[Connection, str, Any], Awaitable[Json]]
+
+
+def parsed(schema: type[BaseModel], method: Callable[[], Method]) -> Handler:
+    """A handler that parses the payload into ``schema`` and calls one service method.
+
+    ``method`` is looked up per message: services are built when the application starts,
+    after the namespace is registered.
+    """
+
+    async def handle(connection: Connection, request_id: str, data: object) -> Json:
+        return await method()(connection, request_id, parse_model(schema, data))
+
+    return handle
+
+
+def room_handlers(rooms: Callable[[], RoomService]) -> dict[str, Handler]:
+    """The case room's own events."""
+    return {
+        "case:join": parsed(JoinInput, lambda: rooms().join),
+        "case:leave": parsed(LeaveInput, lambda: rooms().leave),
+        "case:note": parsed(NoteInput, lambda: rooms().note),
+    }
 
 
 class RateLimited(DomainError):
@@ -59,32 +79,20 @@ def error_ack(error: DomainError) -> Json:
 
 
 class CaseRoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
-    def __init__(self, app: web.Application, connections: Connections) -> None:
+    """The events it handles are a table built by the application factory (the room's own
+    and each feature's), so delivery imports no feature."""
+
+    def __init__(
+        self, app: web.Application, connections: Connections, handlers: dict[str, Handler]
+    ) -> None:
         super().__init__("/")
         # Services are built when the application starts, after namespaces are registered,
         # so the namespace looks them up on the app as a view does on ``request.app``.
         self._app = app
         self._connections = connections
-        connections.disconnect = self._drop
         self._tasks: set[asyncio.Task[None]] = set()
         # Event names hold ':', which ``on_<event>`` methods cannot spell.
-        self._handlers: dict[str, Handler] = {
-            "case:join": self.on_case_join,
-            "case:leave": self.on_case_leave,
-            "case:note": self.on_case_note,
-            # The call (calls.py, call_recording.py): parse, then one service method.
-            "rtc:config": lambda c, _r, _d: self._config(c),
-            "call:join": self._call(lambda s: s.join, JoinCallInput),
-            "call:leave": self._call(lambda s: s.leave, CaseOnly),
-            "call:admit": self._call(lambda s: s.admit, AdmitInput),
-            "call:start": self._call(lambda s: s.start, CaseOnly),
-            "call:mode": self._call(lambda s: s.mode, ModeInput),
-            "rtc:signal": self._call(lambda s: s.signal, SignalInput),
-            "rtc:stats": self._call(lambda s: s.stats, StatsInput),
-            "rec:consent": self._recording(lambda r: r.consent, ConsentInput),
-            "rec:start": self._recording(lambda r: r.start, CaseOnly),
-            "rec:stop": self._recording(lambda r: r.stop, CaseOnly),
-        }
+        self._handlers = dict(handlers)
 
     @property
     def events(self) -> frozenset[str]:
@@ -135,36 +143,6 @@ class CaseRoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             await self._rooms.disconnected(connection, f"sio-{secrets.token_hex(6)}")
         except Exception:
             log.exception("cleaning up a closed connection failed")
-
-    async def on_case_join(self, connection: Connection, request_id: str, data: object) -> Json:
-        return await self._rooms.join(connection, request_id, parse_model(JoinInput, data))
-
-    async def on_case_leave(self, connection: Connection, request_id: str, data: object) -> Json:
-        return await self._rooms.leave(connection, request_id, parse_model(LeaveInput, data))
-
-    async def on_case_note(self, connection: Connection, request_id: str, data: object) -> Json:
-        return await self._rooms.note(connection, request_id, parse_model(NoteInput, data))
-
-    async def _config(self, connection: Connection) -> Json:
-        return self._app[appkeys.CALL_SERVICE].ice_servers(connection)
-
-    def _call(
-        self, method: Callable[[CallService], Callable[..., Awaitable[Json]]], schema: Any
-    ) -> Handler:
-        async def handle(connection: Connection, request_id: str, data: object) -> Json:
-            service = self._app[appkeys.CALL_SERVICE]
-            return await method(service)(connection, request_id, parse_model(schema, data))
-
-        return handle
-
-    def _recording(
-        self, method: Callable[[RecordingControl], Callable[..., Awaitable[Json]]], schema: Any
-    ) -> Handler:
-        async def handle(connection: Connection, request_id: str, data: object) -> Json:
-            control = self._app[appkeys.RECORDING_CONTROL]
-            return await method(control)(connection, request_id, parse_model(schema, data))
-
-        return handle
 
     async def _message(self, event: str, sid: str, args: tuple[Any, ...]) -> Json:
         """The one error path of realtime messages."""

@@ -9,16 +9,15 @@ each user receives each notification once whichever process they are connected t
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from telemed.cases.models import Case
 from telemed.cases.repository import CaseRepository
+from telemed.shapes import Json
 
 log = logging.getLogger(__name__)
-
-Json = dict[str, Any]
 
 NOTIFIED_TYPES = frozenset(
     {"case.created", "case.info_requested", "case.scheduled", "case.accepted", "case.declined"}

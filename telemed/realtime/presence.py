@@ -1,19 +1,19 @@
 """Who is in each case room, shared by every server process.
 
 An entry is one connection in one case: the public part (``peer_id``, ``user``, ``role``)
-goes to clients; ``sid`` and ``process`` stay on the server so that a signal addressed to
-a peer can reach its socket, whichever process holds it.
+goes to clients; ``sid`` and ``process`` stay on the server, which uses them to reach the
+sockets of a room's chair and secretary (the call's lobby and figures).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from redis.asyncio import Redis
 
-Json = dict[str, Any]
+from telemed.shapes import Json
 
 
 @dataclass(frozen=True)

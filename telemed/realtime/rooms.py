@@ -11,8 +11,8 @@ from __future__ import annotations
 import itertools
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,20 +21,18 @@ from telemed.accounts.principal import Principal
 from telemed.audit.work import AuditedWork
 from telemed.cases import access
 from telemed.cases.board import event_json
-from telemed.cases.events import principal_actor
 from telemed.cases.models import Case
 from telemed.cases.repository import CaseRepository
 from telemed.cases.schemas import NewNote
 from telemed.cases.service import CaseService
 from telemed.errors import AuthenticationRequired, DomainError
-from telemed.realtime.connections import Connection, Connections
+from telemed.realtime.connections import Connection, Connections, reauthenticate
 from telemed.realtime.feed import CaseFeed
 from telemed.realtime.presence import Peer, PresenceStore
 from telemed.realtime.schemas import JoinInput, LeaveInput, NoteInput
+from telemed.shapes import Json, actor_json
 
 log = logging.getLogger(__name__)
-
-Json = dict[str, Any]
 
 ROOM_PREFIX = "case:"
 REPLAY_PAGE = 1000
@@ -72,6 +70,15 @@ class RoomTransport(Protocol):
     async def disconnect(self, sid: str) -> None: ...
 
 
+class RoomListener(Protocol):
+    """Told when a connection enters a case room (with its role there) and when it leaves
+    it (by asking, dropping or being removed): the call follows the room."""
+
+    async def entered_room(self, connection: Connection, case_id: int, role: str) -> None: ...
+
+    async def left_room(self, connection: Connection, case_id: int, request_id: str) -> None: ...
+
+
 class Tally(Protocol):
     def inc(self, amount: float = 1) -> None: ...
 
@@ -104,6 +111,7 @@ class RoomService:
         transport: RoomTransport,
         process: str,
         healed: Tally,
+        listeners: Sequence[RoomListener] = (),
     ) -> None:
         self._work = work
         self._sessionmaker = sessionmaker
@@ -118,18 +126,10 @@ class RoomService:
         # Each (connection, case) join gets a number: the sweep judges a membership only if
         # it is still the one it read the case for.
         self._joins = itertools.count(1)
-        # Told when a connection enters a room (with its role there) and when it leaves it
-        # (the call it was in ends for it).
-        self.on_attach: list[Callable[[Connection, int, str], Awaitable[None]]] = []
-        self.on_detach: list[Callable[[Connection, int, str], Awaitable[None]]] = []
-
-    async def authenticate(self, connection: Connection) -> Principal:
-        """The connection's principal as it is now; refuses an ended session."""
-        connection.principal = await self._auth.authenticate(connection.token)
-        return connection.principal
+        self._listeners = tuple(listeners)
 
     async def join(self, connection: Connection, request_id: str, join: JoinInput) -> Json:
-        principal = await self.authenticate(connection)
+        principal = await reauthenticate(self._auth, connection)
         actor = connection.actor(request_id)
         case_id, sid = join.case_id, connection.sid
         # The replay and the watermark are taken under the lock live delivery uses: every
@@ -149,15 +149,15 @@ class RoomService:
             self._feed.attach(case_id, sid, last_seq)
             connection.cases[case_id] = next(self._joins)
             await self._transport.enter(sid, case_room(case_id))
-            peer = Peer(connection.peer_id, principal_actor(principal), role, sid, self._process)
+            peer = Peer(connection.peer_id, actor_json(principal), role, sid, self._process)
             await self._presence.add(case_id, peer)
             peers = [p.public() for p in await self._presence.peers(case_id)]
             await self._transport.broadcast(
                 case_room(case_id), "case:presence", {"case_id": case_id, "peers": peers}, sid
             )
-            for hook in self.on_attach:
+            for listener in self._listeners:
                 try:
-                    await hook(connection, case_id, role)
+                    await listener.entered_room(connection, case_id, role)
                 except Exception:
                     log.exception("telling a new member of case %s about its call failed", case_id)
         if join.resync:
@@ -182,7 +182,7 @@ class RoomService:
         return {"ok": True}
 
     async def note(self, connection: Connection, request_id: str, note: NoteInput) -> Json:
-        await self.authenticate(connection)
+        await reauthenticate(self._auth, connection)
         new = NewNote(
             body=note.body,
             question=note.question,
@@ -225,9 +225,9 @@ class RoomService:
             await self._transport.broadcast(
                 case_room(case_id), "case:presence", {"case_id": case_id, "peers": peers}
             )
-        for hook in self.on_detach:
+        for listener in self._listeners:
             try:
-                await hook(connection, case_id, request_id)
+                await listener.left_room(connection, case_id, request_id)
             except Exception:
                 log.exception("leaving the call of case %s failed", case_id)
         if removed:
@@ -242,17 +242,6 @@ class RoomService:
                 pass
         except Exception:
             log.exception("could not record leaving case %s", case_id)
-
-    async def peers(self, case_id: int) -> list[Peer]:
-        """Who is in the case room now, on every process (with their sockets)."""
-        return await self._presence.peers(case_id)
-
-    async def peer_sid(self, case_id: int, peer_id: str) -> str | None:
-        """The socket of a peer in a case room, on whichever process (for video signals)."""
-        for peer in await self._presence.peers(case_id):
-            if peer.peer_id == peer_id:
-                return peer.sid
-        return None
 
     async def revalidate(self, connections: Connections) -> None:
         """Check every connection's session and every room it joined, as they are now.

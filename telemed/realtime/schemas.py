@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from telemed.cases.schemas import ClientId, LongText, QuestionNumber, Strict
-from telemed.schemas import RecordId, Seq
+from telemed.cases.schemas import ClientId, LongText, QuestionNumber
+from telemed.schemas import RecordId, Seq, Strict
 
 
 class JoinInput(Strict):

@@ -12,16 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
 from telemed.realtime.feed import CaseFeed
+from telemed.shapes import Json
 
 log = logging.getLogger(__name__)
-
-Json = dict[str, Any]
 
 
 class Notifications(Protocol):
@@ -63,19 +61,15 @@ class SeqBus:
 
 
 class LiveSink:
-    """The ``CaseEventSink`` of a running server."""
+    """Live delivery of committed case events: a listener of the case log."""
 
     def __init__(self, feed: CaseFeed, bus: SeqBus | None, notifications: Notifications) -> None:
         self._feed = feed
         self._bus = bus
         self._notifications = notifications
         self._tasks: set[asyncio.Task[None]] = set()
-        # Others that react to committed events (the call opens and ends with the session).
-        self.observers: list[Callable[[list[Json]], Awaitable[None]]] = []
 
-    async def publish(self, events: list[Json]) -> None:
-        if not events:
-            return
+    async def committed(self, events: list[Json]) -> None:
         self._feed.remember(events)
         reached: dict[int, int] = {}
         for event in events:
@@ -90,8 +84,6 @@ class LiveSink:
             # commit only, not for every socket of the room.
             self._spawn(self._feed.announce(case_id, seq))
         self._spawn(self._notifications.notify(events))
-        for observer in self.observers:
-            self._spawn(observer(events))
 
     def _spawn(self, work: Any) -> None:
         task: asyncio.Task[None] = asyncio.create_task(work)
@@ -107,18 +99,3 @@ class LiveSink:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-class RelaySink:
-    """Set as the app's sink before start-up; forwards to the live sink once it runs.
-
-    Services capture their sink when the database starts, before the realtime layer is
-    built; until then (and in the CLI) events are simply not pushed anywhere.
-    """
-
-    def __init__(self) -> None:
-        self.target: LiveSink | None = None
-
-    async def publish(self, events: list[Json]) -> None:
-        if self.target is not None:
-            await self.target.publish(events)

@@ -1,2 +1,2 @@
-"""WebRTC for case rooms: ICE servers with short-lived TURN credentials, the server's own
-peer connections, and the recording of a session by a receive-only server peer."""
+"""The video call of a case room: lobby and admission, the WebRTC signal relay, ICE and
+TURN credentials, recording, and the server's own media (``media/``)."""

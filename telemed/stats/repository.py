@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from telemed.accounts.models import Council, Facility
+from telemed.accounts.models import Facility
 from telemed.cases.models import Case, CaseStatus, Decision, DecisionStatus, Urgency
 
 
@@ -73,6 +73,3 @@ class StatsRepository:
 
     async def facilities(self) -> Sequence[Facility]:
         return (await self._session.scalars(select(Facility).order_by(Facility.code))).all()
-
-    async def councils(self) -> Sequence[Council]:
-        return (await self._session.scalars(select(Council).order_by(Council.code))).all()

@@ -11,9 +11,6 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from telemed.accounts.models import UserRole
 from telemed.accounts.principal import Actor
@@ -21,10 +18,10 @@ from telemed.audit.work import AuditedWork
 from telemed.cases.models import Urgency
 from telemed.clock import Clock
 from telemed.errors import Forbidden
+from telemed.shapes import Json
 from telemed.stats.repository import CaseFacts, SignedOutcome, StatsRepository
 from telemed.stats.schemas import StatsQuery
 
-Json = dict[str, Any]
 VIETNAM = timezone(timedelta(hours=7))
 
 
@@ -129,19 +126,3 @@ class StatsService:
             "time_to_decision": time_to_decision(cases),
             "transfer": transfers(outcomes),
         }
-
-
-class Directory:
-    """Reference data the pages offer in their forms (the councils one may ask).
-
-    Council names and codes are public reference data, not case or account data, so
-    reading them is not audited.
-    """
-
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        self._sessionmaker = sessionmaker
-
-    async def councils(self) -> list[Json]:
-        async with self._sessionmaker() as db:
-            rows = await StatsRepository(db).councils()
-            return [{"code": c.code, "name": c.name, "seat": c.seat_facility.name} for c in rows]

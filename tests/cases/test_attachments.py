@@ -302,13 +302,13 @@ async def test_the_event_is_published_after_commit(
 ) -> None:
     published: list[dict[str, Any]] = []
 
-    class RecordingSink:
-        async def publish(self, events: list[dict[str, Any]]) -> None:
+    class Listener:
+        async def committed(self, events: list[dict[str, Any]]) -> None:
             published.extend(events)
 
     running = RunningServer(make_settings(), clock)
-    running.app[appkeys.CASE_EVENT_SINK] = RecordingSink()
     await running.start()
+    running.app[appkeys.CASE_LOG].subscribe(Listener())
     try:
         doctor = await running.sign_in("bs.namcan")
         case = await create_case(doctor)

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from telemed import appkeys
 from telemed.audit.models import AuditRecord
 from telemed.cases.pdf import DEJAVU_DIR, local_files_only
+from tests.guests.test_guests import INVITE, guest_from, guest_socket, invite
 from tests.realtime.live import participant
-from tests.signaling.test_guests import INVITE, guest_from, guest_socket, invite
 from tests.support.server import RunningServer, SignedIn
 
 SCRIPT = "<script>alert(1)</script>"

@@ -22,10 +22,9 @@ from telemed.cases.models import Decision, DecisionOpinion, Note
 from telemed.cases.seals import SealCheck, decision_hash
 from telemed.cli import main
 from telemed.db.engine import create_engine, create_sessionmaker
+from telemed.shapes import Json
 from tests.cases.test_minutes import DRAFT, TextOf, call, decide, get
 from tests.support.server import RunningServer
-
-Json = dict[str, Any]
 
 
 @dataclass

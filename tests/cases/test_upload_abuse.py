@@ -36,9 +36,9 @@ from tests.cases.test_attachments import (
     upload,
 )
 from tests.cases.workflow import create_case, to_scheduled
+from tests.guests.test_guests import guest_from, invite
 from tests.realtime.live import sign_in
 from tests.realtime.processes import ServerProcess
-from tests.signaling.test_guests import guest_from, invite
 from tests.support.cases import NEW_CASE
 from tests.support.databases import SqliteTemplate
 from tests.support.server import RunningServer

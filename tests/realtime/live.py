@@ -6,15 +6,14 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
 import socketio
 
 from telemed.accounts.demo import DEMO_PASSWORD
+from telemed.shapes import Json
 from tests.support.server import RunningServer, SignedIn
 
-Json = dict[str, Any]
 WAIT = 20.0
 
 

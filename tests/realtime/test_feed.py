@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
 from sqlalchemy import event
@@ -27,6 +26,7 @@ from telemed import appkeys
 from telemed.clock import ManualClock
 from telemed.realtime.rooms import case_room
 from telemed.settings import Settings
+from telemed.shapes import Json
 from tests.cases.workflow import create_case
 from tests.realtime.live import Participant
 from tests.support.server import RunningServer, running
@@ -36,8 +36,6 @@ LISTENERS = ("gs.chutoa", "ts.thuky", "gs.timmach")
 NOTES_PER_ROOM = 5
 CHURNERS = 6
 STATEMENT_DELAY = 0.004
-
-Json = dict[str, Any]
 
 
 @pytest.fixture

@@ -18,12 +18,12 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamTrack
 from av import VideoFrame
 
+from telemed.shapes import Json
 from tests.cases.workflow import create_case, to_session
 from tests.realtime.live import Participant, participant
 from tests.signaling.media import ToneTrack
 from tests.support.server import RunningServer, SignedIn
 
-Json = dict[str, Any]
 RECORDER = "recorder"
 
 

@@ -12,12 +12,12 @@ import pytest
 
 from telemed import appkeys
 from telemed.accounts.principal import Actor
+from telemed.shapes import Json
 from tests.cases.workflow import DRAFT, call, create_case, to_scheduled, to_session
 from tests.realtime.live import Participant, participant
 from tests.signaling.callers import Caller, caller, in_call, in_session_case
 from tests.support.server import RunningServer
 
-Json = dict[str, Any]
 FRAMES = 15
 
 

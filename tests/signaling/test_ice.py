@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import logging
-from pathlib import Path
 
 import pytest
 
@@ -14,11 +13,7 @@ from telemed.accounts.models import UserRole
 from telemed.accounts.principal import Principal
 from telemed.clock import ManualClock
 from telemed.settings import Settings
-from telemed.signaling.cpu import ProcessCpuGauge
-from telemed.signaling.peers import PeerRegistry
-from telemed.signaling.recordings import RecordingPolicy, Recordings
-from telemed.signaling.service import SignalingService, server_configuration
-from telemed.signaling.turn import IceConfig, IceServers, turn_credential
+from telemed.signaling.ice import IceConfig, IceServers, turn_credential
 
 TURN = ("turn:turn.example.test:3478?transport=udp", "turns:turn.example.test:5349")
 STUN = ("stun:turn.example.test:3478",)
@@ -68,7 +63,7 @@ def test_without_turn_there_is_no_turn_entry_and_never_a_public_default(
 def test_the_start_up_line_says_plainly_when_turn_is_missing(
     clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="telemed.signaling.turn")
+    caplog.set_level(logging.INFO, logger="telemed.signaling.ice")
     IceServers(IceConfig(), clock).log_configuration()
     IceServers(IceConfig(turn_urls=TURN), clock).log_configuration()
     IceServers(IceConfig(STUN, TURN, "s3cret"), clock).log_configuration()
@@ -97,18 +92,10 @@ def test_settings_read_comma_separated_urls(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.recording_max_seconds == 4 * 3600
 
 
-def test_the_service_names_the_user_by_id_and_the_server_peers_get_their_own(
-    clock: ManualClock, tmp_path: Path
+def test_browsers_are_named_by_user_id_and_the_server_peers_get_their_own(
+    clock: ManualClock,
 ) -> None:
     ice = IceServers(IceConfig(STUN, TURN, "s3cret"), clock)
-    registry = PeerRegistry()
-    recordings = Recordings(
-        registry,
-        clock,
-        RecordingPolicy(tmp_path, 60, 0.9),
-        configuration=lambda: server_configuration(ice),
-        gauge=ProcessCpuGauge(),
-    )
     principal = Principal(
         user_id=5,
         username="bs.namcan",
@@ -116,14 +103,13 @@ def test_the_service_names_the_user_by_id_and_the_server_peers_get_their_own(
         role=UserRole.DISTRICT_DOCTOR,
         facility=None,
     )
-    service = SignalingService(ice, recordings)
 
-    servers = service.ice_servers(principal)
+    servers = ice.for_principal(principal)
 
     expiry = int(clock.now().timestamp()) + 3600
     assert servers[1]["username"] == f"{expiry}:5"
     assert "bs.namcan" not in str(servers)
-    configuration = server_configuration(ice)
+    configuration = ice.server_configuration()
     assert configuration.iceServers is not None
     assert [s.urls for s in configuration.iceServers] == [list(STUN), list(TURN)]
     assert configuration.iceServers[1].username == f"{expiry}:telemed-recorder"

@@ -16,10 +16,10 @@ from aiortc import RTCConfiguration
 
 from telemed import appkeys
 from telemed.clock import SystemClock
-from telemed.signaling.cpu import ProcessCpuGauge
-from telemed.signaling.peers import PeerRegistry
-from telemed.signaling.recorder import RecordedPeer, RecordingResult
-from telemed.signaling.recordings import RecordingPolicy, Recordings
+from telemed.signaling.media.cpu import ProcessCpuGauge
+from telemed.signaling.media.peers import PeerRegistry
+from telemed.signaling.media.recorder import RecordedPeer, RecordingResult
+from telemed.signaling.media.recordings import RecordingPolicy, Recordings
 from tests.signaling.media import (
     RATE,
     Participant,
@@ -55,20 +55,21 @@ def make_recordings(
     *,
     gauge: FixedGauge | None = None,
     max_seconds: float = 4 * 3600,
-    finished: list[RecordingResult] | None = None,
 ) -> Recordings:
-    async def keep(result: RecordingResult) -> None:
-        if finished is not None:
-            finished.append(result)
-
     return Recordings(
         registry,
         SystemClock(),
         RecordingPolicy(tmp_path / "recordings", max_seconds, cpu_threshold=0.9),
         configuration=lambda: RTCConfiguration(iceServers=[]),
         gauge=gauge or FixedGauge(0.1),
-        on_finished=keep,
     )
+
+
+class Finished(list[RecordingResult]):
+    """Where a test's recordings go when they stop (the server attaches them to the case)."""
+
+    async def __call__(self, result: RecordingResult) -> None:
+        self.append(result)
 
 
 @pytest.fixture
@@ -86,7 +87,7 @@ async def record(
     recordings: Recordings, site: Participant, council: Participant, seconds: float
 ) -> tuple[RecordingResult, float]:
     began = time.monotonic()
-    await recordings.start(CASE, [SITE, COUNCIL])
+    await recordings.start(CASE, [SITE, COUNCIL], Finished())
     await connect(site, lambda offer: recordings.answer(CASE, SITE.peer_id, offer))
     await connect(council, lambda offer: recordings.answer(CASE, COUNCIL.peer_id, offer))
     await asyncio.sleep(seconds - (time.monotonic() - began))
@@ -156,7 +157,7 @@ async def test_stopping_closes_and_forgets_every_recorder_connection(
     recordings = make_recordings(tmp_path, registry)
     site, council = participants
     try:
-        await recordings.start(CASE, [SITE, COUNCIL])
+        await recordings.start(CASE, [SITE, COUNCIL], Finished())
         await connect(site, lambda offer: recordings.answer(CASE, SITE.peer_id, offer))
         await connect(council, lambda offer: recordings.answer(CASE, COUNCIL.peer_id, offer))
         opened = registry.connections()
@@ -178,7 +179,7 @@ async def test_a_failed_connection_is_closed_and_forgotten_while_recording_goes_
     recordings = make_recordings(tmp_path, registry)
     site, council = participants
     try:
-        await recordings.start(CASE, [SITE, COUNCIL])
+        await recordings.start(CASE, [SITE, COUNCIL], Finished())
         await connect(site, lambda offer: recordings.answer(CASE, SITE.peer_id, offer))
         # The council's offer names a certificate it does not hold: the server's DTLS
         # check of the fingerprint fails, and with it the connection.
@@ -206,11 +207,11 @@ async def test_ending_the_session_stops_the_recording_and_closes_its_connections
     tmp_path: Path, participants: tuple[Participant, Participant]
 ) -> None:
     registry = PeerRegistry()
-    finished: list[RecordingResult] = []
-    recordings = make_recordings(tmp_path, registry, finished=finished)
+    finished = Finished()
+    recordings = make_recordings(tmp_path, registry)
     site, _ = participants
     try:
-        await recordings.start(CASE, [SITE])
+        await recordings.start(CASE, [SITE], finished)
         await connect(site, lambda offer: recordings.answer(CASE, SITE.peer_id, offer))
         opened = registry.connections(CASE)
 
@@ -230,11 +231,11 @@ async def test_a_recording_stops_by_itself_at_the_maximum_length(
     tmp_path: Path, participants: tuple[Participant, Participant]
 ) -> None:
     registry = PeerRegistry()
-    finished: list[RecordingResult] = []
-    recordings = make_recordings(tmp_path, registry, max_seconds=2.0, finished=finished)
+    finished = Finished()
+    recordings = make_recordings(tmp_path, registry, max_seconds=2.0)
     site, _ = participants
     try:
-        await recordings.start(CASE, [SITE])
+        await recordings.start(CASE, [SITE], finished)
         await connect(site, lambda offer: recordings.answer(CASE, SITE.peer_id, offer))
 
         await wait_for(lambda: bool(finished))
@@ -264,21 +265,14 @@ def test_the_process_gauge_reports_cpu_seconds_per_wall_second_over_a_minimum_wi
 async def test_shutting_the_server_down_closes_every_server_peer_connection(
     server: RunningServer, participants: tuple[Participant, Participant]
 ) -> None:
-    registry = server.app[appkeys.PEER_REGISTRY]
-    signaling = server.app[appkeys.SIGNALING_SERVICE]
+    registry = server.app[appkeys.CALLS].peers
+    recordings = server.app[appkeys.CALLS].recordings
     site, council = participants
     # Started here without a case room: keep the finished file instead of attaching it.
-    finished: list[RecordingResult] = []
-
-    async def keep(result: RecordingResult) -> None:
-        finished.append(result)
-
-    signaling.on_finished(keep)
-    path = await signaling.start_recording(CASE, [SITE, COUNCIL])
-    await connect(site, lambda offer: signaling.answer_recorder_offer(CASE, SITE.peer_id, offer))
-    await connect(
-        council, lambda offer: signaling.answer_recorder_offer(CASE, COUNCIL.peer_id, offer)
-    )
+    finished = Finished()
+    path = await recordings.start(CASE, [SITE, COUNCIL], finished)
+    await connect(site, lambda offer: recordings.answer(CASE, SITE.peer_id, offer))
+    await connect(council, lambda offer: recordings.answer(CASE, COUNCIL.peer_id, offer))
     opened = registry.connections()
     assert len(opened) == 2
 
@@ -286,7 +280,7 @@ async def test_shutting_the_server_down_closes_every_server_peer_connection(
 
     assert len(registry) == 0
     assert [pc.connectionState for pc in opened] == ["closed", "closed"]
-    assert not signaling.is_recording(CASE)
+    assert not recordings.is_recording(CASE)
     assert [result.path for result in finished] == [path]
     # The recording was finished, not abandoned: the file is complete and playable.
     with av.open(str(path)) as container:

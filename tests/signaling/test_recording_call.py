@@ -16,6 +16,7 @@ import av
 import pytest
 
 from telemed import appkeys
+from telemed.shapes import Json
 from tests.cases.workflow import DRAFT, call
 from tests.signaling.callers import Caller, in_call, in_session_case
 from tests.signaling.media import RATE, decoded_audio, tone_power
@@ -23,7 +24,6 @@ from tests.support.server import RunningServer, SignedIn
 
 pytestmark = pytest.mark.slow
 
-Json = dict[str, Any]
 DOCTOR_TONE, CHAIR_TONE, ABSENT_TONE = 440, 660, 1000
 RECORD_SECONDS = 4.0
 
@@ -105,7 +105,7 @@ async def test_a_consented_recording_is_attached_playable_and_private_to_the_cas
     server: RunningServer, callers: list[Caller], tmp_path: Path
 ) -> None:
     case_id, chair_http, doctor, chair = await doctor_and_chair(server, callers)
-    registry = server.app[appkeys.PEER_REGISTRY]
+    registry = server.app[appkeys.CALLS].peers
     assert doctor.who.signed is not None
     doctor_http = doctor.who.signed
 
@@ -195,12 +195,12 @@ async def test_withdrawing_consent_stops_the_recording_and_keeps_what_was_record
     server: RunningServer, callers: list[Caller]
 ) -> None:
     case_id, chair_http, doctor, chair = await both_recorded(server, callers)
-    registry = server.app[appkeys.PEER_REGISTRY]
-    signaling = server.app[appkeys.SIGNALING_SERVICE]
+    registry = server.app[appkeys.CALLS].peers
+    recordings = server.app[appkeys.CALLS].recordings
 
     assert (await consent(doctor, False))["ok"] is True
 
-    assert not signaling.is_recording(case_id)
+    assert not recordings.is_recording(case_id)
     assert len(registry) == 0
     await doctor.who.until(lambda: doctor.recorder_pc is None)
     events = await events_of(chair_http, case_id)
@@ -217,8 +217,8 @@ async def test_the_recording_ends_with_the_session_and_is_still_attached(
     server: RunningServer, callers: list[Caller]
 ) -> None:
     case_id, chair_http, doctor, chair = await both_recorded(server, callers)
-    registry = server.app[appkeys.PEER_REGISTRY]
-    signaling = server.app[appkeys.SIGNALING_SERVICE]
+    registry = server.app[appkeys.CALLS].peers
+    recordings = server.app[appkeys.CALLS].recordings
     await asyncio.sleep(1.0)  # something to record
 
     path = f"/api/v1/cases/{case_id}"
@@ -240,7 +240,7 @@ async def test_the_recording_ends_with_the_session_and_is_still_attached(
         await asyncio.sleep(0.1)
     assert board["status"] == "decided"
     assert [a["kind"] for a in board["attachments"]] == ["recording"]
-    assert not signaling.is_recording(case_id)
+    assert not recordings.is_recording(case_id)
     stops = [e for e in await events_of(chair_http, case_id) if e["type"] == "recording.stopped"]
     assert [e["data"] for e in stops] == [{"reason": "session ended"}]
     # Nothing the server opened for this call is left open.

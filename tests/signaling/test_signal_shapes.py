@@ -4,13 +4,12 @@ RTCIceCandidateInit, bounded. Nothing else reaches the other participant's brows
 from __future__ import annotations
 
 import math
-from typing import Any
 
+from telemed.shapes import Json
 from tests.realtime.live import Participant, participant
 from tests.signaling.callers import in_session_case
 from tests.support.server import RunningServer
 
-Json = dict[str, Any]
 CANDIDATE = {
     "candidate": "candidate:1 1 udp 2122260223 192.0.2.7 54400 typ host",
     "sdpMid": "0",

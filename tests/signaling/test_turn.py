@@ -22,7 +22,7 @@ from aiortc import (
 
 from telemed.clock import ManualClock
 from telemed.settings import Settings
-from telemed.signaling.turn import IceConfig, IceServers
+from telemed.signaling.ice import IceConfig, IceServers
 from tests.realtime.live import participant
 from tests.signaling.coturn import Coturn, running_coturn
 from tests.signaling.media import wait_for

@@ -6,12 +6,10 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from telemed.cases.schemas import Strict
-from telemed.schemas import RecordId
+from telemed.schemas import RecordId, Strict
 
 # Peer ids are opaque tokens (secrets.token_urlsafe(12)) or the reserved "recorder".
 PeerId = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
-OptionalPeerId = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
 
 
 class CaseOnly(Strict):

@@ -7,6 +7,7 @@ from aiohttp import web
 from telemed import appkeys
 from telemed.accounts.auth import LoginResult
 from telemed.accounts.principal import Actor
+from telemed.guests.schemas import InviteInput, RedeemInput
 from telemed.http.auth import (
     current_actor,
     request_address,
@@ -17,7 +18,6 @@ from telemed.http.openapi import describe
 from telemed.http.requests import parse_json, path_id
 from telemed.logs import request_id_var
 from telemed.pages.views import render
-from telemed.signaling.guests import InviteInput, RedeemInput
 
 
 def _anonymous(request: web.Request) -> Actor:

@@ -14,13 +14,13 @@ import pytest
 import socketio
 
 from telemed.clock import ManualClock
+from telemed.shapes import Json
 from tests.cases.test_attachments import dicom_bytes, png_bytes, upload
 from tests.cases.workflow import call, create_case, to_scheduled
 from tests.realtime.live import Participant
 from tests.signaling.callers import Caller, caller, in_session_case
 from tests.support.server import RunningServer, SignedIn
 
-Json = dict[str, Any]
 INVITE = {"name": "PGS. Lê Văn Khách", "specialty": "Tim mạch can thiệp"}
 
 

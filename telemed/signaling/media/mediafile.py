@@ -17,7 +17,7 @@ from typing import Any
 
 import av
 
-from telemed.signaling.mixer import RATE
+from telemed.signaling.media.mixer import RATE
 
 VIDEO_CLOCK = 90_000
 AUDIO_BITRATE = 48_000
@@ -46,10 +46,6 @@ class RecordingFile:
         self._video: Any = None
         self._video_pts = -1
         self._closed = False
-
-    @property
-    def has_video(self) -> bool:
-        return self._video is not None
 
     def add_video(self, width: int, height: int) -> None:
         """Only before the first audio is written: Matroska fixes its streams in the

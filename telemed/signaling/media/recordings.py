@@ -23,9 +23,9 @@ from aiortc.sdp import candidate_from_sdp
 
 from telemed.clock import Clock
 from telemed.errors import Conflict, FieldProblem, NotFound, ValidationFailed
-from telemed.signaling.cpu import CpuGauge
-from telemed.signaling.peers import PeerRegistry
-from telemed.signaling.recorder import RecordedPeer, RecordingResult, SessionRecorder
+from telemed.signaling.media.cpu import CpuGauge
+from telemed.signaling.media.peers import PeerRegistry
+from telemed.signaling.media.recorder import RecordedPeer, RecordingResult, SessionRecorder
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class _Active:
     recorder: SessionRecorder
     peers: dict[str, RecordedPeer]
     started_at: datetime
+    finished: FinishedHook
     connections: dict[str, RTCPeerConnection] = field(default_factory=dict)
     limit: asyncio.Task[None] | None = None
 
@@ -60,22 +61,25 @@ class Recordings:
         *,
         configuration: Callable[[], RTCConfiguration],
         gauge: CpuGauge,
-        on_finished: FinishedHook | None = None,
     ) -> None:
         self._registry = registry
         self._clock = clock
         self._policy = policy
         self._configuration = configuration
         self._gauge = gauge
-        # Set after construction by whoever attaches finished recordings to their case.
-        self.on_finished = on_finished
         self._active: dict[int, _Active] = {}
 
     def is_recording(self, case_id: int) -> bool:
         return case_id in self._active
 
-    async def start(self, case_id: int, peers: Sequence[RecordedPeer]) -> Path:
-        """Start recording ``peers`` (every participant present, all having consented)."""
+    async def start(
+        self, case_id: int, peers: Sequence[RecordedPeer], finished: FinishedHook
+    ) -> Path:
+        """Start recording ``peers`` (every participant present, all having consented).
+
+        However the recording stops (asked, at its maximum length, with the session or the
+        server), its result goes to ``finished``.
+        """
         if case_id in self._active:
             raise Conflict("This session is already being recorded.")
         if not peers:
@@ -93,7 +97,9 @@ class Recordings:
             check_interval=self._policy.check_interval,
         )
         await recorder.start()
-        active = _Active(case_id, recorder, {p.peer_id: p for p in peers}, self._clock.now())
+        active = _Active(
+            case_id, recorder, {p.peer_id: p for p in peers}, self._clock.now(), finished
+        )
         self._active[case_id] = active
         active.limit = asyncio.create_task(self._stop_at_limit(case_id))
         return path
@@ -146,7 +152,7 @@ class Recordings:
         await pc.addIceCandidate(parsed)
 
     async def stop(self, case_id: int, reason: str = "stopped") -> RecordingResult:
-        """Stop and close the file; the result also goes to ``on_finished``."""
+        """Stop and close the file; the result also goes to the recording's ``finished``."""
         active = self._recording(case_id)
         del self._active[case_id]
         current = asyncio.current_task()
@@ -179,11 +185,10 @@ class Recordings:
             result.size,
             result.has_video,
         )
-        if self.on_finished is not None:
-            try:
-                await self.on_finished(result)
-            except Exception:
-                log.exception("handing over the recording of case %s failed", case_id)
+        try:
+            await active.finished(result)
+        except Exception:
+            log.exception("handing over the recording of case %s failed", case_id)
         return result
 
     async def end_session(self, case_id: int) -> RecordingResult | None:

@@ -15,9 +15,15 @@ import logging
 from dataclasses import dataclass
 from typing import Required, TypedDict
 
+from aiortc import RTCConfiguration, RTCIceServer
+
+from telemed.accounts.principal import Principal
 from telemed.clock import Clock
 
 log = logging.getLogger(__name__)
+
+# The subject of the server's own TURN credentials (browsers get their user id).
+SERVER_SUBJECT = "telemed-recorder"
 
 
 class IceServer(TypedDict, total=False):
@@ -68,10 +74,6 @@ class IceServers:
         self._config = config
         self._clock = clock
 
-    @property
-    def config(self) -> IceConfig:
-        return self._config
-
     def describe(self) -> str:
         """One line for the start-up log saying what browsers will be given."""
         config = self._config
@@ -117,3 +119,19 @@ class IceServers:
                 }
             )
         return servers
+
+    def for_principal(self, principal: Principal) -> list[IceServer]:
+        """The ``iceServers`` of ``rtc:config``: TURN credentials name the user by id."""
+        return self.for_subject(str(principal.user_id))
+
+    def server_configuration(self) -> RTCConfiguration:
+        """The configuration of the server's own peers: the same servers as the browsers'."""
+        servers = [
+            RTCIceServer(
+                urls=entry["urls"],
+                username=entry.get("username"),
+                credential=entry.get("credential"),
+            )
+            for entry in self.for_subject(SERVER_SUBJECT)
+        ]
+        return RTCConfiguration(iceServers=servers)

@@ -23,9 +23,9 @@ from typing import Any
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from telemed.signaling.cpu import CpuGauge
-from telemed.signaling.mediafile import VIDEO_CLOCK, FileFacts, RecordingFile, inspect
-from telemed.signaling.mixer import RATE, AudioMixer, TrackTimeline
+from telemed.signaling.media.cpu import CpuGauge
+from telemed.signaling.media.mediafile import VIDEO_CLOCK, FileFacts, RecordingFile, inspect
+from telemed.signaling.media.mixer import RATE, AudioMixer, TrackTimeline
 
 log = logging.getLogger(__name__)
 

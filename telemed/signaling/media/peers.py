@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiortc import RTCConfiguration, RTCPeerConnection
 
 log = logging.getLogger(__name__)
-
-ClosedListener = Callable[[RTCPeerConnection], None]
 
 
 @dataclass(frozen=True)
@@ -32,19 +29,12 @@ class PeerRegistry:
     def __init__(self) -> None:
         self._peers: dict[RTCPeerConnection, PeerInfo] = {}
         self._closing: set[asyncio.Task[None]] = set()
-        self._listeners: list[ClosedListener] = []
 
     def __len__(self) -> int:
         return len(self._peers)
 
     def connections(self, session: int | None = None) -> list[RTCPeerConnection]:
         return [pc for pc, info in self._peers.items() if session in (None, info.session)]
-
-    def info(self, pc: RTCPeerConnection) -> PeerInfo | None:
-        return self._peers.get(pc)
-
-    def on_closed(self, listener: ClosedListener) -> None:
-        self._listeners.append(listener)
 
     def open(
         self, session: int, peer_id: str, configuration: RTCConfiguration | None = None
@@ -65,11 +55,7 @@ class PeerRegistry:
     async def close(self, pc: RTCPeerConnection) -> None:
         if self._peers.pop(pc, None) is None:
             return
-        try:
-            await pc.close()
-        finally:
-            for listener in self._listeners:
-                listener(pc)
+        await pc.close()
 
     async def close_session(self, session: int) -> None:
         for pc in self.connections(session):
