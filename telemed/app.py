@@ -224,7 +224,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.ENGINE] = engine
     app[appkeys.SESSIONMAKER] = sessionmaker
     audit_log = AuditLog(clock)
-    work = AuditedWork(sessionmaker, audit_log)
+    work = AuditedWork(sessionmaker, audit_log, observe=app[appkeys.METRICS].batch_committed)
     app[appkeys.AUDIT_LOG] = audit_log
     app[appkeys.AUDITED_WORK] = work
     signer = CheckpointSigner.load_or_create(settings.data_dir)

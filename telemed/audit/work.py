@@ -3,9 +3,10 @@
 Every service action that touches a case, an account or the audit trail runs inside
 ``async with work(actor, "note.create", case_id=...) as unit``. On success the audit row
 is appended in the same transaction just before commit, so the change and its record are
-stored together or not at all. When the action is refused (or fails), the transaction is
-rolled back and a ``denied`` (or ``error``) row is committed on its own, then the error
-propagates to the transport.
+stored together or not at all. When the action is refused (or fails), its work is rolled
+back (to its savepoint) and a ``denied`` (or ``error``) row is stored instead, then the
+error propagates to the transport. Units share transactions with the units queued beside
+them (group commit, telemed/db/batches.py); each answers only after its commit.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from telemed.accounts.principal import Actor
 from telemed.audit.log import AuditEntry, AuditLog, Outcome
+from telemed.db.batches import Batches, CommitObserver
 from telemed.errors import (
     AuthenticationRequired,
     CsrfRejected,
@@ -56,9 +58,16 @@ class Unit:
 
 
 class AuditedWork:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], audit: AuditLog) -> None:
-        self._sessionmaker = sessionmaker
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        audit: AuditLog,
+        *,
+        observe: CommitObserver | None = None,
+    ) -> None:
         self._audit = audit
+        # Units share write transactions (group commit): see telemed/db/batches.py.
+        self.batches = Batches(sessionmaker, observe=observe)
 
     @asynccontextmanager
     async def __call__(
@@ -70,22 +79,25 @@ class AuditedWork:
         object_id: str | None = None,
     ) -> AsyncIterator[Unit]:
         entry = AuditEntry(action, case_id, object_id)
-        try:
-            async with self._sessionmaker() as db, db.begin():
-                unit = Unit(db, entry)
-                yield unit
-                await self._audit.record(db, unit.actor or actor, entry, Outcome.SUCCESS)
-        except DomainError as error:
-            await self.record_alone(actor, entry, outcome_of(error))
-            raise
-        except Exception:
+        async with self.batches.turn() as db:
             try:
-                await self.record_alone(actor, entry, Outcome.ERROR)
+                async with db.begin_nested():
+                    unit = Unit(db, entry)
+                    yield unit
+                    await self._audit.record(db, unit.actor or actor, entry, Outcome.SUCCESS)
+            except DomainError as error:
+                # The work is rolled back to its savepoint; its refusal is stored instead.
+                await self._audit.record(db, actor, entry, outcome_of(error))
+                raise
             except Exception:
-                log.exception("could not record the failure of %s in the audit trail", action)
-            raise
+                try:
+                    async with db.begin_nested():
+                        await self._audit.record(db, actor, entry, Outcome.ERROR)
+                except Exception:
+                    log.exception("could not record the failure of %s in the audit trail", action)
+                raise
 
     async def record_alone(self, actor: Actor, entry: AuditEntry, outcome: Outcome) -> None:
-        """Commit one audit row in a transaction of its own."""
-        async with self._sessionmaker() as db, db.begin():
+        """Store one audit row (for a refusal decided before any work began)."""
+        async with self.batches.turn() as db:
             await self._audit.record(db, actor, entry, outcome)

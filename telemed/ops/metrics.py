@@ -60,6 +60,17 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.batch_units = Histogram(
+            "telemed_commit_batch_units",
+            "Units of work (case changes, audit rows) stored by one commit (group commit).",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200),
+            registry=self.registry,
+        )
+        self.commit_seconds = Histogram(
+            "telemed_commit_seconds",
+            "Time one batch's COMMIT took (the fsync on SQLite).",
+            registry=self.registry,
+        )
         self.malformed_requests = Counter(
             "telemed_http_malformed_requests_total",
             "Requests refused by the HTTP parser (bad request line or headers).",
@@ -84,6 +95,10 @@ class Metrics:
             ["state"],
             registry=self.registry,
         )
+
+    def batch_committed(self, units: int, seconds: float) -> None:
+        self.batch_units.observe(units)
+        self.commit_seconds.observe(seconds)
 
     def refused_frame(self, reason: str) -> None:
         self.socketio_refused_frames.labels(reason).inc()

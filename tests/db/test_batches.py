@@ -1,0 +1,169 @@
+"""Group commit: units queued while a write transaction is open share it, each answered
+after that commit; a refused or failing unit leaves only its audit row and its neighbours
+their work. Real server, real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+import pytest
+
+from telemed import appkeys
+from telemed.accounts.principal import Actor
+from telemed.audit.work import AuditedWork
+from telemed.cases.schemas import NewNote
+from telemed.db.batches import Batches, NestedUnit
+from tests.audit.helpers import audit_rows, verify
+from tests.cases.workflow import call, create_case
+from tests.support.server import RunningServer
+
+
+async def _actor(server: RunningServer, username: str) -> Actor:
+    signed = await server.sign_in(username)
+    principal = await server.app[appkeys.AUTH_SERVICE].authenticate(signed.token)
+    return Actor(principal, "127.0.0.1", f"test-{username}")
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Let the loop run until ``condition`` holds (a handful of steps: no time involved)."""
+    for _ in range(10_000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the condition never held")
+
+
+Unit = Callable[[], Coroutine[Any, Any, Any]]
+
+
+async def _all_in_one_batch(batches: Batches, units: Sequence[Unit]) -> list[object]:
+    """Run ``units`` queued behind one held turn, so that they share one transaction."""
+    go = asyncio.Event()
+
+    async def hold() -> None:
+        async with batches.turn():
+            await go.wait()
+
+    holder = asyncio.create_task(hold())
+    await _until(lambda: batches.busy)
+    tasks = [asyncio.create_task(unit()) for unit in units]
+    await _until(lambda: batches.waiting == len(units))
+    before = batches.committed_batches
+    go.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    await holder
+    assert batches.committed_batches == before + 1, "the units did not share one commit"
+    return results
+
+
+async def test_a_refused_note_among_accepted_ones_leaves_its_row_and_nothing_else(
+    server: RunningServer, database_url: str
+) -> None:
+    doctor = await server.sign_in("bs.namcan")
+    case_id = (await create_case(doctor))["id"]
+    author = await _actor(server, "bs.namcan")
+    stranger = await _actor(server, "bs.uminh")  # another district: may not see the case
+    cases = server.app[appkeys.CASE_SERVICE]
+    batches = server.app[appkeys.AUDITED_WORK].batches
+
+    def note(actor: Actor, n: int) -> Unit:
+        return lambda: cases.add_note(actor, case_id, NewNote(body=f"note {n}"))
+
+    units = [note(author, 0), note(author, 1), note(stranger, 2), note(author, 3)]
+    results = await _all_in_one_batch(batches, units)
+
+    refused = results[2]
+    assert type(refused).__name__ == "NotFound"
+    stored: list[Any] = [result for n, result in enumerate(results) if n != 2]
+    assert [pair[0]["body"] for pair in stored] == ["note 0", "note 1", "note 3"]
+    events = (await call(doctor, "GET", f"/api/v1/cases/{case_id}/events"))["events"]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert [e["data"]["note"]["body"] for e in events if e["type"] == "note.created"] == [
+        "note 0",
+        "note 1",
+        "note 3",
+    ]
+    rows = [row for row in await audit_rows(database_url) if row["action"] == "note.create"]
+    assert [(row["actor_username"], row["outcome"]) for row in rows] == [
+        ("bs.namcan", "success"),
+        ("bs.namcan", "success"),
+        ("bs.uminh", "denied"),
+        ("bs.namcan", "success"),
+    ]
+    result = await verify(database_url)
+    assert result.ok, result.reason
+
+
+async def test_a_failing_unit_is_rolled_back_alone_and_recorded_as_an_error(
+    server: RunningServer, database_url: str
+) -> None:
+    work: AuditedWork = server.app[appkeys.AUDITED_WORK]
+    doctor = await server.sign_in("bs.namcan")
+    author = await _actor(server, "bs.namcan")
+    case_id = (await create_case(doctor))["id"]
+    cases = server.app[appkeys.CASE_SERVICE]
+
+    async def failing() -> None:
+        async with work(author, "test.failing", case_id=case_id) as unit:
+            unit.entry.object_id = "broken"
+            raise RuntimeError("broken on purpose")
+
+    units: list[Unit] = [
+        lambda: cases.add_note(author, case_id, NewNote(body="before")),
+        failing,
+        lambda: cases.add_note(author, case_id, NewNote(body="after")),
+    ]
+    results = await _all_in_one_batch(work.batches, units)
+
+    assert isinstance(results[1], RuntimeError)
+    events = (await call(doctor, "GET", f"/api/v1/cases/{case_id}/events"))["events"]
+    bodies = [e["data"]["note"]["body"] for e in events if e["type"] == "note.created"]
+    assert bodies == ["before", "after"]
+    rows = await audit_rows(database_url)
+    failed = [row for row in rows if row["action"] == "test.failing"]
+    assert [(row["outcome"], row["object_id"]) for row in failed] == [("error", "broken")]
+
+
+async def test_a_lone_unit_commits_at_once_and_a_nested_one_is_refused(
+    server: RunningServer,
+) -> None:
+    work: AuditedWork = server.app[appkeys.AUDITED_WORK]
+    author = await _actor(server, "bs.namcan")
+    before = work.batches.committed_batches
+    async with work(author, "test.alone"):
+        pass
+    assert work.batches.committed_batches == before + 1
+    with pytest.raises(NestedUnit):
+        async with work(author, "test.outer"), work(author, "test.inner"):
+            pass
+
+
+async def test_a_queued_unit_that_gives_up_does_not_strand_the_open_batch(
+    server: RunningServer,
+) -> None:
+    work: AuditedWork = server.app[appkeys.AUDITED_WORK]
+    author = await _actor(server, "bs.namcan")
+    go = asyncio.Event()
+
+    async def first() -> None:
+        async with work(author, "test.first"):
+            await go.wait()
+
+    async def second() -> None:
+        async with work(author, "test.second"):
+            pass
+
+    holder = asyncio.create_task(first())
+    await _until(lambda: work.batches.busy)
+    quitter = asyncio.create_task(second())
+    await _until(lambda: work.batches.waiting == 1)
+    go.set()
+    # The first unit ends while the second waits, so it leaves its batch open for it...
+    await _until(lambda: not work.batches.busy)
+    # ...and the second gives up before its turn: somebody must still commit the first.
+    quitter.cancel()
+    await asyncio.wait_for(holder, 10)
+    with pytest.raises(asyncio.CancelledError):
+        await quitter
