@@ -199,7 +199,8 @@ async def test_a_consultation_runs_through_nginx_tls_two_processes_redis_and_cot
     doctor, chair, secretary = people["bs.namcan"], people["gs.chutoa"], people["ts.thuky"]
     member, admin = people["gs.timmach"], people["kiemtra"]
 
-    # The session cookie is Secure and HttpOnly: the shipped environment file says so.
+    # The session cookie is Secure and HttpOnly: the shipped environment file says so. The
+    # sign-in sent the page's https Origin, the server's own through nginx.
     cookies = {cookie.key: cookie for cookie in doctor.http.cookie_jar}
     assert cookies["telemed_session"]["secure"] is True
     assert cookies["telemed_session"]["httponly"] is True
@@ -236,6 +237,11 @@ async def test_a_consultation_runs_through_nginx_tls_two_processes_redis_and_cot
         for body in transitions:
             await browser_api(chair, "POST", base + "/transitions", body)
         await board["bs.namcan"].until(partial(notified, board["bs.namcan"], "case.accepted"))
+        # The guest's one-time link is https on the public host: the scheme the browser used,
+        # believed from nginx (X-Forwarded-Proto), never plain http.
+        guest = {"name": "PGS. Lê Văn Khách", "specialty": "Tim mạch can thiệp"}
+        invite = await browser_api(chair, "POST", base + "/invites", guest, expect=201)
+        assert invite["url"].startswith(f"{topology.url}/join/")
 
         # 3. The live board: notes from both processes reach everyone.
         assert (await board["bs.namcan"].note(case_id, "Huyết áp 100/60.", "d-1"))["ok"]

@@ -162,11 +162,10 @@ def site_environment(
     redis_url: str,
     redis_prefix: str,
     data_dir: Path,
-    origin: str,
     turn_port: int,
     turn_secret: str,
 ) -> str:
-    """deploy/telemed.env with this site's database, Redis, data dir, origin and TURN."""
+    """deploy/telemed.env with this site's database, Redis, data dir and TURN."""
     shipped = TELEMED_ENV.read_text()
     return render(
         shipped,
@@ -177,9 +176,6 @@ def site_environment(
             "TELEMED_REDIS_URL=redis://redis.internal:6379/0": f"TELEMED_REDIS_URL={redis_url}",
             "TELEMED_REDIS_PREFIX=telemed": f"TELEMED_REDIS_PREFIX={redis_prefix}",
             "TELEMED_DATA_DIR=/var/lib/telemed": f"TELEMED_DATA_DIR={data_dir}",
-            "TELEMED_ALLOWED_ORIGINS=https://telemed.example.vn": (
-                f"TELEMED_ALLOWED_ORIGINS={origin}"
-            ),
             "TELEMED_STUN_URLS=stun:turn.example.vn:3478": (
                 f"TELEMED_STUN_URLS=stun:127.0.0.1:{turn_port}"
             ),

@@ -200,7 +200,6 @@ async def running_topology(
             # Pub/sub channels are not scoped by database number: a prefix of this run's own.
             redis_prefix=f"test-{secrets.token_hex(6)}",
             data_dir=data_dir,
-            origin=f"https://{HOSTNAME}:{proxy.https_port}",
             turn_port=turn.port,
             turn_secret=turn.secret,
         )
