@@ -35,7 +35,7 @@ Json = dict[str, Any]
 WRITERS = ("bs.namcan", "gs.chutoa", "ts.thuky", "gs.timmach")
 # The two in the call share a hospital network, so nginx's ip_hash gives them one process.
 CALLERS = (("gs.chutoa", "127.0.250.2"), ("ts.thuky", "127.0.250.3"))
-REQUEST_TIMEOUT = 30.0
+REQUEST_TIMEOUT = 60.0
 
 
 class Dropped(Exception):
@@ -312,7 +312,7 @@ async def kill_one_under_load(
     pace: float = 0.4,
     cases: int = 10,
     kill_at: float = 0.3,
-    within: float = 60.0,
+    within: float = 120.0,
 ) -> Outcome:
     """``clients`` writers over ``cases`` rooms (each room on both processes) and two
     callers; when ``kill_at`` of the notes are acknowledged, the callers' process is
