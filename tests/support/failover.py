@@ -326,7 +326,8 @@ async def kill_one_under_load(
         for start in range(0, clients, 10):
             batch = []
             for n in range(start, min(clients, start + 10)):
-                # 127.0.X.1 with X of both parities: ip_hash puts them on both processes.
+                # Each from a /24 of its own: ip_hash spreads them over both processes, and
+                # neighbours (n, n + 1) share a room.
                 name = WRITERS[n % len(WRITERS)]
                 writer = NoteWriter(f"w{n}", topology, f"127.0.{20 + n}.1", tokens[name])
                 writers.append(writer)
