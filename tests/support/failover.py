@@ -36,6 +36,8 @@ WRITERS = ("bs.namcan", "gs.chutoa", "ts.thuky", "gs.timmach")
 # The two in the call share a hospital network, so nginx's ip_hash gives them one process.
 CALLERS = (("gs.chutoa", "127.0.250.2"), ("ts.thuky", "127.0.250.3"))
 REQUEST_TIMEOUT = 60.0
+# How many clients connect at once while the scene is set up.
+CONNECT_BATCH = 25
 
 
 class Dropped(Exception):
@@ -323,9 +325,9 @@ async def kill_one_under_load(
     writers: list[NoteWriter] = []
     callers: list[Caller] = []
     try:
-        for start in range(0, clients, 10):
+        for start in range(0, clients, CONNECT_BATCH):
             batch = []
-            for n in range(start, min(clients, start + 10)):
+            for n in range(start, min(clients, start + CONNECT_BATCH)):
                 # Each from a /24 of its own: ip_hash spreads them over both processes, and
                 # neighbours (n, n + 1) share a room.
                 name = WRITERS[n % len(WRITERS)]
