@@ -50,6 +50,7 @@ from telemed.guests.sessions import GuestSessions
 from telemed.http import openapi
 from telemed.http.compression import compress_static
 from telemed.http.errors import error_middleware
+from telemed.http.proxy import forwarded_scheme
 from telemed.http.security import add_security_headers
 from telemed.i18n import Catalogs, language_var
 from telemed.i18n import install as install_i18n
@@ -79,6 +80,7 @@ VENDOR_DIRS = {"socket.io": "socket.io-client/dist"}
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     app = web.Application(
         middlewares=[
+            forwarded_scheme,
             ops_views.request_middleware,
             _language_middleware,
             error_middleware,

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from telemed import appkeys
 from telemed.accounts.devices import device_cookie_name
 from telemed.accounts.principal import Actor
+from telemed.errors import InvalidCredentials, TooManyAttempts
 from telemed.http.auth import (
     clear_session_cookie,
     current_actor,
@@ -42,9 +43,16 @@ async def login(request: web.Request) -> web.Response:
         None, request_address(request), request_id_var.get(), attempted_username=body.username
     )
     device_cookie = request.cookies.get(device_cookie_name(body.username))
-    result = await request.app[appkeys.AUTH_SERVICE].login(
-        body.username, body.password, actor, device_cookie
-    )
+    try:
+        result = await request.app[appkeys.AUTH_SERVICE].login(
+            body.username, body.password, actor, device_cookie
+        )
+    except InvalidCredentials:
+        request.app[appkeys.METRICS].sign_in_failed("invalid_credentials")
+        raise
+    except TooManyAttempts:
+        request.app[appkeys.METRICS].sign_in_failed("throttled")
+        raise
     response = web.json_response(
         {
             "token": result.token,

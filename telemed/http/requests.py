@@ -62,6 +62,14 @@ def _networks(trusted: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6
     return [ipaddress.ip_network(item, strict=False) for item in trusted]
 
 
+def is_trusted_proxy(candidate: str | None, trusted: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(candidate or "")
+    except ValueError:
+        return False
+    return any(ip in net for net in _networks(trusted))
+
+
 def client_address(peer: str | None, forwarded_for: str | None, trusted: list[str]) -> str:
     """The address of the client: X-Forwarded-For is believed only from trusted proxies.
 
@@ -71,14 +79,9 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted: list[st
     address = peer or "unknown"
     if not forwarded_for or not trusted:
         return address
-    networks = _networks(trusted)
 
     def is_trusted(candidate: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(candidate)
-        except ValueError:
-            return False
-        return any(ip in net for net in networks)
+        return is_trusted_proxy(candidate, trusted)
 
     if not is_trusted(address):
         return address

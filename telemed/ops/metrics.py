@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+SIGN_IN_FAILURES = ("invalid_credentials", "throttled")
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -71,6 +73,16 @@ class Metrics:
             "Time one batch's COMMIT took (the fsync on SQLite).",
             registry=self.registry,
         )
+        self.sign_in_failures = Counter(
+            "telemed_sign_in_failures_total",
+            "Refused sign-ins by reason: invalid_credentials (a wrong name or password, or "
+            "a disabled account) or throttled (too many failures in the window).",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in SIGN_IN_FAILURES:
+            self.sign_in_failures.labels(reason)
+
         self.malformed_requests = Counter(
             "telemed_http_malformed_requests_total",
             "Requests refused by the HTTP parser (bad request line or headers).",
@@ -99,6 +111,9 @@ class Metrics:
     def batch_committed(self, units: int, seconds: float) -> None:
         self.batch_units.observe(units)
         self.commit_seconds.observe(seconds)
+
+    def sign_in_failed(self, reason: str) -> None:
+        self.sign_in_failures.labels(reason).inc()
 
     def refused_frame(self, reason: str) -> None:
         self.socketio_refused_frames.labels(reason).inc()

@@ -76,6 +76,32 @@ async def test_metrics_show_loop_lag_audit_head_and_open_calls(server: RunningSe
     assert float(head.group(1)) > 0  # the demo network was created through audited work
 
 
+async def test_metrics_count_failed_sign_ins_by_reason(
+    make_settings: Callable[..., Settings], clock: ManualClock
+) -> None:
+    settings = make_settings(login_slowdown_seconds=0, login_max_failures_per_account=2)
+    async with running(settings, clock) as server:
+        http = server.http()
+
+        async def failures() -> dict[str, float]:
+            async with http.get("/metrics") as response:
+                text = await response.text()
+            found = re.findall(
+                r'^telemed_sign_in_failures_total\{reason="(\w+)"\} (\S+)$', text, re.M
+            )
+            return {reason: float(value) for reason, value in found}
+
+        assert await failures() == {"invalid_credentials": 0, "throttled": 0}
+        attempt = {"username": "gs.chutoa", "password": "not the password"}
+        statuses = []
+        for _ in range(3):
+            async with http.post("/api/v1/auth/login", json=attempt) as response:
+                statuses.append(response.status)
+        await server.sign_in("ts.thuky")  # a sign-in that works counts nothing
+        assert statuses == [401, 401, 429]
+        assert await failures() == {"invalid_credentials": 2, "throttled": 1}
+
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
