@@ -1,0 +1,177 @@
+"""Calls through the SFU: a real Janus (in a network namespace, started with the
+configuration Telemed generates), real aiortc participants that negotiate only through
+Telemed's ``rtc:signal``, and the bridge in between.
+
+The participants run on this host and reach Janus over the namespace's link: Janus's ICE
+never uses the loopback interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from functools import partial
+from typing import Any
+
+import pytest
+
+from telemed import appkeys
+from telemed.shapes import Json
+from telemed.signaling.janus.client import Janus
+from telemed.signaling.janus.transport import JanusHttp
+from tests.cases.workflow import DRAFT, call
+from tests.signaling.callers import Caller, caller, in_call, in_session_case
+from tests.support.janus import RunningJanus
+from tests.support.server import RunningServer
+
+pytestmark = [pytest.mark.janus, pytest.mark.slow, pytest.mark.xdist_group("janus")]
+
+FRAMES = 10
+
+
+@pytest.fixture
+def backend() -> str:
+    return "sqlite"  # the media path is the subject here, not the database
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Any], janus: RunningJanus) -> Any:
+    # Six peers negotiating at once send more than a browser's share of messages.
+    return make_settings(
+        janus_url=[janus.url],
+        janus_api_secret=janus.api_secret,
+        janus_admin_key=janus.admin_key,
+        socket_rate_per_second=1000,
+        socket_burst=1000,
+    )
+
+
+@pytest.fixture
+async def janus_api(janus: RunningJanus) -> AsyncIterator[Janus]:
+    """Janus as an operator sees it, to check what the bridge did there."""
+    client = Janus(JanusHttp(janus.url, janus.api_secret))
+    yield client
+    await client.close()
+
+
+async def _nothing(_event: Json) -> None:
+    return None
+
+
+async def publishers(janus_api: Janus, room: int) -> list[str]:
+    """The display names (Telemed's peer ids) of the room's active publishers."""
+    session = await janus_api.session()
+    try:
+        handle = await session.attach(_nothing)
+        listed = await handle.request({"request": "listparticipants", "room": room})
+    finally:
+        await session.destroy()
+    return sorted(p["display"] for p in listed.data["participants"] if p.get("publisher"))
+
+
+async def everyone_hears_and_sees_everyone(people: list[Caller]) -> None:
+    for person in people:
+        for other in people:
+            if other is not person:
+                await person.who.until(partial(person.received_through_sfu, other.peer_id, FRAMES))
+
+
+def sfu_room(server: RunningServer, case_id: int) -> int:
+    room = server.app[appkeys.CALLS].sfu.room_id(case_id)
+    assert room is not None
+    return room
+
+
+async def test_the_third_participant_moves_the_call_to_the_sfu_without_anyone_leaving(
+    server: RunningServer, callers: list[Caller], janus_api: Janus
+) -> None:
+    case_id, chair_http = await in_session_case(server)
+    doctor, chair = await in_call(server, callers, case_id, ("bs.namcan", 440), ("gs.chutoa", 660))
+    assert (doctor.topology, chair.topology) == ("mesh", "mesh")
+    room = sfu_room(server, case_id)  # made when the session started
+    assert await publishers(janus_api, room) == []
+
+    member = await caller(server, callers, "gs.timmach", case_id, 880)
+    ack = await member.join_call()
+    assert (ack["state"], ack["topology"], ack["epoch"]) == ("in_call", "sfu", 1)
+    people = [doctor, chair, member]
+    await everyone_hears_and_sees_everyone(people)
+
+    # The two who were in the mesh were told to move, and did: their mesh connections are
+    # closed, each publishes once to Janus and receives the two others from it.
+    for person in (doctor, chair):
+        assert [n["topology"] for n in person.got("call:topology")] == ["sfu"]
+        assert all(pc.connectionState == "closed" for pc in person.closed_mesh)
+        assert person.pcs == {}
+    for person in people:
+        assert person.publisher is not None
+        assert person.publisher.connectionState == "connected"
+        assert not person.heard("call:peer_left")
+    expected = sorted(p.peer_id for p in people)
+    assert await publishers(janus_api, room) == expected
+    log = await call(chair_http, "GET", f"/api/v1/cases/{case_id}/events?limit=200")
+    assert [e for e in log["events"] if e["type"] == "call.leave"] == []
+
+    # Leaving drops that participant's handles at once: Janus no longer forwards it.
+    assert (await member.who.request("call:leave", {"case_id": case_id}))["ok"] is True
+    assert await publishers(janus_api, room) == sorted([doctor.peer_id, chair.peer_id])
+
+    # The session's end destroys the room.
+    path = f"/api/v1/cases/{case_id}"
+    await call(chair_http, "PUT", path + "/decision/draft", DRAFT)
+    await call(chair_http, "POST", path + "/decision/sign", {"version": 1})
+    await doctor.who.until(partial(doctor.heard, "call:ended"))
+    assert server.app[appkeys.CALLS].sfu.rooms() == 0
+    session = await janus_api.session()
+    handle = await session.attach(_nothing)
+    exists = await handle.request({"request": "exists", "room": room})
+    await session.destroy()
+    assert exists.data["exists"] is False
+
+
+async def test_six_participants_each_decode_every_other_through_the_sfu(
+    server: RunningServer, callers: list[Caller], janus_api: Janus
+) -> None:
+    case_id, _chair = await in_session_case(server)
+    # The district site, the chair, the secretary, a member, and two more connections (a
+    # second room of the district site, the chair's tablet): six peers.
+    names = ["bs.namcan", "gs.chutoa", "ts.thuky", "gs.timmach", "bs.namcan", "gs.chutoa"]
+    people = [
+        await caller(server, callers, name, case_id, 300 + 110 * i) for i, name in enumerate(names)
+    ]
+    for person in people:
+        assert (await person.join_call())["state"] == "in_call"
+    await everyone_hears_and_sees_everyone(people)
+
+    for person in people:
+        # One connection up, one down, whatever the size of the call.
+        assert person.pcs == {}
+        assert person.subscriber is not None
+        assert len(person.sfu_frames) == 5
+        assert person.topology == "sfu"
+    room = sfu_room(server, case_id)
+    assert await publishers(janus_api, room) == sorted(p.peer_id for p in people)
+
+
+async def test_sfu_signals_follow_the_call_rules(
+    server: RunningServer, callers: list[Caller]
+) -> None:
+    case_id, _chair = await in_session_case(server)
+    doctor, chair = await in_call(server, callers, case_id, ("bs.namcan", 440), ("gs.chutoa", 660))
+    offer = {"description": {"type": "offer", "sdp": "v=0\r\n"}}
+
+    async def signal(who: Caller, to: str, data: Json) -> Json:
+        return await who.who.request("rtc:signal", {"case_id": case_id, "to": to, "data": data})
+
+    # Two participants: a mesh, and the SFU's peers are not open to them.
+    assert (await signal(doctor, "sfu:publish", offer))["error"]["code"] == "conflict"
+    # Someone in the room but not in the call may not signal the SFU at all.
+    outsider = await caller(server, callers, "gs.timmach", case_id, 880)
+    assert (await signal(outsider, "sfu:publish", offer))["error"]["code"] == "forbidden"
+    assert (await outsider.join_call())["topology"] == "sfu"
+    await everyone_hears_and_sees_everyone([doctor, chair, outsider])
+    # Through the SFU: answers only to its offers, offers only to publish.
+    answer = {"description": {"type": "answer", "sdp": "v=0\r\n"}}
+    assert (await signal(doctor, "sfu:subscribe", answer))["error"]["code"] == "conflict"
+    assert (await signal(doctor, "sfu:publish", answer))["error"]["code"] == "conflict"
+    bad = await signal(doctor, "sfu:other", offer)
+    assert bad["error"]["code"] == "validation_error"
