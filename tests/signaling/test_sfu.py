@@ -8,6 +8,7 @@ never uses the loopback interface.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from telemed import appkeys
+from telemed.accounts.principal import Actor
 from telemed.shapes import Json
 from telemed.signaling.janus.client import Janus
 from telemed.signaling.janus.transport import JanusHttp
@@ -42,6 +44,8 @@ def settings(make_settings: Callable[..., Any], janus: RunningJanus) -> Any:
         janus_admin_key=janus.admin_key,
         socket_rate_per_second=1000,
         socket_burst=1000,
+        # Removal from a council is noticed by the periodic check: keep it short here.
+        socket_revalidate_seconds=0.3,
     )
 
 
@@ -175,3 +179,72 @@ async def test_sfu_signals_follow_the_call_rules(
     assert (await signal(doctor, "sfu:publish", answer))["error"]["code"] == "conflict"
     bad = await signal(doctor, "sfu:other", offer)
     assert bad["error"]["code"] == "validation_error"
+
+
+async def in_sfu_call(
+    server: RunningServer, made: list[Caller], case_id: int, *names: str
+) -> list[Caller]:
+    people = [
+        await caller(server, made, name, case_id, 300 + 110 * i) for i, name in enumerate(names)
+    ]
+    for person in people:
+        assert (await person.join_call())["state"] == "in_call"
+    await everyone_hears_and_sees_everyone(people)
+    return people
+
+
+async def test_a_participant_removed_signed_out_or_dropped_loses_its_handles_at_once(
+    server: RunningServer, callers: list[Caller], janus_api: Janus
+) -> None:
+    case_id, _chair = await in_session_case(server)
+    chair, doctor, member, secretary = await in_sfu_call(
+        server, callers, case_id, "gs.chutoa", "bs.namcan", "gs.timmach", "ts.thuky"
+    )
+    room = sfu_room(server, case_id)
+
+    def left(who: Caller) -> bool:
+        return [n["peer_id"] for n in chair.got("call:peer_left")].count(who.peer_id) == 1
+
+    # Removed from the council (noticed by the periodic check).
+    admin = Actor(None, "127.0.0.1", "test")
+    await server.app[appkeys.ACCOUNT_SERVICE].remove_membership(admin, "gs.timmach", "HDCM-MIENNAM")
+    await chair.who.until(partial(left, member))
+    assert await publishers(janus_api, room) == sorted(
+        [chair.peer_id, doctor.peer_id, secretary.peer_id]
+    )
+    # Signed out (the session's sockets are disconnected).
+    assert secretary.who.signed is not None
+    async with secretary.who.signed.http.post(
+        "/api/v1/auth/logout", headers=secretary.who.signed.bearer
+    ) as response:
+        assert response.status == 200
+    await chair.who.until(partial(left, secretary))
+    assert await publishers(janus_api, room) == sorted([chair.peer_id, doctor.peer_id])
+    # The connection drops.
+    await doctor.who.client.disconnect()
+    await chair.who.until(partial(left, doctor))
+    assert await publishers(janus_api, room) == [chair.peer_id]
+
+
+async def test_a_janus_that_restarts_gives_the_call_a_new_room_and_no_one_leaves(
+    server: RunningServer, callers: list[Caller], janus_api: Janus, janus: RunningJanus
+) -> None:
+    case_id, chair_http = await in_session_case(server)
+    people = await in_sfu_call(server, callers, case_id, "bs.namcan", "gs.chutoa", "gs.timmach")
+    first_room = sfu_room(server, case_id)
+    await asyncio.to_thread(janus.restart)  # every session and room on it is gone
+
+    # The bridge notices, makes a new room, and everyone publishes again (epoch 2).
+    def republished(person: Caller) -> bool:
+        return person.epoch == 2
+
+    for person in people:
+        await person.who.until(partial(republished, person), within=60)
+    for person in people:
+        person.sfu_frames.clear()
+    await everyone_hears_and_sees_everyone(people)
+    room = sfu_room(server, case_id)
+    assert room != first_room
+    assert await publishers(janus_api, room) == sorted(p.peer_id for p in people)
+    log = await call(chair_http, "GET", f"/api/v1/cases/{case_id}/events?limit=200")
+    assert [e for e in log["events"] if e["type"] == "call.leave"] == []
