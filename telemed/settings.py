@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     janus_url: Annotated[list[str], NoDecode] = Field(default_factory=list)
     janus_api_secret: str = ""
     janus_admin_key: str = ""
+    # Where Janus writes the recordings of SFU calls, as both Janus and Telemed see it
+    # (shared storage when Janus runs elsewhere); empty: <data_dir>/recordings.
+    janus_recording_dir: Path | None = None
     # A guest specialist's session (from a one-time invitation link), in seconds.
     guest_session_lifetime: int = Field(default=4 * 3600, gt=0)
 

@@ -31,6 +31,7 @@ from telemed.signaling.recording import RecordingControl
 from telemed.signaling.relay import SignalRelay
 from telemed.signaling.service import CallService
 from telemed.signaling.sfu import SfuBridge
+from telemed.signaling.sfu_recording import JanusRecordingPolicy, JanusRecordings
 from telemed.signaling.state import Calls
 
 
@@ -93,6 +94,23 @@ async def calls(
         gauge=ProcessCpuGauge(),
     )
     state = Calls()
+    janus_recording_dir = settings.janus_recording_dir or settings.data_dir / "recordings"
+    sfu = SfuBridge(
+        pool=janus,
+        calls=state,
+        transport=live.transport,
+        presence=live.presence,
+        admin_key=settings.janus_admin_key,
+        recording_dir=janus_recording_dir.resolve(),
+    )
+    if janus:
+        # Janus writes here as soon as a room records: it must exist first.
+        janus_recording_dir.mkdir(parents=True, exist_ok=True)
+    janus_recordings = JanusRecordings(
+        sfu,
+        clock,
+        JanusRecordingPolicy(janus_recording_dir.resolve(), settings.recording_max_seconds),
+    )
     recording = RecordingControl(
         case_log=case_log,
         attachments=attachments,
@@ -100,13 +118,7 @@ async def calls(
         calls=state,
         transport=live.transport,
         recordings=recordings,
-    )
-    sfu = SfuBridge(
-        pool=janus,
-        calls=state,
-        transport=live.transport,
-        presence=live.presence,
-        admin_key=settings.janus_admin_key,
+        janus=janus_recordings,
     )
     service = CallService(
         case_log=case_log,
@@ -130,5 +142,6 @@ async def calls(
         yield CallParts(service, relay, recording, ice, peers, recordings, sfu)
     finally:
         await recordings.shutdown()
+        await janus_recordings.shutdown()
         await service.close()
         await sfu.close()

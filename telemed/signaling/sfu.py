@@ -29,6 +29,7 @@ import logging
 import secrets
 from collections.abc import Coroutine
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from telemed.errors import Conflict, NotFound
@@ -73,12 +74,15 @@ class SfuBridge:
         transport: RoomTransport,
         presence: PresenceStore,
         admin_key: str,
+        recording_dir: Path | None = None,
     ) -> None:
         self._pool = pool
         self._calls = calls
         self._transport = transport
         self._presence = presence
         self._admin_key = admin_key
+        # Where Janus writes recordings (a folder Janus and Telemed both see).
+        self._recording_dir = recording_dir
         self._rooms: dict[int, SfuRoom] = {}
         self._making: dict[int, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -150,6 +154,35 @@ class SfuBridge:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- recording (sfu_recording.py) --------------------------------------------------
+
+    async def record(self, case_id: int, files: dict[str, str]) -> None:
+        """Janus records what each of these participants publishes, each under its own base
+        name in the room's recording folder."""
+        room = self._rooms.get(case_id)
+        if room is None or self._recording_dir is None:
+            raise Conflict("This call does not go through the video server.")
+        handles = [(room.seats[p].publisher, base) for p, base in files.items() if p in room.seats]
+        publishing = [(handle, base) for handle, base in handles if handle is not None]
+        if len(publishing) != len(files):
+            raise Conflict("Someone to record has not yet sent their media to the video server.")
+        for handle, base in publishing:
+            body = {"request": "configure", "record": True, "secret": room.secret}
+            await handle.message({**body, "filename": base})
+
+    async def stop_recording(self, case_id: int, peer_ids: list[str]) -> None:
+        """Janus stops writing (the files of those who left are closed already)."""
+        room = self._rooms.get(case_id)
+        for peer_id in peer_ids:
+            seat = room.seats.get(peer_id) if room else None
+            if room is None or seat is None or seat.publisher is None:
+                continue
+            body = {"request": "configure", "record": False, "secret": room.secret}
+            try:
+                await seat.publisher.message(body)
+            except (SfuUnavailable, SfuRefused) as error:
+                log.warning("janus did not stop a recording: %s", error.code)
 
     # -- signals from a browser ---------------------------------------------------------
 
@@ -366,6 +399,10 @@ class SfuBridge:
                 }
                 if self._admin_key:
                     create["admin_key"] = self._admin_key
+                if self._recording_dir is not None:
+                    # Recording is started and stopped with the room's secret only.
+                    create["rec_dir"] = str(self._recording_dir)
+                    create["lock_record"] = True
                 await control.request(create)
             except (SfuUnavailable, SfuRefused) as error:
                 failure = error

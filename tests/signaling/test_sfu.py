@@ -9,10 +9,14 @@ never uses the loopback interface.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import time
 from collections.abc import AsyncIterator, Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 
 from telemed import appkeys
@@ -22,12 +26,16 @@ from telemed.signaling.janus.client import Janus
 from telemed.signaling.janus.transport import JanusHttp
 from tests.cases.workflow import DRAFT, call
 from tests.signaling.callers import Caller, caller, in_call, in_session_case
+from tests.signaling.media import RATE, tone_power
 from tests.support.janus import RunningJanus
 from tests.support.server import RunningServer
 
 pytestmark = [pytest.mark.janus, pytest.mark.slow, pytest.mark.xdist_group("janus")]
 
 FRAMES = 10
+RECORD_SECONDS = 4.0
+# The tones in_sfu_call gives its first three participants.
+TONES = [300, 410, 520]
 
 
 @pytest.fixture
@@ -248,3 +256,65 @@ async def test_a_janus_that_restarts_gives_the_call_a_new_room_and_no_one_leaves
     assert await publishers(janus_api, room) == sorted(p.peer_id for p in people)
     log = await call(chair_http, "GET", f"/api/v1/cases/{case_id}/events?limit=200")
     assert [e for e in log["events"] if e["type"] == "call.leave"] == []
+
+
+def tones_by_stream(path: Path) -> list[int]:
+    """For each audio stream of ``path``, the test tone that dominates it."""
+    found = []
+    with av.open(str(path)) as container:
+        count = len(container.streams.audio)
+    for index in range(count):
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
+        pcm = bytearray()
+        with av.open(str(path)) as container:
+            for frame in container.decode(audio=index):
+                for out in resampler.resample(frame):
+                    pcm += bytes(out.planes[0])[: out.samples * 2]
+        middle = max(0, len(pcm) // 4 - RATE // 2)
+        found.append(max(TONES, key=lambda tone: tone_power(bytes(pcm), tone, middle)))
+    return sorted(found)
+
+
+async def test_a_call_through_the_sfu_is_recorded_by_janus_and_attached(
+    server: RunningServer, callers: list[Caller], tmp_path: Path
+) -> None:
+    case_id, _chair = await in_session_case(server)
+    doctor, chair, member = await in_sfu_call(
+        server, callers, case_id, "bs.namcan", "gs.chutoa", "gs.timmach"
+    )
+    for person in (doctor, chair, member):
+        ack = await person.who.request("rec:consent", {"case_id": case_id, "consent": True})
+        assert ack["ok"] is True
+    began = time.monotonic()
+    started = await chair.who.request("rec:start", {"case_id": case_id})
+    assert started["ok"] is True, started
+    assert sorted(started["recorded"]) == sorted(p.peer_id for p in (doctor, chair, member))
+    # Nobody is asked to open a connection to the recorder: Janus has their media.
+    assert server.app[appkeys.CALLS].peers.connections() == []
+    await asyncio.sleep(RECORD_SECONDS - (time.monotonic() - began))
+    recorded = time.monotonic() - began
+    stopped = await chair.who.request("rec:stop", {"case_id": case_id})
+    assert stopped["ok"] is True, stopped
+    attachment = stopped["attachment"]
+    assert attachment["kind"] == "recording"
+    assert not any(person.recorder_pc for person in (doctor, chair, member))
+
+    assert doctor.who.signed is not None
+    path = f"/api/v1/cases/{case_id}/attachments/{attachment['id']}"
+    async with doctor.who.signed.http.get(path, headers=doctor.who.signed.bearer) as response:
+        assert response.status == 200
+        data = await response.read()
+    assert hashlib.sha256(data).hexdigest() == attachment["sha256"]
+    downloaded = tmp_path / "recording.mkv"
+    downloaded.write_bytes(data)
+    with av.open(str(downloaded)) as container:
+        # Each consenting voice in its own track; the requesting site's video only.
+        assert len(container.streams.audio) == 3
+        assert len(container.streams.video) == 1
+        duration = (container.duration or 0) / av.time_base
+        video_frames = sum(1 for _ in container.decode(video=0))
+    assert video_frames > 0
+    assert abs(duration - recorded) <= 0.1 * recorded, (duration, recorded)
+    assert tones_by_stream(downloaded) == sorted(TONES)
+    # Janus's raw files are gone once the file is attached.
+    assert list((server.settings.data_dir / "recordings").glob("*.mjr")) == []

@@ -126,7 +126,7 @@ def render(config: JanusConfig, folder: Path) -> dict[str, str]:
         "hide_dependencies = true",
         # The plugin's file-system requests (recordings) may not touch the system.
         'protected_folders = ["/bin", "/boot", "/dev", "/etc", "/lib", "/proc", "/sbin", '
-        '"/sys", "/usr", "/var/lib", "/root"]',
+        '"/sys", "/usr"]',
     ]
     if config.api_secret:
         general.append(f"api_secret = {_q(config.api_secret)}")
