@@ -174,15 +174,19 @@ class SfuBridge:
     async def stop_recording(self, case_id: int, peer_ids: list[str]) -> None:
         """Janus stops writing (the files of those who left are closed already)."""
         room = self._rooms.get(case_id)
-        for peer_id in peer_ids:
-            seat = room.seats.get(peer_id) if room else None
-            if room is None or seat is None or seat.publisher is None:
-                continue
-            body = {"request": "configure", "record": False, "secret": room.secret}
-            try:
-                await seat.publisher.message(body)
-            except (SfuUnavailable, SfuRefused) as error:
-                log.warning("janus did not stop a recording: %s", error.code)
+        if room is None:
+            return
+        handles = [room.seats[p].publisher for p in peer_ids if p in room.seats]
+        body = {"request": "configure", "record": False, "secret": room.secret}
+        results = await asyncio.gather(
+            *(handle.message(body) for handle in handles if handle is not None),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, (SfuUnavailable, SfuRefused)):
+                log.warning("janus did not stop a recording: %s", result.code)
+            elif isinstance(result, BaseException):
+                raise result
 
     # -- signals from a browser ---------------------------------------------------------
 

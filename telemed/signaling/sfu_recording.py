@@ -16,9 +16,11 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from telemed.clock import Clock
@@ -77,6 +79,9 @@ class JanusRecordings:
         return self._policy.directory / f"{base}.mkv"
 
     async def stop(self, case_id: int, reason: str = "stopped") -> RecordingResult:
+        # Janus keeps writing until it is told, a moment later: the file ends now. Real
+        # time (not the injected clock), as Janus stamps its files with it.
+        until_us = time.time_ns() // 1000
         active = self._active.pop(case_id, None)
         if active is None:
             raise NotFound("This session is not being recorded.")
@@ -90,7 +95,10 @@ class JanusRecordings:
         streams = self._streams(active)
         # On failure the .mjr files stay in the directory for an administrator.
         facts = await asyncio.to_thread(
-            remux, streams, output, pp_rec=self._policy.pp_rec, ffmpeg=self._policy.ffmpeg
+            partial(remux, pp_rec=self._policy.pp_rec, ffmpeg=self._policy.ffmpeg),
+            streams,
+            output,
+            until_us=until_us,
         )
         for path in self._all_files(active):
             path.unlink(missing_ok=True)

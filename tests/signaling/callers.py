@@ -39,10 +39,18 @@ SFU_PUBLISH, SFU_SUBSCRIBE = "sfu:publish", "sfu:subscribe"
 
 
 class Caller:
-    def __init__(self, who: Participant, case_id: int, frequency: int) -> None:
+    def __init__(
+        self,
+        who: Participant,
+        case_id: int,
+        frequency: int,
+        configuration: RTCConfiguration | None = None,
+    ) -> None:
         self.who = who
         self.case_id = case_id
         self.frequency = frequency
+        # ICE servers and policy of every connection this caller opens (none by default).
+        self.configuration = configuration or RTCConfiguration(iceServers=[])
         self.pcs: dict[str, RTCPeerConnection] = {}
         self.recorder_pc: RTCPeerConnection | None = None
         self.peer_id = ""
@@ -120,7 +128,7 @@ class Caller:
                 await pc.close()
             self.pcs.clear()
             self.subscriber = None
-            pc = self.publisher = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            pc = self.publisher = RTCPeerConnection(self.configuration)
             pc.addTransceiver(ToneTrack(self.frequency), direction="sendonly")
             pc.addTransceiver(SmallVideoTrack(), direction="sendonly")
             await pc.setLocalDescription(await pc.createOffer())
@@ -131,7 +139,11 @@ class Caller:
             return self.subscriber
         # max-bundle: with aiortc's default ("balanced"), a second video m-line in one
         # offer is put on a transport that bundling then discards, and never receives.
-        configuration = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        configuration = RTCConfiguration(
+            iceServers=self.configuration.iceServers,
+            iceTransportPolicy=self.configuration.iceTransportPolicy,
+            bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+        )
         pc = self.subscriber = RTCPeerConnection(configuration)
 
         @pc.on("track")
@@ -175,7 +187,7 @@ class Caller:
         pc = self.pcs.get(peer_id)
         if pc is not None:
             return pc
-        pc = self.pcs[peer_id] = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc = self.pcs[peer_id] = RTCPeerConnection(self.configuration)
         pc.addTrack(ToneTrack(self.frequency))
         pc.addTrack(VideoStreamTrack())
         counts = self.frames.setdefault(peer_id, Counter())
@@ -278,12 +290,17 @@ async def in_session_case(server: RunningServer) -> tuple[int, SignedIn]:
 
 
 async def caller(
-    server: RunningServer, made: list[Caller], username: str, case_id: int, frequency: int
+    server: RunningServer,
+    made: list[Caller],
+    username: str,
+    case_id: int,
+    frequency: int,
+    configuration: RTCConfiguration | None = None,
 ) -> Caller:
     """``username`` in the case's room (not yet in its call), closed by the fixture."""
     who = await participant(server, username)
     assert (await who.join(case_id))["ok"] is True
-    made.append(Caller(who, case_id, frequency))
+    made.append(Caller(who, case_id, frequency, configuration))
     return made[-1]
 
 

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,19 +22,27 @@ import pytest
 
 from telemed import appkeys
 from telemed.accounts.principal import Actor
+from telemed.clock import ManualClock
 from telemed.shapes import Json
 from telemed.signaling.janus.client import Janus
 from telemed.signaling.janus.transport import JanusHttp
 from tests.cases.workflow import DRAFT, call
+from tests.realtime.live import participant
 from tests.signaling.callers import Caller, caller, in_call, in_session_case
+from tests.signaling.coturn import running_coturn
 from tests.signaling.media import RATE, tone_power
+from tests.signaling.test_turn import relay_configuration
 from tests.support.janus import RunningJanus
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, running
+from tests.support.services import require_binary
 
 pytestmark = [pytest.mark.janus, pytest.mark.slow, pytest.mark.xdist_group("janus")]
 
 FRAMES = 10
-RECORD_SECONDS = 4.0
+# Six aiortc peers in one process share a machine with other work: give them time (a
+# limit on waiting, not a speed requirement).
+WAIT = 60.0
+RECORD_SECONDS = 6.0
 # The tones in_sfu_call gives its first three participants.
 TONES = [300, 410, 520]
 
@@ -84,7 +93,9 @@ async def everyone_hears_and_sees_everyone(people: list[Caller]) -> None:
     for person in people:
         for other in people:
             if other is not person:
-                await person.who.until(partial(person.received_through_sfu, other.peer_id, FRAMES))
+                await person.who.until(
+                    partial(person.received_through_sfu, other.peer_id, FRAMES), within=WAIT
+                )
 
 
 def sfu_room(server: RunningServer, case_id: int) -> int:
@@ -318,3 +329,47 @@ async def test_a_call_through_the_sfu_is_recorded_by_janus_and_attached(
     assert tones_by_stream(downloaded) == sorted(TONES)
     # Janus's raw files are gone once the file is attached.
     assert list((server.settings.data_dir / "recordings").glob("*.mjr")) == []
+
+
+async def test_a_participant_that_reaches_only_turn_joins_the_sfu_call(
+    make_settings: Callable[..., Any],
+    janus: RunningJanus,
+    callers: list[Caller],
+    tmp_path: Path,
+) -> None:
+    binary = require_binary("turnserver", "coturn")
+    # coturn relays from this host's end of Janus's link, so relayed media reaches Janus.
+    with running_coturn(binary, tmp_path, relay_ip=janus.host.host_address) as turn:
+        settings = make_settings(
+            janus_url=[janus.url],
+            janus_api_secret=janus.api_secret,
+            janus_admin_key=janus.admin_key,
+            turn_urls=[turn.url],
+            turn_secret=turn.secret,
+            socket_rate_per_second=1000,
+            socket_burst=1000,
+        )
+        # coturn checks the credential's expiry against its own (real) clock.
+        async with running(settings, ManualClock(datetime.now(UTC))) as server:
+            case_id, _chair = await in_session_case(server)
+            # The district site's network lets nothing out but to the TURN server.
+            who = await participant(server, "bs.namcan")
+            config = await who.request("rtc:config", {})
+            await who.close()
+            relay_only = relay_configuration(config["iceServers"][0])
+            doctor = await caller(server, callers, "bs.namcan", case_id, 300, relay_only)
+            chair = await caller(server, callers, "gs.chutoa", case_id, 410)
+            member = await caller(server, callers, "gs.timmach", case_id, 520)
+            for person in (doctor, chair, member):
+                assert (await person.join_call())["state"] == "in_call"
+            await everyone_hears_and_sees_everyone([doctor, chair, member])
+            # Every candidate the district offered Janus was a relay on this coturn.
+            for pc in (doctor.publisher, doctor.subscriber):
+                assert pc is not None
+                local = pc.localDescription.sdp
+                candidates = [line for line in local.splitlines() if "candidate:" in line]
+                assert candidates
+                assert all(" typ relay " in line for line in candidates)
+            for person in callers:
+                await person.close()
+            callers.clear()

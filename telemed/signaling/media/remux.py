@@ -43,9 +43,17 @@ def first_packet_us(tool: str, mjr: Path) -> int:
     return int(header.get("u") or header.get("s") or 0)
 
 
-def remux(streams: list[RecordedStream], output: Path, *, pp_rec: str, ffmpeg: str) -> RemuxedFile:
+def remux(
+    streams: list[RecordedStream],
+    output: Path,
+    *,
+    pp_rec: str,
+    ffmpeg: str,
+    until_us: int | None = None,
+) -> RemuxedFile:
     """``streams`` into ``output`` (Matroska): every audio stream as its own track, video as
-    recorded (VP8 or H.264), each at its offset from the earliest."""
+    recorded (VP8 or H.264), each at its offset from the earliest; cut at ``until_us``
+    (Janus's clock: real time in microseconds), when the recording was asked to stop."""
     usable = [s for s in streams if s.path.exists() and s.path.stat().st_size > 0]
     if not usable:
         raise ValueError("nothing was recorded")
@@ -59,7 +67,9 @@ def remux(streams: list[RecordedStream], output: Path, *, pp_rec: str, ffmpeg: s
             offset = (starts[stream.path] - origin) / 1_000_000
             inputs += ["-itsoffset", f"{offset:.6f}", "-i", str(unpacked)]
         maps = [arg for i in range(len(usable)) for arg in ("-map", str(i))]
-        _run([ffmpeg, "-nostdin", "-v", "error", "-y", *inputs, *maps, "-c", "copy", str(output)])
+        cut = ["-t", f"{(until_us - origin) / 1_000_000:.3f}"] if until_us else []
+        copy = [*maps, "-c", "copy", *cut, str(output)]
+        _run([ffmpeg, "-nostdin", "-v", "error", "-y", *inputs, *copy])
     return _facts(output)
 
 
