@@ -68,6 +68,7 @@ from telemed.realtime.server import create_socketio_server, open_case_rooms, ope
 from telemed.settings import Settings
 from telemed.signaling import lifetime as signaling_lifetime
 from telemed.signaling.handlers import call_handlers
+from telemed.signaling.janus.pool import JanusPool
 from telemed.stats import views as stats_views
 from telemed.stats.service import StatsService
 
@@ -148,7 +149,8 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(_pdf_pool(app))
         await stack.enter_async_context(_database(app))
-        await stack.enter_async_context(_operations(app))
+        janus = await stack.enter_async_context(signaling_lifetime.janus_pool(settings))
+        await stack.enter_async_context(_operations(app, janus))
         case_log = app[appkeys.CASE_LOG]
         live = await stack.enter_async_context(
             realtime_lifetime.delivery(settings, app[appkeys.SOCKETIO], app[appkeys.SESSIONMAKER])
@@ -165,6 +167,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
                 attachments=app[appkeys.ATTACHMENT_SERVICE],
                 auth=app[appkeys.AUTH_SERVICE],
                 live=live,
+                janus=janus,
             )
         )
         app[appkeys.CALLS] = calls
@@ -192,12 +195,16 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def _operations(app: web.Application) -> AsyncIterator[None]:
+async def _operations(app: web.Application, janus: JanusPool) -> AsyncIterator[None]:
     """Readiness checks and the samplers behind the operator's metrics."""
     settings, metrics = app[appkeys.SETTINGS], app[appkeys.METRICS]
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     app[appkeys.READINESS] = Readiness(
-        app[appkeys.ENGINE], redis, settings.data_dir, settings.ready_min_free_bytes
+        app[appkeys.ENGINE],
+        redis,
+        settings.data_dir,
+        settings.ready_min_free_bytes,
+        sfu=janus.check if janus else None,
     )
     try:
         async with readiness.running(

@@ -37,6 +37,8 @@ from telemed.ops.archive import DamagedArchive
 from telemed.ops.backup import Backups, RestoreRefused, prune
 from telemed.ops.protocol import ProtocolLog
 from telemed.settings import Settings
+from telemed.signaling.janus.config import JanusConfig
+from telemed.signaling.janus.config import write as write_janus_config
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -267,6 +269,34 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_janus_config(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    low, _, high = args.rtp_ports.partition("-")
+    try:
+        config = JanusConfig(
+            http_ip=args.http_ip,
+            http_port=args.http_port,
+            api_secret=settings.janus_api_secret,
+            admin_key=settings.janus_admin_key,
+            rtp_ports=(int(low), int(high)),
+            event_loops=args.event_loops,
+            ice_interfaces=tuple(args.ice_interface or ()),
+            nat_1_1=args.nat_1_1 or "",
+        )
+    except ValueError as error:
+        print(f"telemed: {error}", file=sys.stderr)
+        return 2
+    for path in write_janus_config(config, Path(args.output)):
+        print(f"wrote {path}")
+    if not settings.janus_api_secret or not settings.janus_admin_key:
+        print(
+            "telemed: TELEMED_JANUS_API_SECRET or TELEMED_JANUS_ADMIN_KEY is empty: "
+            "anyone who reaches this Janus may use it.",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def _database_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data dir)")
     parser.add_argument("--data-dir", help="where files and the embedded database live")
@@ -394,6 +424,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _database_flags(restore)
     restore.set_defaults(handler=cmd_restore)
+
+    janus = commands.add_parser(
+        "janus-config",
+        help="write a Janus configuration for Telemed (VideoRoom over HTTP only; the API "
+        "secret and admin key come from TELEMED_JANUS_API_SECRET, TELEMED_JANUS_ADMIN_KEY)",
+    )
+    janus.add_argument("--output", required=True, help="folder for the .jcfg files")
+    janus.add_argument("--http-ip", default="127.0.0.1", help="private address of Janus's HTTP API")
+    janus.add_argument("--http-port", type=int, default=8088)
+    janus.add_argument("--rtp-ports", default="20000-40000", help="media ports, LOW-HIGH")
+    janus.add_argument("--event-loops", type=int, default=max(1, os.cpu_count() or 1))
+    janus.add_argument(
+        "--ice-interface", action="append", help="gather ICE candidates only here (repeatable)"
+    )
+    janus.add_argument("--nat-1-1", help="public address to announce (Janus behind 1:1 NAT)")
+    janus.set_defaults(handler=cmd_janus_config)
     return parser
 
 

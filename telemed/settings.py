@@ -91,10 +91,23 @@ class Settings(BaseSettings):
     # above which a recording drops video to keep the call and the signaling responsive.
     recording_max_seconds: float = Field(default=4 * 3600, gt=0)
     recording_cpu_threshold: float = Field(default=0.85, gt=0)
+    # The SFU (Janus) for calls past two participants: the URL of each instance's HTTP API
+    # (comma-separated, e.g. http://10.0.0.5:8088/janus; empty: no SFU, calls stay a
+    # mesh), the API secret of those instances and the VideoRoom plugin's admin key (both
+    # in the generated Janus configuration, `telemed janus-config`). Private addresses only:
+    # browsers never talk to Janus, Telemed signals for them.
+    janus_url: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    janus_api_secret: str = ""
+    janus_admin_key: str = ""
+    # Where Janus writes the recordings of SFU calls, as both Janus and Telemed see it
+    # (shared storage when Janus runs elsewhere); empty: <data_dir>/recordings.
+    janus_recording_dir: Path | None = None
     # A guest specialist's session (from a one-time invitation link), in seconds.
     guest_session_lifetime: int = Field(default=4 * 3600, gt=0)
 
-    @field_validator("allowed_origins", "trusted_proxies", "stun_urls", "turn_urls", mode="before")
+    @field_validator(
+        "allowed_origins", "trusted_proxies", "stun_urls", "turn_urls", "janus_url", mode="before"
+    )
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)

@@ -24,6 +24,8 @@ TRANSPORT = {
     "realtime.namespace",
     "realtime.server",
     "realtime.wire",
+    # Outgoing: the HTTP wire to Janus, the SFU (the client above it speaks no HTTP).
+    "signaling.janus.transport",
 }
 TRANSPORT_PACKAGES = ("http.", "pages.")
 # Above everything: they build the application; nothing they build may reach back.

@@ -2,8 +2,9 @@
 how is it doing.
 
 ``/healthz`` only says the process answers (liveness: restart it when this fails).
-``/readyz`` checks what requests need: the database, Redis when configured, and free disk
-space for uploads (readiness: send no traffic while this fails). Each check is bounded in
+``/readyz`` checks what requests need: the database, Redis when configured, Janus (the
+SFU) when configured (at least one instance answers), and free disk space for uploads
+(readiness: send no traffic while this fails). Each check is bounded in
 time, so a hung dependency makes the answer "unavailable", never a hung probe.
 
 Beside it run two samplers whose figures go to ``/metrics``: the event loop's lag (how
@@ -58,11 +59,14 @@ class Readiness:
         redis: Redis | None,
         data_dir: Path,
         min_free_bytes: int,
+        *,
+        sfu: Callable[[], Awaitable[tuple[bool, dict[str, Any]]]] | None = None,
     ) -> None:
         self._engine = engine
         self._redis = redis
         self._data_dir = data_dir
         self._min_free = min_free_bytes
+        self._sfu = sfu
 
     async def report(self) -> tuple[bool, dict[str, Any]]:
         checks: dict[str, Callable[[], Awaitable[Check]]] = {
@@ -71,6 +75,8 @@ class Readiness:
         }
         if self._redis is not None:
             checks["redis"] = self._redis_ping
+        if self._sfu is not None:
+            checks["janus"] = self._janus
         results = await asyncio.gather(*(_bounded(check) for check in checks.values()))
         body = {name: {"ok": r.ok, **r.detail} for name, r in zip(checks, results, strict=True)}
         ready = all(r.ok for r in results)
@@ -85,6 +91,11 @@ class Readiness:
         assert self._redis is not None
         await self._redis.ping()
         return Check(True, {})
+
+    async def _janus(self) -> Check:
+        assert self._sfu is not None
+        ok, detail = await self._sfu()
+        return Check(ok, detail)
 
     async def _disk(self) -> Check:
         usage = await asyncio.to_thread(shutil.disk_usage, self._data_dir)

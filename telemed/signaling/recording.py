@@ -30,7 +30,8 @@ from telemed.shapes import Json
 from telemed.signaling.media.recorder import RecordedPeer, RecordingResult
 from telemed.signaling.media.recordings import Recordings
 from telemed.signaling.schemas import CaseOnly, ConsentInput
-from telemed.signaling.state import RECORDER, Call, CallPeer, Calls, send_signal
+from telemed.signaling.sfu_recording import JanusRecordings
+from telemed.signaling.state import RECORDER, SFU, Call, CallPeer, Calls, send_signal
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class RecordingControl:
         calls: Calls,
         transport: RoomTransport,
         recordings: Recordings,
+        janus: JanusRecordings,
     ) -> None:
         self._log = case_log
         self._attachments = attachments
@@ -54,6 +56,9 @@ class RecordingControl:
         self._calls = calls
         self._transport = transport
         self._recordings = recordings
+        self._janus = janus
+        # Which recorder records each case: the aiortc recorder, or Janus (SFU calls).
+        self._engines: dict[int, Recordings | JanusRecordings] = {}
         # Per recorded case: who started it (the attachment is theirs) and whom it records.
         self._starters: dict[int, Actor] = {}
         self._recorded: dict[int, list[CallPeer]] = {}
@@ -99,17 +104,23 @@ class RecordingControl:
                     RecordedPeer(p.peer_id, p.connection.principal.user_id, p.peer_id == video)
                     for p in present
                 ]
-                await self._recordings.start(case_id, recorded, self._finished)
+                engine = self._janus if call and call.topology == SFU else self._recordings
+                self._engines[case_id] = engine
+                await engine.start(case_id, recorded, self._finished)
                 started = True
                 details = {"peers": [p.peer_id for p in present], "video_peer": video}
                 await change.append("recording.started", details)
         except BaseException:
             if started:
                 self._discard.add(case_id)
-                await self._recordings.stop(case_id)
+                await self._engines[case_id].stop(case_id)
+            self._engines.pop(case_id, None)
             raise
         self._starters[case_id] = actor
         self._recorded[case_id] = present
+        if engine is self._janus:
+            # Janus already receives everyone's media: nobody opens another connection.
+            return {"ok": True, "recorded": [p.peer_id for p in present]}
         for peer in present:
             ask = {"record": {"video": peer.peer_id == video}}
             await send_signal(self._transport, peer, RECORDER, ask)
@@ -119,7 +130,7 @@ class RecordingControl:
         access.require_triage(actor.user, case)
         if case.status is not CaseStatus.IN_SESSION or call is None or not call.open:
             raise Conflict("The call is not open.", status=case.status.value)
-        if self._recordings.is_recording(case.id):
+        if self._is_recording(case.id):
             raise Conflict("This session is already being recorded.")
         present = call.in_call()
         if not present:
@@ -141,7 +152,7 @@ class RecordingControl:
             actor, "recording.stop", case_id, rule=access.require_board
         ) as change:
             access.require_triage(principal, change.case)
-            if not self._recordings.is_recording(case_id) or case_id in self._stopped_by:
+            if not self._is_recording(case_id) or case_id in self._stopped_by:
                 raise Conflict("This session is not being recorded.")
             await change.append("recording.stopped", {"reason": "stopped"})
         self._stopped_by[case_id] = actor
@@ -150,7 +161,7 @@ class RecordingControl:
 
     async def session_ended(self, case_id: int) -> None:
         """The session ended (the call service tells): its recording and peers end too."""
-        if self._recordings.is_recording(case_id):
+        if self._is_recording(case_id):
             await self._stop(case_id, "session ended")
         await self._recordings.end_session(case_id)
 
@@ -168,16 +179,21 @@ class RecordingControl:
             await self._recordings.add_candidate(call.case_id, sender.peer_id, data["candidate"])
         return {"ok": True}
 
+    def _is_recording(self, case_id: int) -> bool:
+        engine = self._engines.get(case_id)
+        return engine is not None and engine.is_recording(case_id)
+
     async def _stop(self, case_id: int, reason: str) -> Json | None:
-        if not self._recordings.is_recording(case_id):
+        if not self._is_recording(case_id):
             return None
-        await self._recordings.stop(case_id, reason)
+        await self._engines[case_id].stop(case_id, reason)
         return self._attached.pop(case_id, None)
 
     async def _finished(self, result: RecordingResult) -> None:
         """Every stop ends here: the event (if not written yet), the attachment, and the
         participants told to close their connection to the recorder."""
         case_id = result.case_id
+        engine = self._engines.pop(case_id, None)
         starter = self._starters.pop(case_id, None)
         stopped_by = self._stopped_by.pop(case_id, None)
         recorded = self._recorded.pop(case_id, [])
@@ -204,7 +220,7 @@ class RecordingControl:
         except Exception:
             # The file stays in the recordings directory for an administrator to attach.
             log.exception("attaching the recording of case %s failed", case_id)
-        for peer in recorded:
+        for peer in recorded if engine is not self._janus else []:
             if not peer.connection.closed:
                 await send_signal(self._transport, peer, RECORDER, {"record": None})
 

@@ -12,9 +12,11 @@ from telemed.realtime.rooms import RoomTransport
 from telemed.shapes import Json, iso
 from telemed.signaling.recording import RecordingControl
 from telemed.signaling.schemas import ModeInput, SignalInput, StatsInput
+from telemed.signaling.sfu import SfuBridge
 from telemed.signaling.state import (
     IN_CALL,
     RECORDER,
+    SFU_PEERS,
     Calls,
     send_signal,
     to_triage,
@@ -35,12 +37,14 @@ class SignalRelay:
         presence: PresenceStore,
         clock: Clock,
         recording: RecordingControl,
+        sfu: SfuBridge,
     ) -> None:
         self._calls = calls
         self._transport = transport
         self._presence = presence
         self._clock = clock
         self._recording = recording
+        self._sfu = sfu
 
     async def signal(self, connection: Connection, request_id: str, signal: SignalInput) -> Json:
         call, sender = self._calls.member(connection, signal.case_id)
@@ -48,6 +52,8 @@ class SignalRelay:
             raise SignalRateLimited()
         if signal.to == RECORDER:
             return await self._recording.signal(call, sender, signal.data.relayed())
+        if signal.to in SFU_PEERS:
+            return await self._sfu.signal(call, sender, signal.to, signal.data.relayed())
         target = call.peers.get(signal.to)
         if target is None or target.state != IN_CALL or target is sender:
             raise NotFound("No such peer in this call.")

@@ -66,7 +66,10 @@ class SignalData(Strict):
 
 class SignalInput(Strict):
     case_id: RecordId
-    to: str = PeerId
+    # A peer of the call, the recorder, or one of the SFU's two virtual peers.
+    to: str = Field(
+        min_length=1, max_length=32, pattern=r"^([A-Za-z0-9_-]+|sfu:publish|sfu:subscribe)$"
+    )
     data: SignalData
 
     @property

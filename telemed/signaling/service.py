@@ -3,8 +3,10 @@
 The call is open exactly while the case is ``in_session``: starting the session (over
 HTTP or ``call:start``) opens it and admits the lobby, signing the decision (or cancelling)
 ends it. Both are learned from committed case events (``committed``, as a listener of the
-case log), so the HTTP path and the socket path behave the same. Browsers connect to each
-other directly (a mesh); the relay (relay.py) passes their descriptions and candidates.
+case log), so the HTTP path and the socket path behave the same. Two browsers connect to
+each other directly (a mesh; the relay, relay.py, passes their descriptions and
+candidates); from the third participant the SFU bridge (sfu.py) may move the call to
+Janus, and this service tells it who enters and leaves.
 Joining and leaving the call are case events and audited; signals are not (hundreds per
 call).
 """
@@ -30,6 +32,7 @@ from telemed.realtime.rooms import RoomTransport, case_role, case_room
 from telemed.shapes import Json, actor_json
 from telemed.signaling.recording import RecordingControl
 from telemed.signaling.schemas import AdmitInput, CaseOnly, JoinCallInput
+from telemed.signaling.sfu import SfuBridge
 from telemed.signaling.state import (
     IN_CALL,
     LOBBY,
@@ -56,6 +59,7 @@ class CallService:
         transport: RoomTransport,
         calls: Calls,
         recording: RecordingControl,
+        sfu: SfuBridge,
     ) -> None:
         self._log = case_log
         self._cases = cases
@@ -64,6 +68,7 @@ class CallService:
         self._transport = transport
         self._calls = calls
         self._recording = recording
+        self._sfu = sfu
         self._tasks: set[asyncio.Task[None]] = set()
 
     def open_calls(self) -> int:
@@ -110,6 +115,7 @@ class CallService:
                 peer = CallPeer(case_id, connection, role, actor_json(principal), state)
                 call.peers[connection.peer_id] = peer
                 if state == IN_CALL:
+                    await self._sfu.placed(call, peer)
                     await self._announce_joined(call, peer)
                 else:
                     await self._lobby_changed(call)
@@ -121,6 +127,7 @@ class CallService:
                 "peer_id": peer.peer_id,
                 "state": peer.state,
                 "peers_in_call": others,
+                **call.topology_json(),
             }
 
     async def admit(self, connection: Connection, request_id: str, admit: AdmitInput) -> Json:
@@ -201,6 +208,8 @@ class CallService:
                     await self._enter(call, peer, request_id)
                 except DomainError:
                     log.info("a lobby peer could not enter the call of case %s", case_id)
+        # After the lobby is in: making the SFU room must not keep anyone waiting.
+        await self._sfu.session_started(case_id)
 
     async def end(self, case_id: int, reason: str) -> None:
         """The session ended: recordings stop, everybody leaves, the room hears it."""
@@ -209,6 +218,10 @@ class CallService:
             await self._recording.session_ended(case_id)
         except Exception:
             log.exception("ending the recording of case %s failed", case_id)
+        try:
+            await self._sfu.session_ended(case_id)
+        except Exception:
+            log.exception("ending the SFU room of case %s failed", case_id)
         async with self._calls.lock(case_id):
             call = self._calls.pop(case_id)
             if call is not None:
@@ -232,6 +245,8 @@ class CallService:
         call.peers.pop(peer.peer_id, None)
         if not call.peers:
             self._calls.pop(call.case_id)
+        # Its Janus handles go first: nothing of its media outlives its place in the call.
+        await self._sfu.left(call.case_id, peer.peer_id)
         await self._record_leave(peer, request_id, reason)
         await self._announce_left(call, peer)
 
@@ -245,10 +260,10 @@ class CallService:
         ) as change:
             await change.append("call.join", {"peer_id": peer.peer_id})
         peer.state = IN_CALL
+        await self._sfu.placed(call, peer)
         others = [p.public() for p in call.in_call() if p is not peer]
-        await self._transport.send(
-            peer.sid, "call:admitted", {"case_id": call.case_id, "peers_in_call": others}
-        )
+        admitted = {"case_id": call.case_id, "peers_in_call": others, **call.topology_json()}
+        await self._transport.send(peer.sid, "call:admitted", admitted)
         await self._announce_joined(call, peer)
         await self._lobby_changed(call)
 

@@ -19,6 +19,11 @@ from telemed.shapes import Json
 
 # The server's own recorder, addressed by browsers as a peer of the call.
 RECORDER = "recorder"
+# The SFU's two virtual peers: a browser publishes to one and subscribes through the other.
+SFU_PUBLISH, SFU_SUBSCRIBE = "sfu:publish", "sfu:subscribe"
+SFU_PEERS = frozenset({SFU_PUBLISH, SFU_SUBSCRIBE})
+# How a call's media flows: browser to browser, or through the SFU (sfu.py).
+MESH, SFU = "mesh", "sfu"
 # Trickled candidates per connection: a browser gathers a few per peer connection, a
 # restart a few more; a flood beyond this is refused without touching the others.
 CANDIDATE_RATE, CANDIDATE_BURST = 10.0, 60
@@ -63,6 +68,14 @@ class Call:
     case_id: int
     open: bool
     peers: dict[str, CallPeer] = field(default_factory=dict)
+    topology: str = MESH
+    # Each move to a (new) SFU room: browsers publish again when it changes.
+    sfu_epoch: int = 1
+    # The chair was told, once, that the mesh is too large for video.
+    sfu_warned: bool = False
+
+    def topology_json(self) -> Json:
+        return {"topology": self.topology, "epoch": self.sfu_epoch}
 
     def in_call(self) -> list[CallPeer]:
         return [p for p in self.peers.values() if p.state == IN_CALL]

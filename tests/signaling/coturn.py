@@ -42,8 +42,8 @@ def _free_udp_port() -> int:
         return port
 
 
-def _free_range(count: int) -> int:
-    """The first of ``count`` consecutive UDP ports free on loopback right now."""
+def _free_range(count: int, address: str = "127.0.0.1") -> int:
+    """The first of ``count`` consecutive UDP ports free on ``address`` right now."""
     for _ in range(200):
         first = 20000 + secrets.randbelow(40000)
         probes: list[socket.socket] = []
@@ -51,7 +51,7 @@ def _free_range(count: int) -> int:
             for port in range(first, first + count):
                 probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 probes.append(probe)
-                probe.bind(("127.0.0.1", port))
+                probe.bind((address, port))
             return first
         except OSError:
             continue
@@ -74,8 +74,10 @@ def _answers_stun(port: int) -> bool:
 
 
 @contextmanager
-def running_coturn(binary: str, directory: Path) -> Iterator[Coturn]:
-    port, first = _free_udp_port(), _free_range(RELAY_PORTS)
+def running_coturn(binary: str, directory: Path, relay_ip: str = "127.0.0.1") -> Iterator[Coturn]:
+    """``relay_ip``: the address relayed media leaves from (loopback by default; a test
+    host's link to reach a peer in a network namespace, such as Janus)."""
+    port, first = _free_udp_port(), _free_range(RELAY_PORTS, relay_ip)
     server = Coturn(
         port, secrets.token_hex(16), first, first + RELAY_PORTS - 1, directory / "turn.log"
     )
@@ -83,7 +85,7 @@ def running_coturn(binary: str, directory: Path) -> Iterator[Coturn]:
         binary,
         f"--listening-port={port}",
         "--listening-ip=127.0.0.1",
-        "--relay-ip=127.0.0.1",
+        f"--relay-ip={relay_ip}",
         "--use-auth-secret",
         f"--static-auth-secret={server.secret}",
         f"--realm={REALM}",

@@ -49,6 +49,19 @@ class ToneTrack(AudioStreamTrack):
         return frame
 
 
+class SmallVideoTrack(VideoStreamTrack):
+    """Video at 160x120 (black): cheap to encode and decode for calls of many peers."""
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        frame = av.VideoFrame(160, 120, "yuv420p")
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        frame.pts = pts
+        frame.time_base = time_base
+        return frame
+
+
 class Participant:
     """A browser stand-in: an aiortc peer sending a tone and, optionally, video."""
 

@@ -257,3 +257,35 @@ async def test_a_reconnected_participant_takes_back_its_own_place_and_no_one_els
     log = await call(chair_http, "GET", f"/api/v1/cases/{case_id}/events?limit=200")
     leaves = [e["data"] for e in log["events"] if e["type"] == "call.leave"]
     assert leaves == [{"peer_id": doctor.peer_id, "reason": "replaced"}]
+
+
+async def test_a_mesh_past_four_video_participants_tells_the_chair_once(
+    server: RunningServer, callers: list[Caller]
+) -> None:
+    # No SFU configured (the default): the call stays a mesh at any size.
+    case_id, _chair = await in_session_case(server)
+    names = ["gs.chutoa", "bs.namcan", "ts.thuky", "gs.timmach", "bs.namcan", "gs.timmach"]
+    people = [await caller(server, callers, name, case_id, 440) for name in names]
+    chair, secretary, member = people[0], people[2], people[3]
+
+    async def enter(person: Caller) -> None:
+        # Only the call's membership matters here: nobody negotiates media.
+        ack = await person.who.request("call:join", {"case_id": case_id})
+        assert (ack["state"], ack["topology"]) == ("in_call", "mesh")
+        person.peer_id = ack["peer_id"]
+
+    for person in people[:4]:
+        await enter(person)
+    await enter(people[4])
+    expected = {"case_id": case_id, "notice": "sfu_needed", "video_participants": 5, "limit": 4}
+    for told in (chair, secretary):
+        await told.who.until(partial(told.heard, "call:notice"))
+        assert told.got("call:notice") == [expected]
+    # The sixth is announced after any notice would have been sent: none is.
+    await enter(people[5])
+    joined = partial(
+        lambda: people[5].peer_id in [n["peer"]["peer_id"] for n in chair.got("call:peer_joined")]
+    )
+    await chair.who.until(joined)
+    assert len(chair.got("call:notice")) == 1
+    assert not member.heard("call:notice")

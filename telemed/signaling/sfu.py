@@ -1,0 +1,493 @@
+"""The SFU bridge: calls past two participants go through Janus, signaled by Telemed.
+
+Browsers never talk to Janus. From the third participant (``SFU_FROM``), when Janus is
+configured, the call's topology becomes ``sfu``: everyone in the call hears
+``call:topology`` and from then on each browser keeps two connections, both addressed over
+``rtc:signal`` to virtual peers as the recorder is:
+
+- ``sfu:publish``: the browser offers its microphone and camera; the bridge publishes them
+  in the case's VideoRoom on the participant's behalf and relays Janus's answer.
+- ``sfu:subscribe``: the bridge subscribes the participant to every other participant's
+  feed and relays Janus's offer (with which peer each m-line carries); the browser
+  answers. When someone starts or stops publishing, the bridge updates the subscription
+  and the browser answers the new offer.
+
+Each case's room lives on one Janus instance (the least loaded when it was made), with a
+secret and a PIN nobody else knows, from the session's start to its end. The bridge only
+ever subscribes a participant to the feeds of the call's own participants, accepts
+signals only from participants in the call (the relay checks membership first), and drops
+a participant's handles as soon as they leave the call, for whatever reason. A Janus that
+stops answering loses its rooms: the call moves to a new room (another instance if one
+answers) and every browser publishes again (a new ``epoch``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Coroutine
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from telemed.errors import Conflict, NotFound
+from telemed.realtime.presence import PresenceStore
+from telemed.realtime.rooms import RoomTransport
+from telemed.shapes import Json
+from telemed.signaling.janus.client import JanusSession, Reply
+from telemed.signaling.janus.errors import SfuRefused, SfuUnavailable
+from telemed.signaling.janus.pool import JanusPool
+from telemed.signaling.sfu_room import Seat, SfuRoom
+from telemed.signaling.state import (
+    SFU,
+    SFU_PUBLISH,
+    SFU_SUBSCRIBE,
+    Call,
+    CallPeer,
+    Calls,
+    send_signal,
+    to_triage,
+)
+
+log = logging.getLogger(__name__)
+
+# The call moves to the SFU when this many participants are in it.
+SFU_FROM = 3
+# Without an SFU, the chair hears once that more video participants than this need one.
+MESH_VIDEO_LIMIT = 4
+# A council is five to eight, with the district site and guests: room for all of them.
+MAX_PUBLISHERS = 24
+# The room's cap per publisher (REMB), so that senders without transport-cc adapt too.
+ROOM_BITRATE = 768_000
+# Room ids are JavaScript-safe integers.
+ROOM_ID_RANGE = 2**52
+
+
+class SfuBridge:
+    def __init__(
+        self,
+        *,
+        pool: JanusPool | None,
+        calls: Calls,
+        transport: RoomTransport,
+        presence: PresenceStore,
+        admin_key: str,
+        recording_dir: Path | None = None,
+    ) -> None:
+        self._pool = pool
+        self._calls = calls
+        self._transport = transport
+        self._presence = presence
+        self._admin_key = admin_key
+        # Where Janus writes recordings (a folder Janus and Telemed both see).
+        self._recording_dir = recording_dir
+        self._rooms: dict[int, SfuRoom] = {}
+        self._making: dict[int, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def configured(self) -> bool:
+        return bool(self._pool)
+
+    def rooms(self) -> int:
+        return len(self._rooms)
+
+    def room_id(self, case_id: int) -> int | None:
+        """The case's VideoRoom on its Janus (for operators and tests)."""
+        room = self._rooms.get(case_id)
+        return room.room_id if room else None
+
+    # -- the call's life (the call service tells, under the case's lock) ----------------
+
+    async def session_started(self, case_id: int) -> None:
+        """The session started: its room is made now, so that moving costs nothing."""
+        if self.configured:
+            try:
+                await self._room(case_id)
+            except (SfuUnavailable, SfuRefused) as error:
+                log.warning("no SFU room for a starting session yet: %s", error.code)
+
+    async def session_ended(self, case_id: int) -> None:
+        self._making.pop(case_id, None)
+        room = self._rooms.pop(case_id, None)
+        if room is not None:
+            await self._destroy(room)
+
+    async def placed(self, call: Call, newcomer: CallPeer) -> None:
+        """``newcomer`` entered ``call``: the call's topology follows its size."""
+        present = call.in_call()
+        if call.topology == SFU:
+            room = self._rooms.get(call.case_id)
+            if room is not None:
+                room.seat(newcomer)
+                room.kick()
+            return
+        if len(present) < SFU_FROM:
+            return
+        if not self.configured:
+            await self._warn_mesh(call)
+            return
+        try:
+            room = await self._room(call.case_id)
+        except (SfuUnavailable, SfuRefused) as error:
+            log.warning("the call stays a mesh: the SFU failed (%s)", error.code)
+            return
+        call.topology = SFU
+        for peer in present:
+            room.seat(peer)
+        await self._announce(call, exclude=newcomer)
+
+    async def left(self, case_id: int, peer_id: str) -> None:
+        """A participant left the call: its handles go at once."""
+        room = self._rooms.get(case_id)
+        seat = room.seats.pop(peer_id, None) if room else None
+        if room is not None and seat is not None:
+            await seat.drop()
+            room.kick()
+
+    async def close(self) -> None:
+        """At shutdown: every room is destroyed on its Janus."""
+        for case_id in list(self._rooms):
+            await self.session_ended(case_id)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- recording (sfu_recording.py) --------------------------------------------------
+
+    async def record(self, case_id: int, files: dict[str, str]) -> None:
+        """Janus records what each of these participants publishes, each under its own base
+        name in the room's recording folder."""
+        room = self._rooms.get(case_id)
+        if room is None or self._recording_dir is None:
+            raise Conflict("This call does not go through the video server.")
+        handles = [(room.seats[p].publisher, base) for p, base in files.items() if p in room.seats]
+        publishing = [(handle, base) for handle, base in handles if handle is not None]
+        if len(publishing) != len(files):
+            raise Conflict("Someone to record has not yet sent their media to the video server.")
+        for handle, base in publishing:
+            body = {"request": "configure", "record": True, "secret": room.secret}
+            await handle.message({**body, "filename": base})
+
+    async def stop_recording(self, case_id: int, peer_ids: list[str]) -> None:
+        """Janus stops writing (the files of those who left are closed already)."""
+        room = self._rooms.get(case_id)
+        if room is None:
+            return
+        handles = [room.seats[p].publisher for p in peer_ids if p in room.seats]
+        body = {"request": "configure", "record": False, "secret": room.secret}
+        results = await asyncio.gather(
+            *(handle.message(body) for handle in handles if handle is not None),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, (SfuUnavailable, SfuRefused)):
+                log.warning("janus did not stop a recording: %s", result.code)
+            elif isinstance(result, BaseException):
+                raise result
+
+    # -- signals from a browser ---------------------------------------------------------
+
+    async def signal(self, call: Call, sender: CallPeer, to: str, data: Json) -> Json:
+        if call.topology != SFU:
+            raise Conflict("This call does not go through the video server.")
+        room = await self._room(call.case_id)
+        seat = room.seat(sender)
+        if to == SFU_PUBLISH:
+            await self._publish_signal(room, seat, data)
+        else:
+            await self._subscribe_signal(room, seat, data)
+        return {"ok": True}
+
+    async def _publish_signal(self, room: SfuRoom, seat: Seat, data: Json) -> None:
+        if "candidate" in data:
+            if seat.publisher is None:
+                raise Conflict("Offer to sfu:publish before sending candidates.")
+            await seat.publisher.trickle(_candidate(data["candidate"]))
+            return
+        description = data["description"]
+        if description["type"] != "offer":
+            raise Conflict("sfu:publish takes offers (and candidates) only.")
+        jsep = {"type": "offer", "sdp": description.get("sdp", "")}
+        async with seat.lock:
+            if seat.publisher is None:
+                listener = partial(self._publisher_event, room, seat)
+                seat.publisher = await room.session.attach(listener)
+                body: Json = {
+                    "request": "joinandconfigure",
+                    "ptype": "publisher",
+                    "room": room.room_id,
+                    "pin": room.pin,
+                    "id": seat.feed,
+                    "display": seat.peer.peer_id,
+                }
+            else:
+                body = {"request": "configure"}
+            reply = await seat.publisher.message(body, jsep)
+        if reply.jsep is None:
+            raise SfuRefused(0, "no answer to the offer")
+        answer = {"type": reply.jsep["type"], "sdp": reply.jsep["sdp"]}
+        await send_signal(self._transport, seat.peer, SFU_PUBLISH, {"description": answer})
+
+    async def _subscribe_signal(self, room: SfuRoom, seat: Seat, data: Json) -> None:
+        sub = seat.subscription
+        if "candidate" in data:
+            if sub.handle is None:
+                raise NotFound("There is no subscription to send candidates to.")
+            await sub.handle.trickle(_candidate(data["candidate"]))
+            return
+        description = data["description"]
+        async with sub.lock:
+            if description["type"] != "answer" or not sub.offering or sub.handle is None:
+                raise Conflict("sfu:subscribe takes the answer to its offer only.")
+            jsep = {"type": "answer", "sdp": description.get("sdp", "")}
+            await sub.handle.message({"request": "start"}, jsep)
+            sub.offering = False
+        room.kick()  # a change that waited for this answer goes now
+
+    # -- keeping subscriptions up to date -----------------------------------------------
+
+    async def _work(self, room: SfuRoom) -> None:
+        while True:
+            await room.dirty.wait()
+            room.dirty.clear()
+            try:
+                await self._reconcile(room)
+            except (SfuUnavailable, SfuRefused) as error:
+                log.warning("updating the SFU subscriptions failed: %s", error.code)
+                await asyncio.sleep(0.5)
+                room.kick()
+
+    async def _reconcile(self, room: SfuRoom) -> None:
+        reply = await room.control.request({"request": "listparticipants", "room": room.room_id})
+        ours = {seat.feed for seat in room.seats.values()}
+        publishing = {
+            int(p["id"]) for p in reply.data.get("participants", []) if p.get("publisher")
+        }
+        for seat in list(room.seats.values()):
+            await self._resubscribe(room, seat, (publishing & ours) - {seat.feed})
+
+    async def _resubscribe(self, room: SfuRoom, seat: Seat, wanted: set[int]) -> None:
+        sub = seat.subscription
+        async with sub.lock:
+            if sub.offering or room.seats.get(seat.peer.peer_id) is not seat:
+                return
+            if sub.handle is None:
+                if not wanted:
+                    return
+                sub.handle = await room.session.attach(partial(self._subscriber_event, room, seat))
+                sub.fresh = True
+                body: Json = {
+                    "request": "join",
+                    "ptype": "subscriber",
+                    "room": room.room_id,
+                    "pin": room.pin,
+                    "streams": [{"feed": feed} for feed in sorted(wanted)],
+                }
+            elif wanted != sub.feeds:
+                body = {"request": "update"}
+                if wanted - sub.feeds:
+                    body["subscribe"] = [{"feed": f} for f in sorted(wanted - sub.feeds)]
+                if sub.feeds - wanted:
+                    body["unsubscribe"] = [{"feed": f} for f in sorted(sub.feeds - wanted)]
+            else:
+                return
+            await self._offer(room, seat, await sub.handle.message(body))
+
+    async def _offer(self, room: SfuRoom, seat: Seat, reply: Reply) -> None:
+        """Janus described the subscription (and maybe offered it): the browser hears the
+        offer with the peer each m-line carries. Under the subscription's lock."""
+        sub = seat.subscription
+        streams = reply.data.get("streams")
+        live = [s for s in streams or [] if s.get("feed_id") is not None and s.get("active", True)]
+        if streams is not None:
+            sub.feeds = {int(s["feed_id"]) for s in live}
+        if reply.jsep is None or reply.jsep.get("type") != "offer":
+            return
+        sub.offering = True
+        mapping = [
+            {"mid": s["mid"], "kind": s.get("type"), "peer_id": room.peer_of(s["feed_id"])}
+            for s in live
+        ]
+        offer = {"type": "offer", "sdp": reply.jsep["sdp"]}
+        data = {"description": offer, "streams": mapping, "new_connection": sub.fresh}
+        sub.fresh = False
+        await send_signal(self._transport, seat.peer, SFU_SUBSCRIBE, data)
+
+    async def _publisher_event(self, room: SfuRoom, seat: Seat, event: Json) -> None:
+        if event.get("janus") == "hangup":
+            # Its connection is gone (failed, or closed by the browser): the next offer
+            # to sfu:publish joins the room afresh.
+            self._spawn(self._publisher_lost(room, seat))
+        # Media up or down, a publisher appearing or leaving: subscriptions follow.
+        if event.get("janus") in ("webrtcup", "hangup", "event", "detached"):
+            room.kick()
+
+    async def _publisher_lost(self, room: SfuRoom, seat: Seat) -> None:
+        async with seat.lock:
+            handle, seat.publisher = seat.publisher, None
+        if handle is not None:
+            await handle.detach()
+
+    async def _subscriber_event(self, room: SfuRoom, seat: Seat, event: Json) -> None:
+        if event.get("janus") == "hangup":
+            # The browser's receiving connection is gone: a new handle, a new offer.
+            self._spawn(self._subscription_lost(room, seat))
+            return
+        if event.get("jsep") is None:
+            return
+        # An offer Janus makes on its own (a publisher left, a postponed update). Not in
+        # the poll's own task: the lock may be held by a request that awaits this poll.
+        data = (event.get("plugindata") or {}).get("data") or {}
+        self._spawn(self._unsolicited(room, seat, Reply(data, event["jsep"])))
+
+    async def _subscription_lost(self, room: SfuRoom, seat: Seat) -> None:
+        sub = seat.subscription
+        async with sub.lock:
+            handle, sub.handle = sub.handle, None
+            sub.feeds, sub.offering = set(), False
+        if handle is not None:
+            await handle.detach()
+        room.kick()
+
+    async def _unsolicited(self, room: SfuRoom, seat: Seat, reply: Reply) -> None:
+        async with seat.subscription.lock:
+            if room.seats.get(seat.peer.peer_id) is seat:
+                await self._offer(room, seat, reply)
+
+    # -- rooms --------------------------------------------------------------------------
+
+    async def _room(self, case_id: int) -> SfuRoom:
+        room = self._rooms.get(case_id)
+        if room is not None and not room.session.lost:
+            return room
+        lock = self._making.setdefault(case_id, asyncio.Lock())
+        async with lock:
+            room = self._rooms.get(case_id)
+            if room is not None and not room.session.lost:
+                return room
+            room = await self._make_room(case_id)
+            self._rooms[case_id] = room
+            call = self._calls.get(case_id)
+            if call is not None and call.topology == SFU:
+                for peer in call.in_call():
+                    room.seat(peer)
+            room.worker = asyncio.ensure_future(self._work(room))
+            return room
+
+    async def _make_room(self, case_id: int) -> SfuRoom:
+        assert self._pool is not None, "no SFU configured"
+        failure: Exception = SfuUnavailable()
+        for janus in self._pool.ranked():
+            session: JanusSession | None = None
+            try:
+                session = await janus.session(on_lost=partial(self._lost, case_id))
+                control = await session.attach(_ignore)
+                room_id = 1 + secrets.randbelow(ROOM_ID_RANGE - 1)
+                secret, pin = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
+                create: Json = {
+                    "request": "create",
+                    "room": room_id,
+                    "description": "telemed",
+                    "secret": secret,
+                    "pin": pin,
+                    "is_private": True,
+                    "publishers": MAX_PUBLISHERS,
+                    "bitrate": ROOM_BITRATE,
+                    "fir_freq": 10,
+                    "audiocodec": "opus",
+                    "videocodec": "vp8,h264",
+                    "notify_joining": False,
+                }
+                if self._admin_key:
+                    create["admin_key"] = self._admin_key
+                if self._recording_dir is not None:
+                    # Recording is started and stopped with the room's secret only.
+                    create["rec_dir"] = str(self._recording_dir)
+                    create["lock_record"] = True
+                await control.request(create)
+            except (SfuUnavailable, SfuRefused) as error:
+                failure = error
+                if session is not None:
+                    await session.destroy()
+                continue
+            self._pool.placed(janus, +1)
+            return SfuRoom(case_id, janus, session, control, room_id, secret, pin)
+        raise failure
+
+    async def _destroy(self, room: SfuRoom) -> None:
+        if room.worker is not None:
+            room.worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await room.worker
+        if self._pool is not None:
+            self._pool.placed(room.janus, -1)
+        if not room.session.lost:
+            with contextlib.suppress(SfuUnavailable, SfuRefused):
+                await room.control.request(
+                    {"request": "destroy", "room": room.room_id, "secret": room.secret}
+                )
+        await room.session.destroy()
+
+    async def _lost(self, case_id: int) -> None:
+        """Janus forgot the room's session (it died or restarted): a new room, and every
+        browser in the call publishes again."""
+        room = self._rooms.pop(case_id, None)
+        if room is not None:
+            await self._destroy(room)
+        async with self._calls.lock(case_id):
+            call = self._calls.get(case_id)
+            if call is None or call.topology != SFU or not call.open:
+                return
+            try:
+                await self._room(case_id)
+            except (SfuUnavailable, SfuRefused) as error:
+                log.warning("no SFU answers for a call that lost its room: %s", error.code)
+            call.sfu_epoch += 1
+            await self._announce(call)
+
+    async def _announce(self, call: Call, exclude: CallPeer | None = None) -> None:
+        notice = {"case_id": call.case_id, "topology": call.topology, "epoch": call.sfu_epoch}
+        for peer in call.in_call():
+            if peer is not exclude:
+                await self._transport.send(peer.sid, "call:topology", notice)
+
+    async def _warn_mesh(self, call: Call) -> None:
+        video = [p for p in call.in_call() if not p.audio_only]
+        if call.sfu_warned or len(video) <= MESH_VIDEO_LIMIT:
+            return
+        call.sfu_warned = True
+        notice = {
+            "case_id": call.case_id,
+            "notice": "sfu_needed",
+            "video_participants": len(video),
+            "limit": MESH_VIDEO_LIMIT,
+        }
+        await to_triage(self._presence, self._transport, call.case_id, "call:notice", notice)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("an SFU update failed", exc_info=task.exception())
+
+
+def _candidate(candidate: Json) -> Json | None:
+    """A browser's ``RTCIceCandidateInit`` as Janus takes it; ``None`` for the end."""
+    if not candidate.get("candidate"):
+        return None
+    trickled = {"candidate": candidate["candidate"]}
+    for key in ("sdpMid", "sdpMLineIndex"):
+        if candidate.get(key) is not None:
+            trickled[key] = candidate[key]
+    return trickled
+
+
+async def _ignore(_event: Json) -> None:
+    """The room's control handle publishes nothing: its events say nothing new."""
