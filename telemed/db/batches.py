@@ -10,8 +10,8 @@ Order and durability hold as before: units run one after another in the order th
 (an ``asyncio.Lock`` is FIFO), each sees the ones before it, and nobody is answered before
 the commit that stores them. A unit that fails rolls back to its savepoint and leaves its
 neighbours alone. On PostgreSQL the transaction takes the audit chain's advisory lock as
-its first statement: batches of several processes queue on it whole, before any of them
-locks a row, so the chain stays one straight line and they cannot deadlock.
+its first statement, before any row lock, so the chain stays one straight line; there a
+batch holds one unit for now (see ``Batches.__init__``).
 """
 
 from __future__ import annotations
@@ -57,6 +57,14 @@ class Batches:
         observe: CommitObserver | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
+        bind = sessionmaker.kw.get("bind")
+        # PostgreSQL: one unit per transaction for now. Writers outside units (the sign-in
+        # throttle, session activity) take row locks in their own transactions; a batch
+        # that collects the row locks of several units in arbitrary order can close a
+        # cycle with them across processes (seen: a deadlock between two processes'
+        # sign-ins). Batching there waits until every writer runs in a unit.
+        if bind is not None and bind.dialect.name == "postgresql":
+            max_units = 1
         self._max_units = max_units
         self._observe = observe
         self._turn = asyncio.Lock()
@@ -66,6 +74,10 @@ class Batches:
         self._committing: set[asyncio.Task[None]] = set()
         self.committed_batches = 0
         self.committed_units = 0
+
+    @property
+    def max_units(self) -> int:
+        return self._max_units
 
     @property
     def waiting(self) -> int:
