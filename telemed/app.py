@@ -16,9 +16,11 @@ from aiohttp.typedefs import Handler
 from redis.asyncio import Redis
 
 from telemed import appkeys
+from telemed.accounts import admin_views
 from telemed.accounts import views as account_views
 from telemed.accounts.auth import AuthService, SessionPolicy
 from telemed.accounts.devices import KnownDevices
+from telemed.accounts.organisations import OrganisationService
 from telemed.accounts.passwords import PasswordHasher
 from telemed.accounts.service import AccountService
 from telemed.accounts.throttle import LoginThrottle, ThrottlePolicy
@@ -122,6 +124,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
 
     ops_views.add_routes(app)
     account_views.add_routes(app)
+    admin_views.add_routes(app)
     case_views.add_routes(app)
     openapi.add_routes(app)
     audit_views.add_routes(app)
@@ -213,6 +216,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         guests=GuestSessions(clock),
     )
     app[appkeys.ACCOUNT_SERVICE] = AccountService(sessionmaker, clock, hasher, work)
+    app[appkeys.ORGANISATION_SERVICE] = OrganisationService(sessionmaker, work)
     sink = app[appkeys.CASE_EVENT_SINK]
     app[appkeys.CASE_SERVICE] = CaseService(work, clock, sink)
     app[appkeys.ATTACHMENT_SERVICE] = AttachmentService(

@@ -142,6 +142,7 @@ async def test_a_consultation_from_request_to_audit(
     await shoot(queue, "case-room")
     clock.advance(3600)
     await queue.get_by_test_id("sign-decision").click()
+    await queue.get_by_test_id("confirm-yes").click()
     for page in (queue, room, member.page):
         await expect(page.get_by_test_id("case-status")).to_have_attribute("data-status", "decided")
         await expect(page.get_by_test_id("signed-decision")).to_have_count(1)
