@@ -18,10 +18,8 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from telemed import appkeys
-from telemed.accounts.demo import CASE_STAFF, DEMO_PASSWORD, seed_demo_network
-from telemed.accounts.demo import USERS as DEMO_USERS
+from telemed.accounts.demo import DEMO_PASSWORD
 from telemed.accounts.models import CouncilRole, UserRole
-from telemed.accounts.organisations import OrganisationService
 from telemed.accounts.passwords import PasswordHasher
 from telemed.accounts.principal import Actor
 from telemed.accounts.service import AccountService, NewUser, Seat
@@ -31,17 +29,12 @@ from telemed.audit.log import AuditLog
 from telemed.audit.schemas import VerifyInput
 from telemed.audit.service import AuditService, local_operator
 from telemed.audit.work import AuditedWork
-from telemed.cases.attachments import AttachmentService
-from telemed.cases.blobs import BlobStore
-from telemed.cases.decisions import DecisionService
-from telemed.cases.demo import DemoServices, seed_demo_cases
 from telemed.cases.demo_cases import CASES as DEMO_CASES
-from telemed.cases.events import SilentSink
 from telemed.cases.seals import SealCheck
-from telemed.cases.service import CaseService
 from telemed.clock import SystemClock
 from telemed.db.engine import create_engine, create_sessionmaker
 from telemed.db.migrations import DatabaseNotMigrated, ensure_migrated, upgrade
+from telemed.demo import load_demo
 from telemed.errors import DomainError
 from telemed.logs import configure_logging
 from telemed.ops.archive import DamagedArchive
@@ -154,42 +147,12 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    names: list[str] = []
-    made: list[int] = []
-
-    async def seed() -> None:
-        engine = create_engine(settings.effective_database_url)
-        try:
-            await ensure_migrated(engine)
-            sessionmaker, clock = create_sessionmaker(engine), SystemClock()
-            work = AuditedWork(sessionmaker, AuditLog(clock))
-            accounts = AccountService(sessionmaker, clock, PasswordHasher(), work)
-            organisations = OrganisationService(sessionmaker, work)
-            users = DEMO_USERS if args.accounts_only else [*DEMO_USERS, *CASE_STAFF]
-            names.extend(await seed_demo_network(accounts, organisations, _operator(), users))
-            if args.accounts_only:
-                return
-            cases, sink = CaseService(work, clock, SilentSink()), SilentSink()
-            attachments = AttachmentService(
-                work,
-                sessionmaker,
-                cases,
-                BlobStore(settings.data_dir / "blobs"),
-                clock,
-                sink,
-                settings.max_upload_bytes,
-            )
-            decisions = DecisionService(work, clock, sink)
-            services = DemoServices(sessionmaker, clock, cases, decisions, attachments)
-            made.append(await seed_demo_cases(services))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(seed())
-    print("The demo network is ready. Accounts: " + ", ".join(names))
+    result = asyncio.run(load_demo(settings, _operator(), accounts_only=args.accounts_only))
+    print("The demo network is ready. Accounts: " + ", ".join(result.usernames))
     print(f"Every demo account signs in with the password: {DEMO_PASSWORD}")
-    if made:
-        print(f"Demo cases created now: {made[0]} of {len(DEMO_CASES)} (the others were there).")
+    if result.cases_made is not None:
+        made, total = result.cases_made, len(DEMO_CASES)
+        print(f"Demo cases created now: {made} of {total} (the others were there).")
     return 0
 
 
