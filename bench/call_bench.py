@@ -72,7 +72,7 @@ class Server:
 
 async def start_server(database_url: str, data_dir: Path) -> Server:
     await telemed("db", "upgrade", "--database-url", database_url)
-    await telemed("demo", "--database-url", database_url)
+    await telemed("demo", "--accounts-only", "--database-url", database_url)
     port = free_port()
     env = {**os.environ, "TELEMED_LOG_LEVEL": "WARNING"}
     command = [sys.executable, "-m", "telemed", "serve", "--port", str(port)]

@@ -164,7 +164,7 @@ async def telemed(*args: str) -> None:
 
 async def start_telemed(database_url: str, data_dir: Path, rooms: int) -> tuple[Target, Process]:
     await telemed("db", "upgrade", "--database-url", database_url)
-    await telemed("demo", "--database-url", database_url)
+    await telemed("demo", "--accounts-only", "--database-url", database_url)
     port = free_port()
     env = {
         **os.environ,

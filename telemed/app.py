@@ -17,10 +17,12 @@ from aiohttp.typedefs import Handler
 from redis.asyncio import Redis
 
 from telemed import appkeys
+from telemed.accounts import admin_views
 from telemed.accounts import views as account_views
 from telemed.accounts.auth import AuthService, SessionPolicy
 from telemed.accounts.devices import KnownDevices
 from telemed.accounts.directory import Directory
+from telemed.accounts.organisations import OrganisationService
 from telemed.accounts.passwords import PasswordHasher
 from telemed.accounts.service import AccountService
 from telemed.accounts.throttle import LoginThrottle, ThrottlePolicy
@@ -120,6 +122,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
 
     ops_views.add_routes(app)
     account_views.add_routes(app)
+    admin_views.add_routes(app)
     case_views.add_routes(app)
     openapi.add_routes(app)
     audit_views.add_routes(app)
@@ -270,6 +273,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         guests=GuestSessions(clock),
     )
     app[appkeys.ACCOUNT_SERVICE] = AccountService(sessionmaker, clock, hasher, work)
+    app[appkeys.ORGANISATION_SERVICE] = OrganisationService(sessionmaker, work)
     case_log = CaseLog(work, clock)
     app[appkeys.CASE_LOG] = case_log
     app[appkeys.CASE_SERVICE] = CaseService(case_log, work, clock)

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from telemed.accounts.auth import AuthService
 from telemed.accounts.directory import Directory
+from telemed.accounts.organisations import OrganisationService
 from telemed.accounts.service import AccountService
 from telemed.audit.log import AuditLog
 from telemed.audit.service import AuditService
@@ -37,6 +38,7 @@ METRICS = web.AppKey("metrics", Metrics)
 SOCKETIO = web.AppKey("socketio", socketio.AsyncServer)
 AUTH_SERVICE = web.AppKey("auth_service", AuthService)
 ACCOUNT_SERVICE = web.AppKey("account_service", AccountService)
+ORGANISATION_SERVICE = web.AppKey("organisation_service", OrganisationService)
 AUDIT_LOG = web.AppKey("audit_log", AuditLog)
 AUDITED_WORK = web.AppKey("audited_work", AuditedWork)
 AUDIT_SERVICE = web.AppKey("audit_service", AuditService)

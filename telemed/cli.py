@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import getpass
 import json
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -16,21 +18,23 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from telemed import appkeys
-from telemed.accounts.demo import DEMO_PASSWORD, seed_demo_network
+from telemed.accounts.demo import DEMO_PASSWORD
 from telemed.accounts.models import CouncilRole, UserRole
 from telemed.accounts.passwords import PasswordHasher
 from telemed.accounts.principal import Actor
-from telemed.accounts.service import AccountService, NewUser
+from telemed.accounts.service import AccountService, NewUser, Seat
 from telemed.app import create_app
 from telemed.audit.checkpoints import CheckpointSigner
 from telemed.audit.log import AuditLog
 from telemed.audit.schemas import VerifyInput
 from telemed.audit.service import AuditService, local_operator
 from telemed.audit.work import AuditedWork
+from telemed.cases.demo_cases import CASES as DEMO_CASES
 from telemed.cases.seals import SealCheck
 from telemed.clock import SystemClock
 from telemed.db.engine import create_engine, create_sessionmaker
 from telemed.db.migrations import DatabaseNotMigrated, ensure_migrated, upgrade
+from telemed.demo import load_demo
 from telemed.errors import DomainError
 from telemed.logs import configure_logging
 from telemed.ops.archive import DamagedArchive
@@ -83,18 +87,48 @@ async def _with_audit(
         await engine.dispose()
 
 
+_ADDRESS_PROBLEMS = {
+    errno.EADDRINUSE: "is already in use (is Telemed already running?)",
+    errno.EACCES: "may not be used by this user",
+    errno.EADDRNOTAVAIL: "is not an address of this machine",
+}
+
+
+def _address_refused(settings: Settings, error: OSError) -> int:
+    """One line on why the server cannot listen, instead of a traceback; its exit code."""
+    if error.errno not in _ADDRESS_PROBLEMS:
+        raise error
+    print(
+        f"telemed: {settings.host}:{settings.port} {_ADDRESS_PROBLEMS[error.errno]}; stop the "
+        "other server or choose another address with --host / --port.",
+        file=sys.stderr,
+    )
+    return 1
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     configure_logging(settings.log_level, json=settings.log_json)
+    try:
+        # Checked before start-up (migrations, worker processes) so that the answer is quick.
+        family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+        socket.create_server((settings.host, settings.port), family=family).close()
+    except OSError as error:
+        return _address_refused(settings, error)
     app = create_app(settings)
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        access_log=None,
-        logger=ProtocolLog(app[appkeys.METRICS]),
-        print=lambda _: print(f"Telemed is listening on http://{settings.host}:{settings.port}/"),
-    )
+    try:
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            access_log=None,
+            logger=ProtocolLog(app[appkeys.METRICS]),
+            print=lambda _: print(
+                f"Telemed is listening on http://{settings.host}:{settings.port}/"
+            ),
+        )
+    except OSError as error:  # taken between the check and the start
+        return _address_refused(settings, error)
     return 0
 
 
@@ -115,14 +149,12 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    names: list[str] = []
-
-    async def seed(accounts: AccountService) -> None:
-        names.extend(await seed_demo_network(accounts, _operator()))
-
-    asyncio.run(_with_accounts(settings, seed))
-    print("The demo network is ready. Accounts: " + ", ".join(names))
+    result = asyncio.run(load_demo(settings, _operator(), accounts_only=args.accounts_only))
+    print("The demo network is ready. Accounts: " + ", ".join(result.usernames))
     print(f"Every demo account signs in with the password: {DEMO_PASSWORD}")
+    if result.cases_made is not None:
+        made, total = result.cases_made, len(DEMO_CASES)
+        print(f"Demo cases created now: {made} of {total} (the others were there).")
     return 0
 
 
@@ -137,17 +169,20 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def cmd_user_add(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    seat = (
+        Seat(args.council, CouncilRole(args.council_role), args.specialty) if args.council else None
+    )
     new = NewUser(
-        args.username, args.full_name, UserRole(args.role), _read_password(args), args.facility
+        args.username,
+        args.full_name,
+        UserRole(args.role),
+        _read_password(args),
+        args.facility,
+        seat,
     )
 
     async def add(accounts: AccountService) -> None:
-        actor = _operator()
-        await accounts.add_user(actor, new)
-        if args.council:
-            await accounts.set_membership(
-                actor, args.username, args.council, CouncilRole(args.council_role), args.specialty
-            )
+        await accounts.add_user(_operator(), new)
 
     asyncio.run(_with_accounts(settings, add))
     print(f"User {args.username} added.")
@@ -323,7 +358,18 @@ def build_parser() -> argparse.ArgumentParser:
     _database_flags(db_upgrade)
     db_upgrade.set_defaults(handler=cmd_db_upgrade)
 
-    demo = commands.add_parser("demo", help="create the demo network (idempotent)")
+    demo = commands.add_parser(
+        "demo",
+        help="create the demo network and its cases (idempotent)",
+        description="Create the demo network of facilities, councils and accounts (password "
+        "telemed-demo) and consultations at every stage, with generated attachments. Running "
+        "it again adds nothing.",
+    )
+    demo.add_argument(
+        "--accounts-only",
+        action="store_true",
+        help="only the facilities, councils and accounts of the product brief, no cases",
+    )
     _database_flags(demo)
     demo.set_defaults(handler=cmd_demo)
 

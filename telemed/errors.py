@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 class FieldProblem:
     field: str
     message: str
+    # A stable name for the problem, for clients that explain it in the user's language.
+    code: str | None = None
 
 
 class DomainError(Exception):
@@ -53,6 +55,13 @@ class Forbidden(DomainError):
     default_message = "You are not allowed to do this."
 
 
+class WrongPassword(Forbidden):
+    """The current password given to confirm a change is wrong (the session stays)."""
+
+    code = "wrong_password"
+    default_message = "The current password is wrong."
+
+
 class NotFound(DomainError):
     code = "not_found"
     default_message = "Not found."
@@ -66,6 +75,13 @@ class Conflict(DomainError):
         super().__init__(message)
         # Machine-readable context for the client, such as the case's current status.
         self.details = details
+
+
+class AlreadyExists(Conflict):
+    """A username, facility code or council code that is already taken."""
+
+    code = "already_exists"
+    default_message = "This name is already taken."
 
 
 class RecordAltered(Conflict):

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import io
 import os
+import socket
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,8 +70,8 @@ def test_demo_is_idempotent_and_says_the_password(
 ) -> None:
     url = _url(tmp_path)
     assert main(["db", "upgrade", "--database-url", url]) == 0
-    assert main(["demo", "--database-url", url]) == 0
-    assert main(["demo", "--database-url", url]) == 0
+    assert main(["demo", "--accounts-only", "--database-url", url]) == 0
+    assert main(["demo", "--accounts-only", "--database-url", url]) == 0
     out = capsys.readouterr().out
     assert "telemed-demo" in out
     assert asyncio.run(_count(url, User)) == 7
@@ -89,7 +90,7 @@ def test_user_add_disable_and_council_membership(
 ) -> None:
     url = _url(tmp_path)
     main(["db", "upgrade", "--database-url", url])
-    main(["demo", "--database-url", url])
+    main(["demo", "--accounts-only", "--database-url", url])
     monkeypatch.setattr("sys.stdin", io.StringIO("a-long-password\n"))
     args = ["user", "add", "bs.moi", "--full-name", "BS. Mới", "--role", "council_member"]
     args += ["--council", "HDCM-TW", "--specialty", "Hô hấp", "--password-stdin"]
@@ -126,7 +127,7 @@ def test_user_add_refuses_a_short_password(
 ) -> None:
     url = _url(tmp_path)
     main(["db", "upgrade", "--database-url", url])
-    main(["demo", "--database-url", url])
+    main(["demo", "--accounts-only", "--database-url", url])
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     args = ["user", "add", "x.y", "--full-name", "X", "--role", "admin", "--password-stdin"]
     assert main([*args, "--database-url", url]) == 1
@@ -136,7 +137,7 @@ def test_user_add_refuses_a_short_password(
 async def test_what_the_server_writes_is_readable_by_its_own_user_only(tmp_path: Path) -> None:
     data = tmp_path / "data"
     await telemed_command("db", "upgrade", "--data-dir", str(data))
-    await telemed_command("demo", "--data-dir", str(data))
+    await telemed_command("demo", "--accounts-only", "--data-dir", str(data))
     url = f"sqlite+aiosqlite:///{data / 'telemed.db'}"
     server = ServerProcess(url, data, log_path=tmp_path / "server.log")
     await server.start()
@@ -167,3 +168,16 @@ async def test_what_the_server_writes_is_readable_by_its_own_user_only(tmp_path:
     assert {name: oct(mode) for name, mode in modes.items()} == {
         name: oct(mode) for name, mode in expected.items()
     }
+
+
+def test_serve_on_a_taken_port_says_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        code = main(["serve", "--port", str(port), "--database-url", _url(tmp_path)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"127.0.0.1:{port} is already in use" in err
+    assert "Traceback" not in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from telemed.accounts.models import CouncilRole, FacilityLevel, UserRole
+from telemed.accounts.organisations import OrganisationService
 from telemed.accounts.principal import Actor
 from telemed.accounts.service import AccountService, NewUser
 
@@ -21,7 +22,9 @@ COUNCILS = [
 ]
 
 # username, full name, role, facility, (council, council role, specialty) or None
-USERS: list[tuple[str, str, UserRole, str | None, tuple[str, CouncilRole, str] | None]] = [
+DemoUser = tuple[str, str, UserRole, str | None, tuple[str, CouncilRole, str] | None]
+
+USERS: list[DemoUser] = [
     ("bs.namcan", "BS. Nguyễn Văn Nam", UserRole.DISTRICT_DOCTOR, "TTYT-NAMCAN", None),
     ("bs.uminh", "BS. Lê Thị Minh", UserRole.DISTRICT_DOCTOR, "TTYT-UMINH", None),
     (
@@ -56,19 +59,40 @@ USERS: list[tuple[str, str, UserRole, str | None, tuple[str, CouncilRole, str] |
 ]
 
 
-async def seed_demo_network(accounts: AccountService, actor: Actor) -> list[str]:
+# The demo's cases need someone to triage, schedule and sign for the central council:
+# `telemed demo` adds its chair to the network above (the tests' network is the one above).
+CASE_STAFF: list[DemoUser] = [
+    (
+        "gs.trunguong",
+        "GS.TS. Lê Trung Ương",
+        UserRole.COUNCIL_MEMBER,
+        "BV-HUUNGHI",
+        ("HDCM-TW", CouncilRole.CHAIR, "Nội khoa"),
+    ),
+]
+
+
+async def seed_demo_network(
+    accounts: AccountService,
+    organisations: OrganisationService,
+    actor: Actor,
+    users: list[DemoUser] | None = None,
+) -> list[str]:
     """Create (or bring back to shape) the demo network; returns the demo usernames.
 
-    ``actor`` (the CLI operator) is who the audit trail names for the accounts made."""
+    ``actor`` (the CLI operator) is who the audit trail names for the accounts made;
+    ``users`` are the accounts (by default the network of PRODUCT.md)."""
+    users = USERS if users is None else users
     for code, name, level in FACILITIES:
-        await accounts.ensure_facility(code, name, level)
+        await organisations.ensure_facility(code, name, level)
     for code, name, seat_facility in COUNCILS:
-        await accounts.ensure_council(code, name, seat_facility)
-    for username, full_name, role, facility, seat in USERS:
+        await organisations.ensure_council(code, name, seat_facility)
+    for username, full_name, role, facility, seat in users:
+        # The seat is set apart, and again on every run: it brings a changed seat back.
         await accounts.add_user(
             actor, NewUser(username, full_name, role, DEMO_PASSWORD, facility), exist_ok=True
         )
         if seat is not None:
             council, council_role, specialty = seat
             await accounts.set_membership(actor, username, council, council_role, specialty)
-    return [username for username, *_ in USERS]
+    return [username for username, *_ in users]

@@ -40,14 +40,37 @@ class AccountRepository:
     async def membership(self, council_id: int, user_id: int) -> CouncilMembership | None:
         return await self._session.get(CouncilMembership, (council_id, user_id))
 
+    async def users(self) -> Sequence[User]:
+        rows = await self._session.scalars(select(User).order_by(User.username))
+        return rows.all()
+
+    async def all_memberships(self) -> Sequence[CouncilMembership]:
+        rows = await self._session.scalars(
+            select(CouncilMembership).order_by(
+                CouncilMembership.council_id, CouncilMembership.user_id
+            )
+        )
+        return rows.all()
+
+    async def facilities(self) -> Sequence[Facility]:
+        rows = await self._session.scalars(select(Facility).order_by(Facility.code))
+        return rows.all()
+
+    async def councils(self) -> Sequence[Council]:
+        rows = await self._session.scalars(select(Council).order_by(Council.code))
+        return rows.all()
+
+    async def facility_by_id(self, facility_id: int) -> Facility | None:
+        return await self._session.get(Facility, facility_id)
+
+    async def council_by_id(self, council_id: int) -> Council | None:
+        return await self._session.get(Council, council_id)
+
     async def facility_by_code(self, code: str) -> Facility | None:
         return await self._session.scalar(select(Facility).where(Facility.code == code))
 
     async def council_by_code(self, code: str) -> Council | None:
         return await self._session.scalar(select(Council).where(Council.code == code))
-
-    async def councils(self) -> Sequence[Council]:
-        return (await self._session.scalars(select(Council).order_by(Council.code))).all()
 
     def add(self, entity: Facility | Council | User | CouncilMembership) -> None:
         self._session.add(entity)
@@ -72,8 +95,15 @@ class SessionRepository:
     async def delete(self, token_hash: str) -> None:
         await self._session.execute(delete(AuthSession).where(AuthSession.token_hash == token_hash))
 
-    async def delete_for_user(self, user_id: int) -> None:
-        await self._session.execute(delete(AuthSession).where(AuthSession.user_id == user_id))
+    async def delete_for_user(self, user_id: int, *, keep: str | None = None) -> list[str]:
+        """End every session of the user (but ``keep``, a token hash); the ended hashes."""
+        condition = AuthSession.user_id == user_id
+        if keep is not None:
+            condition = condition & (AuthSession.token_hash != keep)
+        ended = await self._session.scalars(select(AuthSession.token_hash).where(condition))
+        hashes = list(ended.all())
+        await self._session.execute(delete(AuthSession).where(condition))
+        return hashes
 
     async def delete_expired(self, now: datetime, idle_cutoff: datetime) -> None:
         await self._session.execute(

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from telemed import appkeys
 from telemed.accounts.devices import device_cookie_name
 from telemed.accounts.principal import Actor
+from telemed.accounts.schemas import PasswordChange
 from telemed.errors import InvalidCredentials, TooManyAttempts
 from telemed.http.auth import (
     clear_session_cookie,
@@ -95,7 +96,24 @@ async def me(request: web.Request) -> web.Response:
     return web.json_response({"user": principal.as_json(), "csrf_token": principal.csrf_token})
 
 
+@describe(
+    "Change one's own password (the current one confirms it); every other session of the "
+    "user ends.",
+    tag="auth",
+    body=PasswordChange,
+    errors=(401, 403, 409, 415, 422),
+)
+async def change_password(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    body = await parse_json(request, PasswordChange)
+    ended = await request.app[appkeys.ACCOUNT_SERVICE].change_password(actor, body)
+    for session_id in ended:
+        await request.app[appkeys.SOCKET_CONNECTIONS].end_session(session_id)
+    return web.json_response({"ok": True})
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post(LOGIN_PATH, login)
     app.router.add_post("/api/v1/auth/logout", logout)
     app.router.add_get("/api/v1/me", me)
+    app.router.add_post("/api/v1/me/password", change_password)

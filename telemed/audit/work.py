@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -55,6 +55,9 @@ class Unit:
     # Whom the success row names when the work itself establishes identity (a sign-in
     # starts anonymous and ends as the user); None keeps the actor the work began with.
     actor: Actor | None = None
+    # Rows for further auditable things the same work did (a new user seated on a council
+    # at once): written after ``entry``, on success only.
+    also: list[AuditEntry] = field(default_factory=list)
 
 
 class AuditedWork:
@@ -84,7 +87,8 @@ class AuditedWork:
                 async with db.begin_nested():
                     unit = Unit(db, entry)
                     yield unit
-                    await self._audit.record(db, unit.actor or actor, entry, Outcome.SUCCESS)
+                    for done in (entry, *unit.also):
+                        await self._audit.record(db, unit.actor or actor, done, Outcome.SUCCESS)
             except DomainError as error:
                 # The work is rolled back to its savepoint; its refusal is stored instead.
                 await self._audit.record(db, actor, entry, outcome_of(error))

@@ -193,13 +193,15 @@ async def _check_answers(repo: CaseRepository, case: Case, draft: DecisionDraft)
 async def _check_complete(repo: CaseRepository, case: Case, decision: Decision) -> None:
     numbers = {q.number for q in await repo.questions(case.id)}
     answered = {a["question"] for a in decision.answers if a["answer"].strip()}
+    missing = sorted(numbers - answered)
     problems = [
-        FieldProblem(f"answers.{n}", "this question has no answer")
-        for n in sorted(numbers - answered)
+        FieldProblem(f"answers.{n}", f"question {n} has no answer", "unanswered") for n in missing
     ]
+    message = "The decision must answer every question before it is signed."
+    if missing:
+        message += f" Unanswered: question {', '.join(map(str, missing))}."
     if not decision.treatment_direction.strip():
-        problems.append(FieldProblem("treatment_direction", "must not be empty"))
+        problems.append(FieldProblem("treatment_direction", "must not be empty", "unanswered"))
+        message += " The treatment direction is empty."
     if problems:
-        raise ValidationFailed(
-            problems, "The decision must answer every question before it is signed."
-        )
+        raise ValidationFailed(problems, message)

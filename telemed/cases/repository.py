@@ -161,6 +161,15 @@ class CaseRepository:
     async def council_by_code(self, code: str) -> Council | None:
         return await self._session.scalar(select(Council).where(Council.code == code))
 
+    async def existing_patient_codes(self, facility_id: int, codes: Sequence[str]) -> set[str]:
+        """Which of ``codes`` the facility has already used on a case."""
+        rows = await self._session.scalars(
+            select(Case.patient_code).where(
+                Case.requesting_facility_id == facility_id, Case.patient_code.in_(codes)
+            )
+        )
+        return set(rows.all())
+
     async def list_cases(
         self,
         *,

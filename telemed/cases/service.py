@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -81,6 +81,10 @@ TRANSITIONS: dict[str, Transition] = {
         "case.cancelled",
     ),
 }
+
+# A session time earlier than this before now is refused: a typo or a stale form, not a
+# plan (the slack covers a time picked to the minute, and clocks that differ a little).
+SCHEDULE_SLACK = timedelta(minutes=5)
 
 # Notes and attachments are taken while the case is open.
 OPEN_STATUSES = frozenset(
@@ -234,6 +238,10 @@ class CaseService:
                     data[field] = getattr(change, field)
             if change.action == "schedule":
                 assert change.scheduled_at is not None
+                if change.scheduled_at < self._clock.now() - SCHEDULE_SLACK:
+                    raise ValidationFailed(
+                        [FieldProblem("scheduled_at", "must not be in the past", "in_the_past")]
+                    )
                 case.scheduled_at = change.scheduled_at.astimezone(UTC)
                 data["scheduled_at"] = iso(case.scheduled_at)
             if change.action == "close":

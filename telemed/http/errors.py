@@ -77,7 +77,10 @@ def status_for(error: DomainError) -> int:
 def error_body(error: DomainError) -> ErrorBody:
     extra: dict[str, object] = {}
     if isinstance(error, ValidationFailed):
-        extra["fields"] = [{"field": p.field, "message": p.message} for p in error.problems]
+        extra["fields"] = [
+            {"field": p.field, "message": p.message, **({"code": p.code} if p.code else {})}
+            for p in error.problems
+        ]
     if isinstance(error, TooManyAttempts | ServiceUnavailable):
         extra["retry_after"] = error.retry_after
     if isinstance(error, Conflict) and error.details:

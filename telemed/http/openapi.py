@@ -84,7 +84,11 @@ ERROR_SCHEMA = {
                     "type": "array",
                     "items": {
                         "type": "object",
-                        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                        "properties": {
+                            "field": {"type": "string"},
+                            "message": {"type": "string"},
+                            "code": {"type": "string"},
+                        },
                     },
                 },
             },

@@ -1,5 +1,5 @@
 """Server-rendered pages: sign-in, the role's home, a new request, the case room, the
-audit log and the statistics.
+audit log, the statistics, the administration of accounts and one's own password.
 
 Transport only. Every page authenticates and sends the signed-out to /login. Pages that
 concern cases render a shell; their data comes from the audited JSON API, so that every
@@ -111,6 +111,31 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
     return render(request, "stats.html", principal)
 
 
+async def admin_users_page(request: web.Request) -> web.StreamResponse:
+    principal = await signed_in(request)
+    require_role(principal, UserRole.ADMIN)
+    return render(request, "admin_users.html", principal)
+
+
+async def admin_councils_page(request: web.Request) -> web.StreamResponse:
+    principal = await signed_in(request)
+    require_role(principal, UserRole.ADMIN)
+    return render(request, "admin_councils.html", principal)
+
+
+async def admin_facilities_page(request: web.Request) -> web.StreamResponse:
+    principal = await signed_in(request)
+    require_role(principal, UserRole.ADMIN)
+    return render(request, "admin_facilities.html", principal)
+
+
+async def password_page(request: web.Request) -> web.StreamResponse:
+    principal = await signed_in(request)
+    if principal.is_guest:
+        raise Forbidden("Guests have no password.")
+    return render(request, "password.html", principal)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/login", login_page)
     app.router.add_get("/", home_page)
@@ -118,3 +143,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(r"/cases/{case_id:\d+}", case_page)
     app.router.add_get("/audit", audit_page)
     app.router.add_get("/stats", stats_page)
+    app.router.add_get("/admin/users", admin_users_page)
+    app.router.add_get("/admin/councils", admin_councils_page)
+    app.router.add_get("/admin/facilities", admin_facilities_page)
+    app.router.add_get("/account/password", password_page)

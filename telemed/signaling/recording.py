@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta, timezone
+from functools import cache
 
 from telemed.accounts.auth import AuthService
 from telemed.accounts.principal import Actor
@@ -24,6 +26,7 @@ from telemed.cases.attachments import AttachmentService, FormField
 from telemed.cases.log import CaseLog
 from telemed.cases.models import Case, CaseStatus
 from telemed.errors import Conflict, NotFound
+from telemed.i18n import DEFAULT_LANGUAGE, LOCALE_DIR, load_translations
 from telemed.realtime.connections import Connection, reauthenticate
 from telemed.realtime.rooms import RoomTransport
 from telemed.shapes import Json
@@ -36,6 +39,8 @@ from telemed.signaling.state import RECORDER, SFU, Call, CallPeer, Calls, send_s
 log = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024
+# Sessions happen in Vietnam: the description gives their local time.
+VIETNAM = timezone(timedelta(hours=7))
 
 
 class RecordingControl:
@@ -225,14 +230,39 @@ class RecordingControl:
                 await send_signal(self._transport, peer, RECORDER, {"record": None})
 
 
+def spoken_duration(seconds: float, _: Callable[[str], str]) -> str:
+    """14 s, 3 min 20 s, 1 h 5 min: never "0 min" for a short recording."""
+    total = max(0, round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return _("%(h)d h %(m)d min") % {"h": hours, "m": minutes}
+    if minutes:
+        return _("%(m)d min %(s)d s") % {"m": minutes, "s": secs}
+    return _("%(s)d s") % {"s": secs}
+
+
+@cache
+def _catalog() -> Callable[[str], str]:
+    # The description is stored with the attachment and read by everyone on the case, in
+    # the minutes too: it is written once, in the deployment's language.
+    return load_translations(LOCALE_DIR, DEFAULT_LANGUAGE).gettext
+
+
+def recording_description(started_at: datetime, duration: float, has_video: bool) -> str:
+    _ = _catalog()
+    when = started_at.astimezone(VIETNAM).strftime("%H:%M %d/%m/%Y")
+    text = _("Recording of the session at %(when)s (UTC+7), %(duration)s") % {
+        "when": when,
+        "duration": spoken_duration(duration, _),
+    }
+    return text + (_(", audio only") if not has_video else "")
+
+
 async def upload_form(result: RecordingResult) -> AsyncIterator[FormField]:
     """A finished recording as the form ``AttachmentService.upload`` reads (by content:
     Matroska, whose SHA-256 it records is ``result.sha256``)."""
-    when = result.started_at.strftime("%Y-%m-%d %H:%M UTC")
-    minutes = round(result.duration / 60)
-    description = f"Recording of the session of {when} ({minutes} min)"
-    if not result.has_video:
-        description += ", audio only"
+    description = recording_description(result.started_at, result.duration, result.has_video)
     yield FormField("file", result.path.name, _chunks(result))
     yield FormField("description", None, _once(description.encode()))
 

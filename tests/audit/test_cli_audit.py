@@ -24,7 +24,7 @@ def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     flags = ["--database-url", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"]
     flags += ["--data-dir", str(tmp_path / "data")]
     assert main(["db", "upgrade", *flags]) == 0
-    assert main(["demo", *flags]) == 0
+    assert main(["demo", "--accounts-only", *flags]) == 0
     return flags
 
 
@@ -76,7 +76,7 @@ def test_account_changes_name_the_operator_and_the_object(
 
 def test_seeding_the_demo_again_records_no_new_accounts(cli_db: list[str]) -> None:
     before = len(_rows(cli_db, action="user.create"))
-    assert main(["demo", *cli_db]) == 0
+    assert main(["demo", "--accounts-only", *cli_db]) == 0
     assert len(_rows(cli_db, action="user.create")) == before == 7
 
 

@@ -210,6 +210,17 @@ class NotAudited:
 
 C = "/api/v1/cases/{case}"
 A = "/api/v1/audit"
+AD = "/api/v1/admin"
+# Ids of the demo network as the test databases hold it (created in this order).
+UMINH, THANKINH, TIMMACH, TW = 2, 6, 5, 2
+NEW_USER = {
+    "username": "bs.moi",
+    "full_name": "BS. Mới",
+    "role": "district_doctor",
+    "facility": "TTYT-NAMCAN",
+    "password": "mot-mat-khau-dai",
+}
+NEW_PASSWORD = {"current_password": "telemed-demo", "new_password": "mot-mat-khau-dai"}
 
 HTTP: dict[tuple[str, str], Expect | NotAudited] = {
     ("POST", "/api/v1/auth/login"): Expect(
@@ -385,6 +396,143 @@ HTTP: dict[tuple[str, str], Expect | NotAudited] = {
         http_call("gs.chutoa", "GET", "/api/v1/stats"),
         [("stats.read", "denied", "gs.chutoa")],
     ),
+    ("POST", "/api/v1/me/password"): Expect(
+        http_call("gs.timmach", "POST", "/api/v1/me/password", NEW_PASSWORD),
+        [("user.password_change", "success", "gs.timmach")],
+        http_call(
+            "bs.uminh", "POST", "/api/v1/me/password", {**NEW_PASSWORD, "current_password": "x"}
+        ),
+        [("user.password_change", "denied", "bs.uminh")],
+    ),
+    ("GET", AD + "/users"): Expect(
+        http_call("kiemtra", "GET", AD + "/users"),
+        [("user.list", "success", "kiemtra")],
+        http_call("gs.chutoa", "GET", AD + "/users"),
+        [("user.list", "denied", "gs.chutoa")],
+    ),
+    ("POST", AD + "/users"): Expect(
+        http_call("kiemtra", "POST", AD + "/users", NEW_USER),
+        [("user.create", "success", "kiemtra")],
+        http_call("bs.namcan", "POST", AD + "/users", NEW_USER),
+        [("user.create", "denied", "bs.namcan")],
+    ),
+    ("PUT", AD + "/users/{user_id}"): Expect(
+        http_call(
+            "kiemtra",
+            "PUT",
+            f"{AD}/users/{UMINH}",
+            {"full_name": "BS. Lê Minh", "role": "district_doctor", "facility": "TTYT-UMINH"},
+        ),
+        [("user.update", "success", "kiemtra")],
+        http_call("ts.thuky", "PUT", f"{AD}/users/{UMINH}", {"full_name": "X", "role": "admin"}),
+        [("user.update", "denied", "ts.thuky")],
+    ),
+    ("POST", AD + "/users/{user_id}/disable"): Expect(
+        http_call("kiemtra", "POST", f"{AD}/users/{THANKINH}/disable"),
+        [("user.disable", "success", "kiemtra")],
+        http_call("gs.timmach", "POST", f"{AD}/users/{THANKINH}/disable"),
+        [("user.disable", "denied", "gs.timmach")],
+    ),
+    ("POST", AD + "/users/{user_id}/enable"): Expect(
+        http_call("kiemtra", "POST", f"{AD}/users/{THANKINH}/enable"),
+        [("user.enable", "success", "kiemtra")],
+        http_call("bs.uminh", "POST", f"{AD}/users/{THANKINH}/enable"),
+        [("user.enable", "denied", "bs.uminh")],
+    ),
+    ("POST", AD + "/users/{user_id}/password"): Expect(
+        http_call("kiemtra", "POST", f"{AD}/users/{UMINH}/password", {"password": "mot-mat-khau"}),
+        [("user.password_reset", "success", "kiemtra")],
+        http_call("ts.thuky", "POST", f"{AD}/users/{UMINH}/password", {"password": "mot-mat-khau"}),
+        [("user.password_reset", "denied", "ts.thuky")],
+    ),
+    ("GET", AD + "/facilities"): Expect(
+        http_call("kiemtra", "GET", AD + "/facilities"),
+        [("facility.list", "success", "kiemtra")],
+        http_call("bs.namcan", "GET", AD + "/facilities"),
+        [("facility.list", "denied", "bs.namcan")],
+    ),
+    ("POST", AD + "/facilities"): Expect(
+        http_call(
+            "kiemtra",
+            "POST",
+            AD + "/facilities",
+            {"code": "TYT-X", "name": "Trạm Y tế", "level": "commune"},
+        ),
+        [("facility.create", "success", "kiemtra")],
+        http_call(
+            "gs.chutoa",
+            "POST",
+            AD + "/facilities",
+            {"code": "TYT-Y", "name": "Trạm", "level": "commune"},
+        ),
+        [("facility.create", "denied", "gs.chutoa")],
+    ),
+    ("PUT", AD + "/facilities/{facility_id}"): Expect(
+        http_call(
+            "kiemtra", "PUT", AD + "/facilities/1", {"name": "TTYT Năm Căn", "level": "district"}
+        ),
+        [("facility.update", "success", "kiemtra")],
+        http_call("bs.namcan", "PUT", AD + "/facilities/1", {"name": "X", "level": "district"}),
+        [("facility.update", "denied", "bs.namcan")],
+    ),
+    ("GET", AD + "/councils"): Expect(
+        http_call("kiemtra", "GET", AD + "/councils"),
+        [("council.list", "success", "kiemtra")],
+        http_call("gs.timmach", "GET", AD + "/councils"),
+        [("council.list", "denied", "gs.timmach")],
+    ),
+    ("POST", AD + "/councils"): Expect(
+        http_call(
+            "kiemtra",
+            "POST",
+            AD + "/councils",
+            {"code": "HD-X", "name": "Hội đồng X", "seat_facility": "BV-HUUNGHI"},
+        ),
+        [("council.create", "success", "kiemtra")],
+        http_call(
+            "ts.thuky",
+            "POST",
+            AD + "/councils",
+            {"code": "HD-Y", "name": "Y", "seat_facility": "BV-HUUNGHI"},
+        ),
+        [("council.create", "denied", "ts.thuky")],
+    ),
+    ("PUT", AD + "/councils/{council_id}"): Expect(
+        http_call(
+            "kiemtra",
+            "PUT",
+            f"{AD}/councils/{TW}",
+            {"name": "Hội đồng Trung ương", "seat_facility": "BV-HUUNGHI"},
+        ),
+        [("council.update", "success", "kiemtra")],
+        http_call(
+            "gs.thankinh",
+            "PUT",
+            f"{AD}/councils/{TW}",
+            {"name": "X", "seat_facility": "BV-HUUNGHI"},
+        ),
+        [("council.update", "denied", "gs.thankinh")],
+    ),
+    ("PUT", AD + "/councils/{council_id}/members/{user_id}"): Expect(
+        http_call(
+            "kiemtra", "PUT", f"{AD}/councils/{TW}/members/{TIMMACH}", {"council_role": "secretary"}
+        ),
+        [("council.member_set", "success", "kiemtra")],
+        http_call(
+            "gs.chutoa", "PUT", f"{AD}/councils/{TW}/members/{TIMMACH}", {"council_role": "chair"}
+        ),
+        [("council.member_set", "denied", "gs.chutoa")],
+    ),
+    ("DELETE", AD + "/councils/{council_id}/members/{user_id}"): Expect(
+        http_call("kiemtra", "DELETE", f"{AD}/councils/{TW}/members/{THANKINH}"),
+        [("council.member_remove", "success", "kiemtra")],
+        http_call("gs.thankinh", "DELETE", f"{AD}/councils/{TW}/members/{THANKINH}"),
+        [("council.member_remove", "denied", "gs.thankinh")],
+    ),
+    ("GET", "/admin/users"): NotAudited("a page shell: the users come from the audited admin API"),
+    ("GET", "/admin/councils"): NotAudited("a page shell: the councils come from the admin API"),
+    ("GET", "/admin/facilities"): NotAudited("a page shell: the facilities come from the API"),
+    ("GET", "/account/password"): NotAudited("the password form; the change itself is audited"),
     ("GET", "/cases/new"): NotAudited("the request form: the council directory, no case data"),
     ("GET", "/cases/{case_id}"): NotAudited(
         "a page shell: the case is read through the audited room join and API"

@@ -142,6 +142,7 @@ async def test_a_consultation_from_request_to_audit(
     await shoot(queue, "case-room")
     clock.advance(3600)
     await queue.get_by_test_id("sign-decision").click()
+    await queue.get_by_test_id("confirm-yes").click()
     for page in (queue, room, member.page):
         await expect(page.get_by_test_id("case-status")).to_have_attribute("data-status", "decided")
         await expect(page.get_by_test_id("signed-decision")).to_have_count(1)
@@ -161,7 +162,6 @@ async def test_a_consultation_from_request_to_audit(
     await audit.get_by_test_id("open-audit").click()
     await audit.get_by_test_id("audit-case").fill(str(case_id))
     await audit.get_by_test_id("audit-search").click()
-    rows = audit.get_by_test_id("audit-row")
     for action, who in [
         ("case.create", "bs.namcan"),
         ("attachment.upload", "bs.namcan"),
@@ -177,9 +177,16 @@ async def test_a_consultation_from_request_to_audit(
         ("minutes.read", "bs.namcan"),
     ]:
         await expect(
-            rows.filter(has=audit.locator(f'td:text-is("{action}")')).filter(has_text=who).first
+            audit.locator(f'[data-testid="audit-row"][data-action="{action}"]')
+            .filter(has_text=who)
+            .first
         ).to_be_visible()
-    await expect(rows.filter(has=audit.locator('td:text-is("attachment.upload")'))).to_have_count(2)
+    uploads = audit.locator('[data-testid="audit-row"][data-action="attachment.upload"]')
+    await expect(uploads).to_have_count(2)
+    # Actions read as what they mean, with the code at hand.
+    signed = audit.locator('[data-testid="audit-row"][data-action="decision.sign"] td[title]')
+    await expect(signed).to_have_text("Ký kết luận")
+    await expect(signed).to_have_attribute("title", "decision.sign")
     await audit.get_by_test_id("audit-verify").click()
     await expect(audit.get_by_test_id("verify-result")).to_have_attribute("data-ok", "true")
     await shoot(audit, "audit")

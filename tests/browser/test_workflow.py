@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from playwright.async_api import Browser, Page, expect
@@ -22,7 +23,18 @@ pytestmark = pytest.mark.browser
 
 async def act(page: Page, action: str, status: str) -> None:
     await page.get_by_test_id(f"action-{action}").click()
+    if action in ("decline", "cancel"):  # asked first: it cannot be taken back
+        await confirm(page)
     await expect(page.get_by_test_id("case-status")).to_have_attribute("data-status", status)
+
+
+async def confirm(page: Page, *, text: str = "") -> None:
+    dialog = page.get_by_test_id("confirm-dialog")
+    await expect(dialog).to_be_visible()
+    if text:
+        await expect(page.get_by_test_id("confirm-text")).to_contain_text(text)
+    await page.get_by_test_id("confirm-yes").click()
+    await expect(dialog).to_be_hidden()
 
 
 async def test_information_requested_and_given_and_a_request_declined(
@@ -47,6 +59,13 @@ async def test_information_requested_and_given_and_a_request_declined(
 
     await chair.page.goto(f"/cases/{refused}")
     await chair.page.get_by_test_id("decline-reason").fill("Không thuộc chuyên khoa của hội đồng.")
+    # Going back from the question changes nothing.
+    await chair.page.get_by_test_id("action-decline").click()
+    await expect(chair.page.get_by_test_id("confirm-text")).to_contain_text("Từ chối yêu cầu số")
+    await chair.page.get_by_test_id("confirm-no").click()
+    await expect(chair.page.get_by_test_id("case-status")).to_have_attribute(
+        "data-status", "requested"
+    )
     await act(chair.page, "decline", "declined")
     await doctor.page.goto(f"/cases/{refused}")
     await expect(doctor.page.get_by_test_id("case-status")).to_have_attribute(
@@ -71,13 +90,16 @@ async def test_dissent_signature_amendment_follow_up_and_the_minutes_as_pdf(
     await member.page.get_by_test_id("dissent").click()
     await expect(chair.page.get_by_test_id("opinions")).to_contain_text("Nên chụp mạch vành")
     await chair.page.get_by_test_id("sign-decision").click()
+    await confirm(chair.page, text="Kết luận đã ký không thể sửa")
     await expect(chair.page.get_by_test_id("signed-decision")).to_have_count(1)
 
     # An amendment is a new signed decision that points to the one it amends.
     await chair.page.get_by_test_id("amend").click()
     await chair.page.get_by_test_id("draft-treatment").fill("Aspirin, clopidogrel; chụp mạch.")
     await chair.page.get_by_test_id("save-draft").click()
+    await expect(chair.page.get_by_test_id("draft-message")).to_contain_text("Đã lưu dự thảo")
     await chair.page.get_by_test_id("sign-decision").click()
+    await confirm(chair.page)
     await expect(chair.page.get_by_test_id("signed-decision")).to_have_count(2)
     await expect(member.page.get_by_test_id("signed-decision")).to_have_count(2)
     await expect(member.page.get_by_test_id("signed-decision").last).to_contain_text("chụp mạch")
@@ -140,3 +162,30 @@ async def test_the_audit_page_filters_pages_and_exports(
     await page.get_by_test_id("audit-reset").click()
     await expect(rows).to_have_count(50)
     auditor.assert_clean()
+
+
+async def test_the_newest_note_stays_in_view_and_an_unanswered_question_is_named(
+    server: RunningServer, browser: Browser
+) -> None:
+    doctor_api, chair_api = await server.sign_in("bs.namcan"), await server.sign_in("gs.chutoa")
+    case_id = int((await create_case(doctor_api))["id"])
+    await to_session(chair_api, case_id)
+    chair = await in_room(browser, server, "gs.chutoa", case_id)
+    timeline = chair.page.get_by_test_id("timeline")
+    notes = f"/api/v1/cases/{case_id}/notes"
+    for n in range(1, 21):
+        await call(doctor_api, "POST", notes, {"body": f"Ý kiến {n}"}, 201)
+    await expect(timeline.get_by_test_id("note")).to_have_count(20)
+    at_end = "list => list.scrollHeight - list.scrollTop - list.clientHeight < 2"
+    assert await timeline.evaluate("list => list.scrollHeight > list.clientHeight")
+    assert await timeline.evaluate(at_end)
+
+    one_answer = {**DRAFT, "answers": DRAFT["answers"][:1]}
+    await call(chair_api, "PUT", f"/api/v1/cases/{case_id}/decision/draft", one_answer)
+    await chair.page.get_by_test_id("sign-decision").click()
+    await confirm(chair.page)
+    await expect(chair.page.get_by_test_id("decision-error")).to_contain_text(
+        "Câu hỏi 2 chưa có câu trả lời"
+    )
+    await expect(chair.page.get_by_test_id("signed-decision")).to_have_count(0)
+    chair.assert_clean(refused=re.compile(r"^422 .*/decision/sign$"))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from telemed.clock import ManualClock
+from telemed.settings import Settings
+from tests.audit.helpers import audit_rows
 from tests.cases.workflow import DRAFT, NEW_CASE, act, call, create_case, to_session
 from tests.support.server import RunningServer, SignedIn
 
@@ -250,6 +253,26 @@ async def test_schedule_needs_a_time_zone(people: dict[str, SignedIn]) -> None:
     assert body["error"]["fields"][0]["field"] == "scheduled_at"
 
 
+async def test_a_session_time_in_the_past_is_refused(
+    people: dict[str, SignedIn], clock: ManualClock, settings: Settings
+) -> None:
+    chair = people["gs.chutoa"]
+    case_id = (await create_case(people["bs.namcan"]))["id"]
+    await act(chair, case_id, "accept")
+    path = f"/api/v1/cases/{case_id}/transitions"
+    yesterday = (clock.now() - timedelta(days=1)).isoformat()
+    body = await call(chair, "POST", path, {"action": "schedule", "scheduled_at": yesterday}, 422)
+    assert body["error"]["fields"] == [
+        {"field": "scheduled_at", "message": "must not be in the past", "code": "in_the_past"}
+    ]
+    # A time picked to the minute a moment ago is a plan for now, not a mistake.
+    just_now = (clock.now() - timedelta(minutes=2)).isoformat()
+    board = await call(chair, "POST", path, {"action": "schedule", "scheduled_at": just_now})
+    assert board["status"] == "scheduled"
+    rows = await audit_rows(settings.database_url, action="case.schedule")
+    assert [r["outcome"] for r in rows] == ["error", "success"]
+
+
 async def test_note_retry_with_same_client_id_stores_one_note(
     people: dict[str, SignedIn],
 ) -> None:
@@ -360,10 +383,21 @@ async def test_signing_needs_an_answer_for_every_question(people: dict[str, Sign
     await call(chair, "PUT", base + "/draft", {**DRAFT, "answers": DRAFT["answers"][:1]})
     body = await call(chair, "POST", base + "/sign", {"version": 1}, 422)
     assert body["error"]["fields"] == [
-        {"field": "answers.2", "message": "this question has no answer"}
+        {"field": "answers.2", "message": "question 2 has no answer", "code": "unanswered"}
     ]
+    # The message names the question too, for clients that show only the message.
+    assert "Unanswered: question 2." in body["error"]["message"]
+    empty = {**DRAFT, "version": 1, "treatment_direction": "", "answers": []}
+    await call(chair, "PUT", base + "/draft", empty)
+    body = await call(chair, "POST", base + "/sign", {"version": 2}, 422)
+    assert [f["field"] for f in body["error"]["fields"]] == [
+        "answers.1",
+        "answers.2",
+        "treatment_direction",
+    ]
+    assert "question 1, 2." in body["error"]["message"]
     bad = {**DRAFT, "answers": [{"question": 7, "answer": "?"}]}
-    await call(chair, "PUT", base + "/draft", {**bad, "version": 1}, 422)
+    await call(chair, "PUT", base + "/draft", {**bad, "version": 2}, 422)
 
 
 async def test_concurrent_writers_get_consecutive_seqs(people: dict[str, SignedIn]) -> None:

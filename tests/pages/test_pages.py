@@ -15,7 +15,8 @@ from tests.support.server import RunningServer
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "web" / "static"
-PAGES = ["/", "/cases/new", "/cases/1", "/audit", "/stats"]
+PAGES = ["/", "/cases/new", "/cases/1", "/audit", "/stats", "/account/password"]
+PAGES += ["/admin/users", "/admin/councils", "/admin/facilities"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -29,10 +30,15 @@ async def test_each_role_gets_its_pages_and_others_a_translated_refusal(
     server: RunningServer,
 ) -> None:
     doctor, chair, admin = [await server.sign_in(n) for n in ("bs.namcan", "gs.chutoa", "kiemtra")]
-    for who, path in [(doctor, "/cases/new"), (admin, "/audit"), (admin, "/stats")]:
+    allowed = [(doctor, "/cases/new"), (admin, "/audit"), (admin, "/stats")]
+    allowed += [(admin, "/admin/users"), (admin, "/admin/councils"), (admin, "/admin/facilities")]
+    allowed += [(doctor, "/account/password"), (chair, "/account/password")]
+    for who, path in allowed:
         async with who.http.get(path) as response:
             assert response.status == 200, path
-    for who, path in [(chair, "/cases/new"), (doctor, "/audit"), (chair, "/stats")]:
+    refused = [(chair, "/cases/new"), (doctor, "/audit"), (chair, "/stats")]
+    refused += [(doctor, "/admin/users"), (chair, "/admin/councils"), (doctor, "/admin/facilities")]
+    for who, path in refused:
         async with who.http.get(path) as response:
             assert response.status == 403, path
             html = await response.text()
@@ -58,6 +64,9 @@ async def test_a_guest_is_sent_to_their_case_room_and_offered_no_other_page(
     assert re.findall(r'<nav class="mainnav"[^>]*>\s*</nav>', html)
     assert 'href="/audit"' not in html
     assert 'href="/stats"' not in html
+    assert 'href="/account/password"' not in html
+    async with guest.http.get("/account/password", headers=guest.bearer) as response:
+        assert response.status == 403
 
 
 async def test_the_new_request_form_offers_the_councils(server: RunningServer) -> None:
@@ -84,6 +93,8 @@ async def test_pages_pass_the_idle_timeout_and_hold_no_inline_script_or_style(
     people = {n: await server.sign_in(n) for n in ("bs.namcan", "gs.chutoa", "kiemtra")}
     visits = [("bs.namcan", "/"), ("bs.namcan", "/cases/new"), ("gs.chutoa", "/cases/1")]
     visits += [("gs.chutoa", "/"), ("kiemtra", "/"), ("kiemtra", "/audit"), ("kiemtra", "/stats")]
+    visits += [("kiemtra", f"/admin/{part}") for part in ("users", "councils", "facilities")]
+    visits += [("bs.namcan", "/account/password")]
     for name, path in visits:
         async with people[name].http.get(path) as response:
             html = await response.text()

@@ -36,7 +36,7 @@ async def test_every_acknowledged_note_survives_kill_9_exactly_once(
 ) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'telemed.db'}"
     await telemed_command("db", "upgrade", "--database-url", database_url)
-    await telemed_command("demo", "--database-url", database_url)
+    await telemed_command("demo", "--accounts-only", "--database-url", database_url)
     server = ServerProcess(database_url, tmp_path / "data", {"TELEMED_SOCKET_BURST": "1000"})
     await server.start()
     try:

@@ -53,7 +53,7 @@ async def test_attachments_announced_in_a_binary_packet_close_the_connection_bef
 ) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'telemed.db'}"
     await telemed_command("db", "upgrade", "--database-url", database_url)
-    await telemed_command("demo", "--database-url", database_url)
+    await telemed_command("demo", "--accounts-only", "--database-url", database_url)
     server = ServerProcess(database_url, tmp_path / "data")
     await server.start()
     try:

@@ -47,7 +47,7 @@ async def transition(who: SignedIn, case_id: int, action: str, **fields: Any) ->
 async def close_case(doctor: SignedIn, chair: SignedIn, case_id: int) -> dict[str, Any]:
     """Take a one-question case from requested to closed: triage, session, signed decision."""
     await transition(chair, case_id, "accept")
-    await transition(chair, case_id, "schedule", scheduled_at="2026-01-02T09:00:00+07:00")
+    await transition(chair, case_id, "schedule", scheduled_at="2036-01-02T09:00:00+07:00")
     await transition(chair, case_id, "start_session")
     draft = {
         "version": 0,

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from telemed.accounts.demo import seed_demo_network
+from telemed.accounts.organisations import OrganisationService
 from telemed.accounts.passwords import PasswordHasher
 from telemed.accounts.service import AccountService
 from telemed.audit.log import AuditLog
@@ -33,7 +34,8 @@ async def migrate_and_seed(url: str, *, seed: bool = True) -> None:
             sessionmaker, clock = create_sessionmaker(engine), ManualClock()
             work = AuditedWork(sessionmaker, AuditLog(clock))
             accounts = AccountService(sessionmaker, clock, PasswordHasher(), work)
-            await seed_demo_network(accounts, local_operator("demo"))
+            organisations = OrganisationService(sessionmaker, work)
+            await seed_demo_network(accounts, organisations, local_operator("demo"))
     finally:
         await engine.dispose()
 

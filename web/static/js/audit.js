@@ -2,7 +2,7 @@
 // carry the same filters.
 import { api } from "./api.js";
 import { clear, element } from "./dom.js";
-import { errorText, formatTime, localToIso, t } from "./i18n.js";
+import { errorText, formatTime, labelOr, localToIso, t } from "./i18n.js";
 
 const form = document.getElementById("audit-filters");
 const rows = document.getElementById("audit-rows");
@@ -28,14 +28,14 @@ function filters() {
 function row(entry) {
   const tr = element("tr", { attrs: { "data-testid": "audit-row", "data-action": entry.action, "data-outcome": entry.outcome } });
   const who = entry.actor.username
-    ? `${entry.actor.username}${entry.actor.role ? ` (${t(`role.${entry.actor.role}`)})` : ""}`
+    ? `${entry.actor.username}${entry.actor.role ? ` (${labelOr(`role.${entry.actor.role}`, entry.actor.role)})` : ""}`
     : "—";
   tr.append(
     element("td", { text: entry.seq }),
     element("td", { text: formatTime(entry.at) }),
     element("td", { text: who }),
     element("td", { text: entry.address ?? "—" }),
-    element("td", { text: entry.action, className: "code" }),
+    element("td", { text: labelOr(`action.${entry.action}`, entry.action), attrs: { title: entry.action } }),
     element("td", { text: entry.case_id ?? "—" }),
     element("td", { text: entry.object_id ?? "—" }),
     element("td", { text: t(`outcome.${entry.outcome}`), className: `outcome-${entry.outcome}` }),
@@ -89,6 +89,11 @@ document.getElementById("verify").addEventListener("click", async () => {
     box.textContent = errorText(error);
   }
 });
+
+// The action filter suggests every action by its code, with what it means beside it.
+for (const option of document.querySelectorAll("#known-actions option")) {
+  option.label = labelOr(`action.${option.value}`, option.value);
+}
 
 const params = new URLSearchParams(window.location.search);
 for (const name of ["actor", "case_id", "action", "outcome"]) {

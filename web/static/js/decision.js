@@ -3,6 +3,7 @@
 // question, optimistic versions: a 409 reloads the draft), signing and amending.
 import { api } from "./api.js";
 import { AMENDING_STATUSES, DRAFTING_STATUSES, isCouncil, isTriage, openDraft, signedDecisions } from "./board.js";
+import { confirmAction } from "./confirm.js";
 import { clear, element } from "./dom.js";
 import { errorText, formatTime, t } from "./i18n.js";
 
@@ -45,8 +46,21 @@ export class DecisionPanel {
   }
 
   showError(error) {
-    this.errorBox.textContent = errorText(error);
+    this.errorBox.textContent = this.unanswered(error) ?? errorText(error);
     this.errorBox.hidden = false;
+  }
+
+  // A signature refused for a missing answer names the questions (and the treatment
+  // direction) still to fill in, rather than "some fields are invalid".
+  unanswered(error) {
+    const missing = [];
+    for (const problem of error?.data?.fields || []) {
+      const number = /^answers\.(\d+)$/.exec(problem.field)?.[1];
+      const question = this.board?.core.questions.find((q) => String(q.number) === number);
+      if (question) missing.push(t("decision.unanswered", { n: question.number, text: question.text }));
+      else if (problem.field === "treatment_direction") missing.push(t("decision.no_treatment"));
+    }
+    return missing.length ? missing.join(" ") : null;
   }
 
   render(board, role, userId) {
@@ -231,6 +245,8 @@ export class DecisionPanel {
     }
     const draft = openDraft(this.board);
     if (!draft) return;
+    const sure = await confirmAction(t("confirm.sign", { version: draft.version }), t("confirm.sign_yes"));
+    if (!sure) return;
     try {
       await api(this.path("sign"), { method: "POST", body: { version: draft.version } });
       this.amending = false;

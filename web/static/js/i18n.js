@@ -16,10 +16,43 @@ export function t(key, params = {}) {
   );
 }
 
+// The catalog's text for ``key``, or ``fallback`` when it has none (a code the page may
+// meet before its catalog knows it, such as a new audit action).
+export function labelOr(key, fallback) {
+  const text = t(key);
+  return text === key ? fallback : text;
+}
+
 export function errorText(error) {
   const key = `error.${error?.code || "error"}`;
   const text = t(key);
   return text === key ? t("error.generic") : text;
+}
+
+// A refusal as the user reads it: each field problem the server names with a code that has
+// a text here (e.g. problem.password_common), else the error's general text.
+export function problemText(error) {
+  const known = (error?.data?.fields || [])
+    .map((problem) => {
+      if (!problem.code) return null;
+      const key = `problem.${problem.code}`;
+      const text = t(key, problem);
+      return text === key ? null : text;
+    })
+    .filter(Boolean);
+  return known.length ? known.join(" ") : errorText(error);
+}
+
+const numberFormat = new Intl.NumberFormat(locale);
+const percentFormat = new Intl.NumberFormat(locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
+
+export function formatNumber(value) {
+  return value === null || value === undefined ? "—" : numberFormat.format(value);
+}
+
+// A share (0..1) as the language writes it: "66,7 %" in Vietnamese, "66.7%" in English.
+export function formatPercent(share) {
+  return share === null || share === undefined ? "—" : percentFormat.format(share);
 }
 
 const timeFormat = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" });

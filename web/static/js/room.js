@@ -4,9 +4,10 @@
 import { api, noteActivity } from "./api.js";
 import { ACTIONS, OPEN_STATUSES, applyEvent, emptyBoard, isCouncil, isTriage, roleIn } from "./board.js";
 import { CallPanel } from "./call.js";
+import { confirmAction } from "./confirm.js";
 import { DecisionPanel } from "./decision.js";
 import { clear, element } from "./dom.js";
-import { errorText, formatTime, localToIso, t } from "./i18n.js";
+import { errorText, formatTime, localToIso, problemText, t } from "./i18n.js";
 import { liveSocket } from "./socket.js";
 import { uploadFiles } from "./upload.js";
 
@@ -72,8 +73,16 @@ function renderQuestions() {
   }
 }
 
+// A session is scheduled from now on: the browser refuses an earlier time before sending.
+function localNow() {
+  const now = new Date();
+  now.setMinutes(now.getMinutes() - now.getTimezoneOffset());
+  return now.toISOString().slice(0, 16);
+}
+
 function renderActions() {
   const status = board.core.status;
+  $("schedule-at").min = localNow();
   let any = false;
   for (const form of document.querySelectorAll("form.action")) {
     const rule = ACTIONS[form.dataset.action];
@@ -143,6 +152,8 @@ function eventText(event) {
       return t("event.decision.signed", { who, id: d.decision.id });
     case "recording.consent":
       return t(d.consent ? "event.recording.consent" : "event.recording.consent_withdrawn", { who });
+    case "guest.invited":
+      return t("event.guest.invited", { who, guest: d.guest?.name ?? "—" });
     case "decision.opinion":
       return t(`event.decision.${d.opinion.stance}`, { who, reason: d.opinion.reason });
     default:
@@ -182,8 +193,20 @@ function renderAll() {
 
 // --- events ----------------------------------------------------------------------------
 
+// The timeline keeps its newest entry in view while the reader is at its end; a reader who
+// scrolled up to read older notes is left where they are.
+function atEnd(list) {
+  return list.scrollHeight - list.scrollTop - list.clientHeight < 48;
+}
+
+function showNewest(list) {
+  list.scrollTop = list.scrollHeight;
+}
+
 function apply(events, { batch = false } = {}) {
   let changed = false;
+  const timeline = $("timeline");
+  const follow = batch || atEnd(timeline);
   for (const event of [...events].sort((a, b) => a.seq - b.seq)) {
     if (event.seq <= board.lastSeq) continue; // already applied (a replay overlapping live)
     if (event.seq !== board.lastSeq + 1) {
@@ -199,6 +222,7 @@ function apply(events, { batch = false } = {}) {
     role = roleIn(board.core, user);
     renderAll();
   }
+  if (changed && follow) showNewest(timeline);
   return changed && !batch;
 }
 
@@ -303,6 +327,9 @@ $("note-form").addEventListener("submit", (event) => {
 
 // --- actions, uploads, viewer ----------------------------------------------------------
 
+// Actions that cannot be taken back are confirmed first.
+const CONFIRM = { cancel: true, decline: true };
+
 for (const form of document.querySelectorAll("form.action")) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -312,13 +339,17 @@ for (const form of document.querySelectorAll("form.action")) {
     for (const field of form.querySelectorAll("textarea, input")) {
       body[field.name] = field.type === "datetime-local" ? localToIso(field.value) : field.value.trim();
     }
+    if (CONFIRM[body.action]) {
+      const sure = await confirmAction(t(`confirm.${body.action}`, { id: caseId }), t(`confirm.${body.action}_yes`));
+      if (!sure) return;
+    }
     const button = form.querySelector("button");
     button.disabled = true;
     try {
       await api(`/api/v1/cases/${caseId}/transitions`, { method: "POST", body });
       form.reset();
     } catch (error) {
-      $("action-error").textContent = errorText(error);
+      $("action-error").textContent = problemText(error);
       $("action-error").hidden = false;
       if (error.status === 409) join();
     } finally {

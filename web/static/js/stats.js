@@ -2,14 +2,14 @@
 import { api } from "./api.js";
 import { barChart, shareBar } from "./charts.js";
 import { element } from "./dom.js";
-import { errorText, formatDuration, lang, t } from "./i18n.js";
+import { errorText, formatDuration, formatNumber, formatPercent, locale, t } from "./i18n.js";
 
 const form = document.getElementById("stats-filters");
 const errorBox = document.getElementById("stats-error");
 
 function monthLabel(month) {
   const [year, number] = month.split("-").map(Number);
-  return new Intl.DateTimeFormat(lang === "vi" ? "vi-VN" : "en-GB", { month: "short", year: "numeric" }).format(
+  return new Intl.DateTimeFormat(locale, { month: "short", year: "numeric" }).format(
     new Date(year, number - 1, 1),
   );
 }
@@ -34,12 +34,12 @@ async function load() {
     errorBox.hidden = false;
     return;
   }
-  document.getElementById("stats-total").textContent = t("stats.total", { n: stats.requests });
+  document.getElementById("stats-total").textContent = t("stats.total", { n: formatNumber(stats.requests) });
   barChart(
     document.getElementById("chart-facility"),
     stats.per_facility.map((row) => ({
       label: row.facility.name,
-      values: [{ value: row.requests, text: row.requests }],
+      values: [{ value: row.requests, text: formatNumber(row.requests) }],
     })),
     { title: t("stats.per_facility") },
   );
@@ -47,14 +47,14 @@ async function load() {
     document.getElementById("chart-month"),
     stats.per_month.map((row) => ({
       label: monthLabel(row.month),
-      values: [{ value: row.requests, text: row.requests }],
+      values: [{ value: row.requests, text: formatNumber(row.requests) }],
     })),
     { title: t("stats.per_month"), labelWidth: 140 },
   );
   barChart(
     document.getElementById("chart-decision"),
     stats.time_to_decision.map((row) => ({
-      label: `${t(`urgency.${row.urgency}`)} (${t("stats.decided", { n: row.decided })})`,
+      label: `${t(`urgency.${row.urgency}`)} (${t("stats.decided", { n: formatNumber(row.decided) })})`,
       values: [
         { value: (row.median_seconds ?? 0) / 3600, text: `${t("stats.median")} ${formatDuration(row.median_seconds)}`, className: "median" },
         { value: (row.p90_seconds ?? 0) / 3600, text: `${t("stats.p90")} ${formatDuration(row.p90_seconds)}`, className: "p90" },
@@ -66,13 +66,16 @@ async function load() {
   const share = transfer.share_without_transfer;
   shareBar(document.getElementById("chart-transfer"), share, {
     title: t("stats.without_transfer"),
-    text: share === null ? "—" : `${Math.round(share * 100)} %`,
+    text: formatPercent(share),
   });
   const caption = document.getElementById("chart-transfer");
   caption.append(
     element("p", {
       className: "hint",
-      text: t("stats.without_transfer_detail", { kept: transfer.without_transfer, decided: transfer.decided }),
+      text: t("stats.without_transfer_detail", {
+        kept: formatNumber(transfer.without_transfer),
+        decided: formatNumber(transfer.decided),
+      }),
       attrs: { "data-testid": "transfer-detail" },
     }),
   );
