@@ -175,6 +175,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
         )
         app[appkeys.CALLS] = calls
         app[appkeys.METRICS].open_calls.set_function(calls.service.open_calls)
+        app[appkeys.METRICS].forwarded_streams.set_function(calls.sfu.forwarded_streams)
         rooms = RoomService(
             work=app[appkeys.AUDITED_WORK],
             sessionmaker=app[appkeys.SESSIONMAKER],

@@ -62,6 +62,11 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.forwarded_streams = Gauge(
+            "telemed_sfu_forwarded_streams",
+            "Streams the SFU forwards for this process's calls (one per subscribed feed).",
+            registry=self.registry,
+        )
         self.batch_units = Histogram(
             "telemed_commit_batch_units",
             "Units of work (case changes, audit rows) stored by one commit (group commit).",

@@ -91,6 +91,14 @@ class SfuBridge:
     def configured(self) -> bool:
         return bool(self._pool)
 
+    def forwarded_streams(self) -> int:
+        """Feeds the SFU forwards now: each subscribed feed of each participant."""
+        return sum(
+            len(seat.subscription.feeds)
+            for room in self._rooms.values()
+            for seat in room.seats.values()
+        )
+
     def rooms(self) -> int:
         return len(self._rooms)
 
