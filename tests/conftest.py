@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -14,6 +14,9 @@ from telemed.settings import Settings
 from tests.support.databases import PostgresTemplate, SqliteTemplate
 from tests.support.server import RunningServer, running
 from tests.support.services import require_postgres
+
+if TYPE_CHECKING:  # aiortc is loaded only by the tests that make callers
+    from tests.signaling.callers import Caller
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -110,3 +113,12 @@ async def empty_database_url(
         yield url
     finally:
         await template.drop(url)
+
+
+@pytest.fixture
+async def callers() -> AsyncIterator[list[Caller]]:
+    """Call participants (aiortc peers) a test made, closed after it."""
+    made: list[Caller] = []
+    yield made
+    for person in made:
+        await person.close()

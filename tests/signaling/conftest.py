@@ -1,26 +1,18 @@
-"""Fixtures of the signaling tests: the call participants a test made, closed after it;
-and, for the SFU tests, one Janus in a network namespace for the whole run."""
+"""Fixtures of the signaling tests: one Janus in a network namespace for the whole run.
+(The call participants a test makes, ``callers``, are in tests/conftest.py: the guest
+tests use them too.)"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from tests.signaling.callers import Caller
 from tests.support.janus import RunningJanus, janus_in_namespace
 from tests.support.netns import NetnsLab
 
 # Janus's media ports inside its namespace: a few per peer connection.
 RTP_PORTS = (20000, 20999)
-
-
-@pytest.fixture
-async def callers() -> AsyncIterator[list[Caller]]:
-    made: list[Caller] = []
-    yield made
-    for person in made:
-        await person.close()
 
 
 @pytest.fixture(scope="session")
