@@ -89,7 +89,7 @@ async def case_in_session(url: str) -> int:
         path = f"/api/v1/cases/{case_id}/transitions"
         for body in (
             {"action": "accept"},
-            {"action": "schedule", "scheduled_at": "2026-01-02T09:00:00+07:00"},
+            {"action": "schedule", "scheduled_at": "2036-01-02T09:00:00+07:00"},
             {"action": "start_session"},
         ):
             async with http.post(path, json=body, headers=chair) as response:

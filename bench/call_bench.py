@@ -103,7 +103,7 @@ async def in_session_cases(server: Server, count: int) -> list[int]:
     chair = {"Authorization": f"Bearer {server.tokens[CHAIR]}"}
     steps: list[Json] = [
         {"action": "accept"},
-        {"action": "schedule", "scheduled_at": "2026-01-02T09:00:00+07:00"},
+        {"action": "schedule", "scheduled_at": "2036-01-02T09:00:00+07:00"},
         {"action": "start_session"},
     ]
     case_ids = []

@@ -231,7 +231,7 @@ async def test_a_consultation_runs_through_nginx_tls_two_processes_redis_and_cot
         base = f"/api/v1/cases/{case_id}"
         transitions = [
             {"action": "accept"},
-            {"action": "schedule", "scheduled_at": "2026-01-02T09:00:00+07:00"},
+            {"action": "schedule", "scheduled_at": "2036-01-02T09:00:00+07:00"},
             {"action": "start_session"},
         ]
         for body in transitions:

@@ -294,7 +294,7 @@ async def in_session_cases(topology: Topology, count: int) -> tuple[dict[str, Si
         base = f"/api/v1/cases/{created['id']}/transitions"
         for body in (
             {"action": "accept"},
-            {"action": "schedule", "scheduled_at": "2026-01-02T09:00:00+07:00"},
+            {"action": "schedule", "scheduled_at": "2036-01-02T09:00:00+07:00"},
             {"action": "start_session"},
         ):
             await browser_api(chair, "POST", base, body)
