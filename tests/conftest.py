@@ -1,5 +1,10 @@
 """Fixtures: a fresh database per test on SQLite and PostgreSQL, a controllable clock,
-and a real server on an ephemeral port."""
+and a real server on an ephemeral port.
+
+Everything a test makes is its own, so that pytest-xdist workers can run tests side by
+side (scripts/test): databases and Redis prefixes have unique names, files live under the
+test's ``tmp_path``, servers listen on ephemeral ports.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,37 @@ import pytest
 
 from telemed.clock import ManualClock
 from telemed.settings import Settings
-from tests.support.databases import PostgresTemplate, SqliteTemplate
+from tests.support.databases import PostgresTemplate, SqliteTemplate, unique_name
 from tests.support.server import RunningServer, running
 from tests.support.services import require_postgres
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+EXCLUSIVE = ("include", "skip", "only")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--exclusive",
+        choices=EXCLUSIVE,
+        default="include",
+        help="tests marked exclusive (they need the CPU to themselves): run them with the "
+        "others (include, the default), leave them out (skip) or run only them (only); "
+        "scripts/test runs the others in parallel, then these alone",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    mode = config.getoption("--exclusive")
+    if mode == "include":
+        return
+    kept: list[pytest.Item] = []
+    left_out: list[pytest.Item] = []
+    for item in items:
+        exclusive = item.get_closest_marker("exclusive") is not None
+        (kept if exclusive == (mode == "only") else left_out).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +109,9 @@ def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
             "database_url": database_url,
             "login_slowdown_seconds": 0.5,
             "log_json": False,
+            # Redis pub/sub channels and keys are shared by every database number: a
+            # prefix of this test's own, whichever test or worker also uses Redis.
+            "redis_prefix": unique_name("test"),
         }
         values.update(overrides)
         return Settings(**values)
