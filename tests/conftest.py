@@ -22,6 +22,9 @@ from tests.support.services import require_postgres
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 EXCLUSIVE = ("include", "skip", "only")
+# Run alone too: the Janus tests' network namespace adds and removes a veth pair, and a
+# Chromium running meanwhile aborts its requests (net::ERR_NETWORK_CHANGED).
+EXCLUSIVE_MARKS = ("exclusive", "janus")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,7 +45,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     kept: list[pytest.Item] = []
     left_out: list[pytest.Item] = []
     for item in items:
-        exclusive = item.get_closest_marker("exclusive") is not None
+        exclusive = any(item.get_closest_marker(mark) for mark in EXCLUSIVE_MARKS)
         (kept if exclusive == (mode == "only") else left_out).append(item)
     if left_out:
         config.hook.pytest_deselected(items=left_out)
