@@ -1,5 +1,10 @@
 """Fixtures: a fresh database per test on SQLite and PostgreSQL, a controllable clock,
-and a real server on an ephemeral port."""
+and a real server on an ephemeral port.
+
+Everything a test makes is its own, so that pytest-xdist workers can run tests side by
+side (scripts/test): databases and Redis prefixes have unique names, files live under the
+test's ``tmp_path``, servers listen on ephemeral ports.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import pytest
 
 from telemed.clock import ManualClock
 from telemed.settings import Settings
-from tests.support.databases import PostgresTemplate, SqliteTemplate
+from tests.support.databases import PostgresTemplate, SqliteTemplate, unique_name
 from tests.support.server import RunningServer, running
 from tests.support.services import require_postgres
 
@@ -19,6 +24,35 @@ if TYPE_CHECKING:  # aiortc is loaded only by the tests that make callers
     from tests.signaling.callers import Caller
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+EXCLUSIVE = ("include", "skip", "only")
+# Run alone too: the Janus tests' network namespace adds and removes a veth pair, and a
+# Chromium running meanwhile aborts its requests (net::ERR_NETWORK_CHANGED).
+EXCLUSIVE_MARKS = ("exclusive", "janus")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--exclusive",
+        choices=EXCLUSIVE,
+        default="include",
+        help="tests marked exclusive (they need the CPU to themselves): run them with the "
+        "others (include, the default), leave them out (skip) or run only them (only); "
+        "scripts/test runs the others in parallel, then these alone",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    mode = config.getoption("--exclusive")
+    if mode == "include":
+        return
+    kept: list[pytest.Item] = []
+    left_out: list[pytest.Item] = []
+    for item in items:
+        exclusive = any(item.get_closest_marker(mark) for mark in EXCLUSIVE_MARKS)
+        (kept if exclusive == (mode == "only") else left_out).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +115,9 @@ def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
             "database_url": database_url,
             "login_slowdown_seconds": 0.5,
             "log_json": False,
+            # Redis pub/sub channels and keys are shared by every database number: a
+            # prefix of this test's own, whichever test or worker also uses Redis.
+            "redis_prefix": unique_name("test"),
         }
         values.update(overrides)
         return Settings(**values)

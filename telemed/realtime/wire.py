@@ -19,13 +19,15 @@ data or after ``MAX_BAD_FRAMES`` malformed ones.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import json
 import logging
 import math
 import sys
 from collections import Counter
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 import socketio
@@ -39,6 +41,9 @@ log = logging.getLogger(__name__)
 
 # A client that sends this many malformed packets on one connection is closed.
 MAX_BAD_FRAMES = 10
+# At shutdown, how long client events still being handled get to finish before they are
+# cancelled (either way before the database engine is disposed of).
+HANDLER_GRACE_SECONDS = 5.0
 # Engine.IO packet types a client sends: close, ping, pong, message, upgrade, noop.
 _CLIENT_ENGINE_TYPES = frozenset("123456")
 # The Socket.IO packet types a client may send, and the binary ones (as their digit).
@@ -196,16 +201,44 @@ class WireServer(socketio.AsyncServer):  # type: ignore[misc]
         guarded = functools.partial(GuardedWebSocket, refused=self._refused)
         self.eio._async = {**self.eio._async, "websocket": guarded}
         self._bad_frames: Counter[str] = Counter()
+        # The tasks handling a client's message or event right now (python-socketio runs
+        # each in a task of its own and does not wait for them when it shuts down).
+        self._handling: set[asyncio.Task[Any]] = set()
+
+    @contextlib.contextmanager
+    def _handled(self) -> Iterator[None]:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handling.add(task)
+        try:
+            yield
+        finally:
+            self._handling.discard(task)
+
+    async def shutdown(self) -> None:
+        """Stop, and let the messages being handled end first: a handler still holding a
+        database connection when the engine is disposed of would return it to a pool
+        nobody closes any more (the connection is then collected unclosed)."""
+        await super().shutdown()
+        await asyncio.sleep(0)  # a task handed a message just now starts handling it
+        running = self._handling - {asyncio.current_task()}
+        if not running:
+            return
+        _, late = await asyncio.wait(running, timeout=HANDLER_GRACE_SECONDS)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     def _refused(self, reason: str) -> None:
         log.warning("refused a Socket.IO frame: %s", reason)
         self._count_refusal(reason)
 
     async def _handle_eio_message(self, eio_sid: str, data: str | bytes) -> None:
-        try:
-            await super()._handle_eio_message(eio_sid, data)
-        except RefusedFrame as refusal:
-            await self._refuse(eio_sid, refusal)
+        with self._handled():
+            try:
+                await super()._handle_eio_message(eio_sid, data)
+            except RefusedFrame as refusal:
+                await self._refuse(eio_sid, refusal)
 
     async def _handle_event_internal(
         self,
@@ -221,7 +254,8 @@ class WireServer(socketio.AsyncServer):  # type: ignore[misc]
         # a client is no event of this server (the namespace answers unknown_event).
         if data[0] in self.reserved_events:
             data = [f"client:{data[0]}", *data[1:]]
-        await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+        with self._handled():
+            await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: str) -> None:
         self._bad_frames.pop(eio_sid, None)

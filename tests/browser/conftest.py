@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, async_playwright, expect
 
 from telemed.settings import Settings
 from tests.support.services import CHROMIUM, require_binary
@@ -24,6 +24,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+# How long an expectation waits for the page to get there: a bound, not a speed check. With
+# the suite's workers sharing two cores (scripts/test), a sign-in that answers in a
+# fraction of a second alone can take several; Playwright's default of 5 s is too tight.
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture

@@ -17,6 +17,9 @@ from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamT
 
 RATE = 48_000
 FRAME_SAMPLES = 960  # 20 ms
+# What Opus framing may add to or take from a file's length (one 20 ms frame, and its
+# encoder delay): the file's duration is the recorder's timeline rounded to whole frames.
+CODEC_SLACK = 0.03
 
 
 class ToneTrack(AudioStreamTrack):

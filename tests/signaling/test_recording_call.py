@@ -17,15 +17,17 @@ import pytest
 
 from telemed import appkeys
 from telemed.shapes import Json
+from telemed.signaling.media.recorder import MAX_DRIFT
 from tests.cases.workflow import DRAFT, call
 from tests.signaling.callers import Caller, in_call, in_session_case
-from tests.signaling.media import RATE, decoded_audio, tone_power
+from tests.signaling.media import CODEC_SLACK, RATE, decoded_audio, tone_power
 from tests.support.server import RunningServer, SignedIn
 
-pytestmark = pytest.mark.slow
+# Real-time media in this process: starved of CPU, frames arrive too late to record.
+pytestmark = [pytest.mark.slow, pytest.mark.exclusive]
 
 DOCTOR_TONE, CHAIR_TONE, ABSENT_TONE = 440, 660, 1000
-RECORD_SECONDS = 4.0
+RECORD_SECONDS = 3.0
 
 
 @pytest.fixture
@@ -126,10 +128,12 @@ async def test_a_consented_recording_is_attached_playable_and_private_to_the_cas
 
     began = time.monotonic()
     started = await start_recording(chair, doctor, chair)
+    running = time.monotonic()  # rec:start was acknowledged: the recorder has started
     assert sorted(started["recorded"]) == sorted([doctor.peer_id, chair.peer_id])
     assert len(registry) == 2  # the recorder's two receive-only connections
-    await asyncio.sleep(RECORD_SECONDS - (time.monotonic() - began))
-    recorded = time.monotonic() - began
+    # Counted from both connections up, however long connecting took under load.
+    await asyncio.sleep(RECORD_SECONDS)
+    recorded = time.monotonic() - running
     stopped = await chair.who.request("rec:stop", {"case_id": case_id})
     around = time.monotonic() - began
 
@@ -163,10 +167,9 @@ async def test_a_consented_recording_is_attached_playable_and_private_to_the_cas
         video_frames = sum(1 for _ in container.decode(video=0))
     assert audio_frames > 0
     assert video_frames > 0
-    # From sending rec:start to sending rec:stop, within 10%; never longer than the time
-    # measured around both acks.
-    assert abs(duration - recorded) <= 0.1 * recorded, (duration, recorded, around)
-    assert duration < around
+    # The recorded time: at least from the start's ack to sending rec:stop, at most from
+    # sending rec:start to the stop's ack (video may be placed up to MAX_DRIFT ahead).
+    assert recorded - CODEC_SLACK <= duration <= around + MAX_DRIFT, (recorded, around)
     # Both voices are in the mix near the end, and nothing else.
     pcm, _ = decoded_audio(path)
     window = len(pcm) // 2 - RATE - RATE // 4

@@ -1,12 +1,15 @@
 """Fresh databases for tests: SQLite files and PostgreSQL databases cloned from a template.
 
-The template is migrated and seeded with the demo network once per test run, so each
-test starts from the same known state in about a tenth of a second.
+The template is migrated and seeded with the demo network once per test process (each
+pytest-xdist worker has its own), so each test starts from the same known state in about a
+tenth of a second. PostgreSQL database names carry the worker's name and a random part:
+workers never share one, and a database left behind by a killed run says whose it was.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import shutil
 from pathlib import Path
@@ -40,6 +43,16 @@ async def migrate_and_seed(url: str, *, seed: bool = True) -> None:
         await engine.dispose()
 
 
+def worker_name() -> str:
+    """This test process's pytest-xdist worker (``gw0``, ``gw1``...), or ``main`` alone."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def unique_name(kind: str) -> str:
+    """A name no other worker or test uses: a database, a Redis prefix."""
+    return f"{kind}_{worker_name()}_{secrets.token_hex(6)}"
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
@@ -58,7 +71,7 @@ class SqliteTemplate:
 class PostgresTemplate:
     def __init__(self, admin_url: str) -> None:
         self.admin_url = admin_url
-        self.name = f"telemed_tmpl_{secrets.token_hex(4)}"
+        self.name = unique_name("telemed_tmpl")
         self._created = False
 
     async def ensure_created(self) -> None:
@@ -84,12 +97,12 @@ class PostgresTemplate:
 
     async def clone(self) -> str:
         await self.ensure_created()
-        name = f"telemed_t_{secrets.token_hex(6)}"
+        name = unique_name("telemed_t")
         await self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.name}" STRATEGY FILE_COPY')
         return self.url_for(name)
 
     async def create_empty(self) -> str:
-        name = f"telemed_t_{secrets.token_hex(6)}"
+        name = unique_name("telemed_t")
         await self._admin(f'CREATE DATABASE "{name}"')
         return self.url_for(name)
 
