@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from telemed import appkeys
-from telemed.accounts.principal import Actor
+from telemed.audit.service import local_operator
 from telemed.shapes import Json
 from tests.cases.workflow import DRAFT, call, create_case, to_scheduled, to_session
 from tests.realtime.live import Participant, participant
@@ -197,7 +197,7 @@ async def test_a_participant_removed_from_the_council_loses_the_call(
     case_id, _chair = await in_session_case(server)
     chair, member = await in_call(server, callers, case_id, ("gs.chutoa", 660), ("gs.timmach", 880))
 
-    admin = Actor(None, "127.0.0.1", "test")  # the CLI's actor: no session
+    admin = local_operator("test")  # the CLI's actor: no session, on the server
     accounts = server.app[appkeys.ACCOUNT_SERVICE]
     await accounts.remove_membership(admin, "gs.timmach", "HDCM-MIENNAM")
     await member.who.until(lambda: bool(member.who.removed))

@@ -21,7 +21,7 @@ import av
 import pytest
 
 from telemed import appkeys
-from telemed.accounts.principal import Actor
+from telemed.audit.service import local_operator
 from telemed.clock import ManualClock
 from telemed.shapes import Json
 from telemed.signaling.janus.client import Janus
@@ -225,7 +225,7 @@ async def test_a_participant_removed_signed_out_or_dropped_loses_its_handles_at_
         return [n["peer_id"] for n in chair.got("call:peer_left")].count(who.peer_id) == 1
 
     # Removed from the council (noticed by the periodic check).
-    admin = Actor(None, "127.0.0.1", "test")
+    admin = local_operator("test")  # the CLI's actor
     await server.app[appkeys.ACCOUNT_SERVICE].remove_membership(admin, "gs.timmach", "HDCM-MIENNAM")
     await chair.who.until(partial(left, member))
     assert await publishers(janus_api, room) == sorted(
