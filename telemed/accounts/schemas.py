@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from telemed.accounts.models import CouncilRole, FacilityLevel, UserRole
+from telemed.schemas import Strict
 
 # Facility and council codes: short, stable, readable in the audit trail ("TTYT-NAMCAN").
 Code = Annotated[
@@ -24,10 +25,6 @@ Specialty = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1
 # Length and commonness are the password policy's (telemed/accounts/password_policy.py),
 # checked by the service so that the CLI gets the same answer; this only bounds the input.
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class FacilityInput(Strict):

@@ -76,7 +76,8 @@ async def find_user(accounts: AccountRepository, who: UserRef) -> User:
         else await accounts.user_by_username(who)
     )
     if user is None:
-        raise NotFound(f"No user {who!r}.")
+        # An id is not echoed: an id out of range must be answered like a missing one.
+        raise NotFound("No such user." if isinstance(who, int) else f"No user {who!r}.")
     return user
 
 
@@ -87,7 +88,7 @@ async def find_council(accounts: AccountRepository, which: CouncilRef) -> Counci
         else await accounts.council_by_code(which)
     )
     if council is None:
-        raise NotFound(f"No council {which!r}.")
+        raise NotFound("No such council." if isinstance(which, int) else f"No council {which!r}.")
     return council
 
 
