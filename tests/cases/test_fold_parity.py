@@ -70,6 +70,7 @@ CHAIR = {"id": 5, "username": "gs.chutoa", "full_name": "GS. Trần Chủ Tọa"
 SECRETARY = {"id": 6, "username": "ts.thuky", "full_name": "TS. Lê Thư Ký"}
 MEMBER = {"id": 7, "username": "gs.timmach", "full_name": "GS. Phạm Tim Mạch"}
 GUEST = {"id": -1, "username": "guest-1", "full_name": "PGS. Lê Văn Khách"}
+INVITED = {"id": -1, "name": "PGS. Lê Văn Khách", "specialty": "Tim mạch can thiệp"}
 PEOPLE = [DOCTOR, CHAIR, SECRETARY, MEMBER]
 
 
@@ -267,6 +268,7 @@ def named_logs() -> Iterator[tuple[str, list[Json]]]:
         .move("accept", CHAIR)
         .move("schedule", CHAIR, scheduled_at="2026-03-02T01:00:00+00:00")
         .call("call.join", MEMBER, peer_id="p-member")
+        .add("guest.invited", CHAIR, {"guest": INVITED, "expires_at": "2026-03-03T00:00:00+00:00"})
         .call("call.join", GUEST, peer_id="p-guest")
         .move("start_session", CHAIR)
         .call("recording.consent", GUEST, peer_id="p-guest", consent=True)
@@ -334,8 +336,10 @@ def _any_step(log: Log, rng: random.Random) -> None:
         log.sign(who)
     elif choice == 7:
         log.call(rng.choice(["call.join", "call.leave"]), rng.choice([*PEOPLE, GUEST]), peer_id="p")
-    else:
+    elif rng.random() < 0.5:
         log.call("recording.consent", rng.choice([who, GUEST]), peer_id="p", consent=True)
+    else:
+        log.add("guest.invited", who, {"guest": INVITED, "expires_at": log.at()})
 
 
 def random_logs(count: int, seed: int) -> list[list[Json]]:
