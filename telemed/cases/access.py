@@ -51,12 +51,19 @@ def require_clinical(principal: Principal, case: Case | None) -> Case:
     return case
 
 
-def require_board(principal: Principal, case: Case | None) -> Case:
-    """The case, if the principal may follow its board (room, call, attachments): its
-    participants, or a guest specialist invited to this one case, to whom every other
-    case is a stranger's."""
+def may_follow_board(principal: Principal, case: Case) -> bool:
+    """May follow the case's board (room, call, attachments): its participants, or a guest
+    specialist invited to this one case."""
     if principal.is_guest:
-        if case is None or case.id != principal.guest_case_id:
+        return case.id == principal.guest_case_id
+    return is_participant_side(principal, case)
+
+
+def require_board(principal: Principal, case: Case | None) -> Case:
+    """The case, if the principal may follow its board; to a guest every other case is a
+    stranger's."""
+    if principal.is_guest:
+        if case is None or not may_follow_board(principal, case):
             raise NotFound(CASE_NOT_FOUND)
         return case
     return require_clinical(principal, case)

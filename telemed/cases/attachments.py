@@ -26,7 +26,6 @@ from telemed.cases.board import attachment_json
 from telemed.cases.log import CaseLog
 from telemed.cases.models import Attachment
 from telemed.cases.repository import CaseRepository
-from telemed.cases.service import require_open
 from telemed.cases.sniff import (
     MAX_DESCRIPTION,
     PNG,
@@ -36,6 +35,7 @@ from telemed.cases.sniff import (
     megabytes,
     sniff,
 )
+from telemed.cases.workflow import require_open
 from telemed.clock import Clock
 from telemed.errors import DomainError, FieldProblem, NotFound, PayloadTooLarge, ValidationFailed
 from telemed.shapes import Json

@@ -19,13 +19,12 @@ from telemed.cases.models import (
 from telemed.cases.repository import CaseRepository
 from telemed.cases.schemas import DecisionDraft, OpinionInput, SignInput
 from telemed.cases.seals import decision_hash
+from telemed.cases.workflow import AMENDING_STATUSES, DRAFTING_STATUSES
 from telemed.clock import Clock
 from telemed.errors import Conflict, FieldProblem, ValidationFailed
 from telemed.shapes import Json
 
 S = CaseStatus
-DRAFTING_STATUSES = frozenset({S.ACCEPTED, S.SCHEDULED, S.IN_SESSION})
-AMENDING_STATUSES = frozenset({S.DECIDED, S.CLOSED})
 
 
 class DecisionService:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,65 +35,16 @@ from telemed.cases.schemas import (
     TransitionInput,
 )
 from telemed.cases.seals import note_hash
+from telemed.cases.workflow import TRANSITIONS, allowed_actions, require_open
 from telemed.clock import Clock
 from telemed.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 from telemed.shapes import Json, actor_json, iso
 
 S = CaseStatus
 
-
-@dataclass(frozen=True)
-class Transition:
-    sources: frozenset[CaseStatus]
-    target: CaseStatus
-    who: str  # "triage" (chair/secretary) or "requester"
-    event: str  # the event type it writes
-    needs: str | None = None  # the input field this action requires
-
-
-TRANSITIONS: dict[str, Transition] = {
-    "accept": Transition(frozenset({S.REQUESTED}), S.ACCEPTED, "triage", "case.accepted"),
-    "decline": Transition(
-        frozenset({S.REQUESTED, S.INFO_REQUESTED}), S.DECLINED, "triage", "case.declined", "reason"
-    ),
-    "request_info": Transition(
-        frozenset({S.REQUESTED}), S.INFO_REQUESTED, "triage", "case.info_requested", "message"
-    ),
-    "provide_info": Transition(
-        frozenset({S.INFO_REQUESTED}), S.REQUESTED, "requester", "case.info_provided", "message"
-    ),
-    "schedule": Transition(
-        frozenset({S.ACCEPTED, S.SCHEDULED}),
-        S.SCHEDULED,
-        "triage",
-        "case.scheduled",
-        "scheduled_at",
-    ),
-    "start_session": Transition(
-        frozenset({S.SCHEDULED}), S.IN_SESSION, "triage", "case.session_started"
-    ),
-    "close": Transition(frozenset({S.DECIDED}), S.CLOSED, "requester", "case.closed", "outcome"),
-    "cancel": Transition(
-        frozenset({S.REQUESTED, S.INFO_REQUESTED, S.ACCEPTED, S.SCHEDULED}),
-        S.CANCELLED,
-        "requester",
-        "case.cancelled",
-    ),
-}
-
 # A session time earlier than this before now is refused: a typo or a stale form, not a
 # plan (the slack covers a time picked to the minute, and clocks that differ a little).
 SCHEDULE_SLACK = timedelta(minutes=5)
-
-# Notes and attachments are taken while the case is open.
-OPEN_STATUSES = frozenset(
-    {S.REQUESTED, S.INFO_REQUESTED, S.ACCEPTED, S.SCHEDULED, S.IN_SESSION, S.DECIDED}
-)
-
-
-def require_open(case: Case) -> None:
-    if case.status not in OPEN_STATUSES:
-        raise Conflict(f"The case is {case.status.value}.", status=case.status.value)
 
 
 def _encode_cursor(case: Case) -> str:
@@ -198,7 +148,23 @@ class CaseService:
             case = access.require_visible(actor.user, await repo.get(case_id))
             if not access.is_participant_side(actor.user, case):
                 return await self._metadata(repo, case)
-            return await self._board(repo, case)
+            board = await self._board(repo, case)
+            decisions = await repo.decisions(case.id)
+            board["allowed_actions"] = allowed_actions(actor.user, case, decisions)
+            return board
+
+    async def actions(self, actor: Actor, case_id: int) -> Json:
+        """What the user may do on the case now (its board's followers, guests included)."""
+        async with self._work(actor, "case.actions", case_id=case_id) as unit:
+            repo = CaseRepository(unit.db)
+            case = access.require_board(actor.user, await repo.get(case_id))
+            allowed = allowed_actions(actor.user, case, await repo.decisions(case.id))
+            return {
+                "case_id": case.id,
+                "status": case.status.value,
+                "last_seq": case.last_seq,
+                "allowed_actions": allowed,
+            }
 
     async def events(self, actor: Actor, case_id: int, query: EventsQuery) -> Json:
         async with self._work(actor, "case.events", case_id=case_id) as unit:
@@ -357,9 +323,7 @@ async def board_from_tables(repo: CaseRepository, case: Case) -> Json:
 
 
 __all__ = [
-    "TRANSITIONS",
     "CaseService",
     "NotFound",
     "board_from_tables",
-    "require_open",
 ]

@@ -58,6 +58,18 @@ async def get_case(request: web.Request) -> web.Response:
 
 
 @describe(
+    "What you may do on the case now (allowed_actions), for its participants and invited "
+    "guests; the case page asks after every case.* or decision.* event.",
+    tag="cases",
+    errors=(403, 404),
+)
+async def case_actions(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    service = request.app[appkeys.CASE_SERVICE]
+    return web.json_response(await service.actions(actor, case_id(request)))
+
+
+@describe(
     "The case's events after seq `after`, in order.",
     tag="cases",
     query=EventsQuery,
@@ -143,6 +155,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/cases", list_cases)
     app.router.add_get(CASE, get_case)
     app.router.add_get(CASE + "/events", case_events)
+    app.router.add_get(CASE + "/actions", case_actions)
     app.router.add_post(CASE + "/notes", add_note)
     app.router.add_post(CASE + "/transitions", transition)
     app.router.add_put(CASE + "/decision/draft", draft_decision)

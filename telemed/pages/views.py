@@ -47,11 +47,6 @@ def render(
     values: dict[str, Any] = {
         "user": principal,
         "idle_timeout": settings.session_idle_timeout,
-        # The user's part in each council, for scripts that show what each role may do.
-        "seats": {
-            str(seat.council_id): seat.council_role.value
-            for seat in (principal.councils if principal else ())
-        },
         **(context or {}),
     }
     response = aiohttp_jinja2.render_template(template, request, values)

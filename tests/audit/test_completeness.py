@@ -254,6 +254,12 @@ HTTP: dict[tuple[str, str], Expect | NotAudited] = {
         http_call("bs.uminh", "GET", C),
         [("case.read", "denied", "bs.uminh")],
     ),
+    ("GET", "/api/v1/cases/{case_id}/actions"): Expect(
+        http_call("gs.timmach", "GET", C + "/actions"),
+        [("case.actions", "success", "gs.timmach")],
+        http_call("kiemtra", "GET", C + "/actions"),
+        [("case.actions", "denied", "kiemtra")],
+    ),
     ("GET", "/api/v1/cases/{case_id}/events"): Expect(
         http_call("gs.timmach", "GET", C + "/events"),
         [("case.events", "success", "gs.timmach")],

@@ -46,6 +46,8 @@ class Person:
 
 async def open_page(browser: Browser, server: RunningServer, username: str) -> Person:
     context = await browser.new_context(base_url=server.url, viewport=VIEWPORT)
+    # The test flag: the call panel then exposes its connections as window.telemedCall.
+    await context.add_init_script("window.telemedTest = true;")
     page = await context.new_page()
     person = Person(username, context, page)
     page.on("pageerror", lambda error: person.errors.append(f"pageerror: {error}"))

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import telemed
-from telemed.cases.service import TRANSITIONS
+from telemed.cases.workflow import TRANSITIONS
 
 ROOT = Path(telemed.__file__).parent
 DOCS = ROOT.parent / "docs"

@@ -67,7 +67,7 @@ export async function upload(path, file, onProgress = () => {}) {
       if (event.lengthComputable) onProgress(event.loaded / event.total);
     });
     xhr.addEventListener("load", () => {
-      let data = {};
+      let data;
       try {
         data = JSON.parse(xhr.responseText);
       } catch {

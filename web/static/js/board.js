@@ -1,16 +1,34 @@
-// The board as the case's events add up to it, folded in seq order exactly as the
-// server's telemed.cases.board.replay does. Events at or below the last seq are ignored.
+// The board as the case's events add up to it: the same fold as the server's
+// telemed.cases.board.replay, event for event (tests/cases/test_fold_parity.py feeds both the
+// same logs and compares boardJson with the replay). The caller skips events at or below
+// lastSeq. What the user may do is not derived here: the server says (allowed_actions).
 
 export function emptyBoard() {
-  return { core: null, notes: [], attachments: [], decisions: new Map(), lastSeq: 0 };
+  return {
+    core: null,
+    notes: [],
+    attachments: [],
+    decisions: new Map(), // id -> decision
+    participants: new Map(), // user id -> actor, in the order they first acted
+    updatedAt: null,
+    lastSeq: 0,
+  };
 }
 
 function clone(value) {
   return structuredClone(value);
 }
 
+function byTimeThenUser(a, b) {
+  if (a.at !== b.at) return a.at < b.at ? -1 : 1;
+  return a.user.id - b.user.id;
+}
+
 export function applyEvent(board, event) {
   const { type, data } = event;
+  if (event.actor && !board.participants.has(event.actor.id)) {
+    board.participants.set(event.actor.id, clone(event.actor));
+  }
   if (type === "case.created") {
     board.core = clone(data.case);
   } else if (type.startsWith("case.")) {
@@ -29,9 +47,30 @@ export function applyEvent(board, event) {
       const mine = data.opinion.user.id;
       target.opinions = target.opinions.filter((o) => o.user.id !== mine);
       target.opinions.push(clone(data.opinion));
+      target.opinions.sort(byTimeThenUser);
     }
   }
+  board.updatedAt = event.at;
   board.lastSeq = event.seq;
+}
+
+// The board in the server's JSON (GET /api/v1/cases/{id} less the user's allowed_actions).
+export function boardJson(board) {
+  const notes = board.notes.map((note) => ({ ...clone(note), superseded_by: null }));
+  const byId = new Map(notes.map((note) => [note.id, note]));
+  for (const note of notes) {
+    if (byId.has(note.supersedes)) byId.get(note.supersedes).superseded_by = note.id;
+  }
+  return {
+    ...clone(board.core ?? {}),
+    updated_at: board.updatedAt,
+    last_seq: board.lastSeq,
+    clinical: true,
+    notes,
+    attachments: clone(board.attachments),
+    decisions: [...board.decisions.keys()].sort((a, b) => a - b).map((id) => clone(board.decisions.get(id))),
+    participants: [...board.participants.values()].map(clone),
+  };
 }
 
 export function openDraft(board) {
@@ -41,46 +80,4 @@ export function openDraft(board) {
 
 export function signedDecisions(board) {
   return [...board.decisions.values()].filter((d) => d.status === "signed");
-}
-
-// Which actions a role may take in a status, mirroring the server's transition table so
-// that the page offers only what the server would accept (the server decides anyway).
-export const ACTIONS = {
-  accept: { who: "triage", from: ["requested"] },
-  request_info: { who: "triage", from: ["requested"] },
-  decline: { who: "triage", from: ["requested", "info_requested"] },
-  provide_info: { who: "requester", from: ["info_requested"] },
-  schedule: { who: "triage", from: ["accepted", "scheduled"] },
-  start_session: { who: "triage", from: ["scheduled"] },
-  close: { who: "requester", from: ["decided"] },
-  cancel: { who: "requester", from: ["requested", "info_requested", "accepted", "scheduled"] },
-};
-
-export const OPEN_STATUSES = new Set([
-  "requested",
-  "info_requested",
-  "accepted",
-  "scheduled",
-  "in_session",
-  "decided",
-]);
-export const DRAFTING_STATUSES = new Set(["accepted", "scheduled", "in_session"]);
-export const AMENDING_STATUSES = new Set(["decided", "closed"]);
-
-// The user's part in this case: "requester", "chair", "secretary", "member" or null.
-export function roleIn(core, user) {
-  // A guest specialist is invited to this one case (the server admits them nowhere else).
-  if (user.role === "guest") return "guest";
-  if (user.role === "district_doctor" && user.facilityId === core.requesting_facility.id) {
-    return "requester";
-  }
-  return user.seats[String(core.council.id)] ?? null;
-}
-
-export function isTriage(role) {
-  return role === "chair" || role === "secretary";
-}
-
-export function isCouncil(role) {
-  return role === "chair" || role === "secretary" || role === "member";
 }

@@ -3,19 +3,16 @@
 // their quality, and recording (consent, start and stop, the indicator, the connection to
 // the server's recorder). Browsers connect to each other directly (a mesh); the server
 // relays the signals over the page's one Socket.IO connection. See docs/realtime.md.
-import { isCouncil, isTriage } from "./board.js";
+// This module holds the call's state and talks to the server; call_view.js shows it.
 import { CallChannel } from "./call_channel.js";
-import { renderLobby } from "./call_lobby.js";
 import { LocalMedia } from "./call_media.js";
 import { PeerLink, RecorderLink } from "./call_peer.js";
 import { measure, summarize } from "./call_stats.js";
-import { Tiles } from "./call_tiles.js";
+import { CallView } from "./call_view.js";
 import { errorText, t } from "./i18n.js";
 
 const RECORDER = "recorder";
 const STATS_EVERY_MS = 3000;
-const CALL_STATUSES = new Set(["scheduled", "in_session"]);
-const $ = (id) => document.getElementById(id);
 
 export class CallPanel {
   constructor(caseId, socket) {
@@ -27,23 +24,24 @@ export class CallPanel {
     this.replaces = null; // the place in the call before a dropped connection
     this.iceServers = null;
     this.media = new LocalMedia();
-    this.tiles = new Tiles($("video-grid"));
     this.links = new Map(); // remote peer id -> PeerLink
     this.info = new Map(); // remote peer id -> {user, role, audio_only, consent}
     this.waiting = []; // the lobby, for the chair and secretary
     this.recorder = null;
     this.recording = false;
     this.consent = false;
-    this.status = null;
-    this.role = null;
+    this.allowed = new Set(); // the server's allowed_actions for this user
     this.timer = null;
-    window.telemedCall = this.exposed();
+    this.view = new CallView(this);
+    this.tiles = this.view.tiles;
+    // The browser tests read the live connections; a page not under test exposes nothing.
+    if (window.telemedTest) window.telemedCall = this.exposed();
     this.listen();
-    this.wire();
+    this.view.wire();
     this.render();
   }
 
-  // For tests and the curious: the live connections, read-only.
+  // The live connections, read-only.
   exposed() {
     const panel = this;
     return {
@@ -61,35 +59,10 @@ export class CallPanel {
 
   // --- what the room tells the panel -----------------------------------------------------
 
-  render(status = this.status, role = this.role) {
-    this.status = status;
-    this.role = role;
-    const joined = this.state === "lobby" || this.state === "in_call";
-    const callable =
-      CALL_STATUSES.has(status) && (role === "requester" || role === "guest" || isCouncil(role));
-    const triage = isTriage(role);
-    const media = this.media;
-    $("call-panel").dataset.state = this.state;
-    $("call-closed").hidden = callable || joined;
-    $("call-controls").hidden = !callable && !joined;
-    $("call-join").hidden = joined;
-    $("call-join").disabled = this.state === "joining";
-    for (const id of ["call-leave", "call-mute", "call-camera", "call-audio-only"]) $(id).hidden = !joined;
-    $("call-screen").hidden = !joined || !navigator.mediaDevices?.getDisplayMedia;
-    $("call-screen").disabled = media.audioOnly;
-    $("call-camera").disabled = media.audioOnly;
-    const pressed = (id, on) => $(id).setAttribute("aria-pressed", String(Boolean(on)));
-    pressed("call-mute", media.muted);
-    pressed("call-camera", media.cameraOff);
-    pressed("call-screen", media.screen);
-    pressed("call-audio-only", media.audioOnly);
-    $("call-start").hidden = !(triage && status === "scheduled");
-    $("rec-indicator").hidden = !this.recording;
-    $("rec-panel").hidden = this.state !== "in_call";
-    $("rec-consent").checked = this.consent;
-    $("rec-start").hidden = !triage || this.recording;
-    $("rec-stop").hidden = !triage || !this.recording;
-    this.renderLobby(triage);
+  // allowed: the server's allowed_actions for this user, when the room learns them.
+  render(allowed = this.allowed) {
+    this.allowed = allowed;
+    this.view.render();
   }
 
   // Recording and consent are case events (in the room's ordered stream, replayed on join).
@@ -202,8 +175,7 @@ export class CallPanel {
       this.say("call.lobby");
       this.render();
     }
-    // The join button is gone: keep the keyboard focus in the call's controls.
-    if ([document.body, $("call-join")].includes(document.activeElement)) $("call-leave").focus();
+    this.view.keepFocus();
   }
 
   // In the call: offer to everyone already there (they answer), measure every 3 s.
@@ -225,7 +197,7 @@ export class CallPanel {
     await this.channel.request("call:leave");
     this.teardown({ keepMedia: false });
     this.say("call.left");
-    $("call-join").focus();
+    this.view.focusJoin();
   }
 
   teardown({ keepMedia }) {
@@ -343,50 +315,20 @@ export class CallPanel {
     }
   }
 
-  // --- rendering -------------------------------------------------------------------------
-
   renderTile(peerId) {
-    if (!peerId || this.state === "out") return;
-    if (peerId === this.peerId) {
-      const who = { self: true, name: t("call.you"), audioOnly: this.media.audioOnly, consent: this.consent };
-      this.tiles.update(peerId, who, null);
-      return;
-    }
-    const info = this.info.get(peerId);
-    const who = {
-      self: false,
-      name: info?.user?.full_name ?? "—",
-      part: info ? t(`part.${info.role}`) : "",
-      username: info?.user?.username,
-      audioOnly: info?.audio_only,
-      consent: info?.consent,
-    };
-    this.tiles.update(peerId, who, this.links.get(peerId)?.figures ?? null);
+    this.view.renderTile(peerId);
   }
 
   showSelf() {
-    if (!this.peerId) return;
-    const { video } = this.media.tracks();
-    this.tiles.show(this.peerId, video ? new MediaStream([video]) : null, true);
-    this.renderTile(this.peerId);
-  }
-
-  renderLobby(triage) {
-    $("call-lobby").hidden = !triage || this.waiting.length === 0;
-    $("lobby-hint").hidden = this.status === "in_session";
-    renderLobby($("lobby-list"), this.waiting, {
-      inSession: this.status === "in_session",
-      admit: (peerId) => this.act("call:admit", { peer_id: peerId }),
-    });
+    this.view.showSelf();
   }
 
   say(key) {
-    $("call-status").textContent = key ? t(key) : "";
+    this.view.say(key);
   }
 
   error(text) {
-    $("call-error").textContent = text ?? "";
-    $("call-error").hidden = !text;
+    this.view.error(text);
   }
 
   // A chair's or participant's request; a refusal is shown (who has not consented yet).
@@ -404,31 +346,11 @@ export class CallPanel {
     return ack;
   }
 
-  // --- controls --------------------------------------------------------------------------
-
-  wire() {
-    const click = (id, handler) => $(id).addEventListener("click", handler);
-    click("call-join", () => this.join());
-    click("call-leave", () => this.leave());
-    click("call-mute", () => {
-      this.media.toggleMute();
-      this.render();
-    });
-    click("call-camera", () => {
-      this.media.toggleCamera();
-      this.render();
-    });
-    click("call-screen", () => this.toggleScreen());
-    click("call-audio-only", () => this.toggleAudioOnly());
-    click("call-start", () => this.act("call:start"));
-    click("rec-start", () => this.act("rec:start"));
-    click("rec-stop", () => this.act("rec:stop"));
-    $("rec-consent").addEventListener("change", async (event) => {
-      const consent = event.target.checked;
-      const ack = await this.act("rec:consent", { consent });
-      if (ack.ok) this.consent = consent;
-      event.target.checked = this.consent;
-      this.renderTile(this.peerId);
-    });
+  // Consent is this participant's, given anew in every call; the answer is whether it holds.
+  async setConsent(consent) {
+    const ack = await this.act("rec:consent", { consent });
+    if (ack.ok) this.consent = consent;
+    this.renderTile(this.peerId);
+    return this.consent;
   }
 }

@@ -1,8 +1,9 @@
 // The decision panel: signed decisions, the open draft with the members' opinions,
 // concur / dissent, and for the chair and secretary the draft editor (answers per
-// question, optimistic versions: a 409 reloads the draft), signing and amending.
+// question, optimistic versions: a 409 reloads the draft), signing and amending. Which of
+// these the user sees is what the server allows them now (allowed_actions).
 import { api } from "./api.js";
-import { AMENDING_STATUSES, DRAFTING_STATUSES, isCouncil, isTriage, openDraft, signedDecisions } from "./board.js";
+import { openDraft, signedDecisions } from "./board.js";
 import { confirmAction } from "./confirm.js";
 import { clear, element } from "./dom.js";
 import { errorText, formatTime, t } from "./i18n.js";
@@ -36,7 +37,7 @@ export class DecisionPanel {
       this.amending = true;
       this.dirty = false;
       this.shownVersion = null;
-      this.render(this.board, this.role, this.userId);
+      this.render(this.board, this.allowed, this.userId);
       document.getElementById("draft-treatment").focus();
     });
   }
@@ -63,31 +64,26 @@ export class DecisionPanel {
     return missing.length ? missing.join(" ") : null;
   }
 
-  render(board, role, userId) {
+  // allowed: the server's allowed_actions for this user (a Set).
+  render(board, allowed, userId) {
     this.board = board;
-    this.role = role;
+    this.allowed = allowed;
     this.userId = userId;
     this.errorBox.hidden = true;
-    const status = board.core.status;
     const draft = openDraft(board);
     this.renderSigned(board);
     this.renderDraft(board, draft);
     const myOpinion = draft?.opinions.find((o) => o.user.id === userId);
-    this.opinionForm.hidden = !(draft && isCouncil(role));
+    this.opinionForm.hidden = !(draft && allowed.has("opine"));
     if (myOpinion) {
       this.opinionForm.querySelector("#dissent-reason").value = myOpinion.reason || "";
     }
-    const canDraft =
-      isTriage(role) &&
-      (DRAFTING_STATUSES.has(status) ||
-        (AMENDING_STATUSES.has(status) && (draft !== null || this.amending)));
-    this.amendButton.hidden = !(
-      isTriage(role) &&
-      AMENDING_STATUSES.has(status) &&
-      draft === null &&
-      !this.amending
-    );
+    // Once the amendment's draft exists (or amending is no longer possible), it is a draft.
+    if (!allowed.has("amend_decision")) this.amending = false;
+    const canDraft = allowed.has("draft_decision") || this.amending;
+    this.amendButton.hidden = !allowed.has("amend_decision") || this.amending;
     this.form.hidden = !canDraft;
+    document.getElementById("sign-decision").disabled = !(draft && allowed.has("sign_decision"));
     if (canDraft) this.fillEditor(board, draft);
   }
 
@@ -199,9 +195,10 @@ export class DecisionPanel {
     document.getElementById("draft-treatment").value = source?.treatment_direction ?? "";
     document.getElementById("draft-transfer").checked = source?.transfer ?? false;
     document.getElementById("draft-follow-up").value = source?.follow_up ?? "";
-    document.getElementById("draft-form-title").textContent =
-      AMENDING_STATUSES.has(board.core.status) ? t("decision.amend_title") : t("decision.edit_title");
-    document.getElementById("sign-decision").disabled = draft === null;
+    const amendment = draft ? draft.amends !== null : this.amending;
+    document.getElementById("draft-form-title").textContent = amendment
+      ? t("decision.amend_title")
+      : t("decision.edit_title");
   }
 
   body() {
@@ -223,7 +220,6 @@ export class DecisionPanel {
       this.dirty = false;
       this.shownVersion = saved.version;
       this.message.textContent = t("decision.saved", { version: saved.version });
-      document.getElementById("sign-decision").disabled = false;
     } catch (error) {
       if (error.status === 409) {
         // Someone saved meanwhile: take their version and show it; the edit is not lost

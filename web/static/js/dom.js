@@ -11,7 +11,3 @@ export function element(tag, { text, className, attrs } = {}) {
 export function clear(node) {
   while (node.firstChild) node.removeChild(node.firstChild);
 }
-
-export function show(node, visible) {
-  node.hidden = !visible;
-}

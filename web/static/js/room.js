@@ -1,8 +1,9 @@
 // The case room: the live board built from the case's events, kept in seq order across
 // reconnects (rejoin with the last seq seen, ignore what was already applied), the notes
-// posted with a client_id and retried until acknowledged, presence, and status actions.
+// posted with a client_id and retried until acknowledged, presence, and the actions the
+// server says this user may take now (the page keeps no copy of the workflow's rules).
 import { api, noteActivity } from "./api.js";
-import { ACTIONS, OPEN_STATUSES, applyEvent, emptyBoard, isCouncil, isTriage, roleIn } from "./board.js";
+import { applyEvent, emptyBoard } from "./board.js";
 import { CallPanel } from "./call.js";
 import { confirmAction } from "./confirm.js";
 import { DecisionPanel } from "./decision.js";
@@ -13,18 +14,14 @@ import { uploadFiles } from "./upload.js";
 
 const body = document.body.dataset;
 const caseId = Number(body.caseId);
-const user = {
-  id: Number(body.userId),
-  role: body.role,
-  facilityId: body.facilityId ? Number(body.facilityId) : null,
-  seats: JSON.parse(body.seats || "{}"),
-};
+const userId = Number(body.userId);
 const board = emptyBoard();
+// allowed_actions as the server last answered them, for the seq it answered at.
+const actions = { known: false, lastSeq: -1, allowed: new Set() };
 const socket = liveSocket();
 const decisions = new DecisionPanel(caseId, () => join());
 const call = new CallPanel(caseId, socket);
 const pending = new Map(); // client_id -> {payload, item}
-let role = null;
 
 const $ = (id) => document.getElementById(id);
 
@@ -81,21 +78,16 @@ function localNow() {
 }
 
 function renderActions() {
-  const status = board.core.status;
+  const allowed = actions.allowed;
   $("schedule-at").min = localNow();
   let any = false;
   for (const form of document.querySelectorAll("form.action")) {
-    const rule = ACTIONS[form.dataset.action];
-    const allowed =
-      rule.from.includes(status) &&
-      ((rule.who === "triage" && isTriage(role)) || (rule.who === "requester" && role === "requester"));
-    form.hidden = !allowed;
-    any ||= allowed;
+    form.hidden = !allowed.has(form.dataset.action);
+    any ||= !form.hidden;
   }
-  $("actions-none").hidden = any;
-  const open = OPEN_STATUSES.has(status) && (role === "requester" || isCouncil(role));
-  $("note-form").hidden = !open;
-  $("attach-more").hidden = !open;
+  $("actions-none").hidden = any || !actions.known;
+  $("note-form").hidden = !allowed.has("note");
+  $("attach-more").hidden = !allowed.has("attach");
 }
 
 function attachmentUrl(attachment, preview = false) {
@@ -187,8 +179,28 @@ function renderAll() {
   renderQuestions();
   renderActions();
   renderAttachments();
-  decisions.render(board, role, user.id);
-  call.render(board.core.status, role);
+  decisions.render(board, actions.allowed, userId);
+  call.render(actions.allowed);
+}
+
+// What this user may do now, asked of the server after joining and after every event that
+// may change it (case.* and decision.*); the answer for the latest seq wins.
+async function refreshActions() {
+  let answer;
+  try {
+    answer = await api(`/api/v1/cases/${caseId}/actions`);
+  } catch {
+    return; // the room shows its own errors on join; the next event asks again
+  }
+  if (answer.last_seq < actions.lastSeq) return;
+  actions.known = true;
+  actions.lastSeq = answer.last_seq;
+  actions.allowed = new Set(answer.allowed_actions);
+  if (board.core) renderAll();
+}
+
+function changesActions(event) {
+  return event.type.startsWith("case.") || event.type.startsWith("decision.");
 }
 
 // --- events ----------------------------------------------------------------------------
@@ -207,6 +219,7 @@ function apply(events, { batch = false } = {}) {
   let changed = false;
   const timeline = $("timeline");
   const follow = batch || atEnd(timeline);
+  let ask = false;
   for (const event of [...events].sort((a, b) => a.seq - b.seq)) {
     if (event.seq <= board.lastSeq) continue; // already applied (a replay overlapping live)
     if (event.seq !== board.lastSeq + 1) {
@@ -217,11 +230,10 @@ function apply(events, { batch = false } = {}) {
     call.onEvent(event);
     $("timeline").append(timelineItem(event));
     changed = true;
+    ask ||= changesActions(event);
   }
-  if (changed && board.core) {
-    role = roleIn(board.core, user);
-    renderAll();
-  }
+  if (changed && board.core) renderAll();
+  if (ask && !batch) refreshActions();
   if (changed && follow) showNewest(timeline);
   return changed && !batch;
 }
@@ -244,6 +256,7 @@ async function join({ resync = false } = {}) {
   $("room-error").hidden = true;
   setConnection("live");
   apply(ack.events, { batch: true });
+  refreshActions();
   renderPresence(ack.peers);
   call.roomJoined();
   for (const [clientId, entry] of pending) send(clientId, entry);
