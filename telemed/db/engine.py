@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from telemed.db.session import Session
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -56,4 +62,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    # Session: statements run to their end even when the task awaiting them is cancelled.
+    # Typed as its base: the services need nothing more than an AsyncSession.
+    maker = async_sessionmaker(engine, class_=Session, expire_on_commit=False)
+    return cast("async_sessionmaker[AsyncSession]", maker)

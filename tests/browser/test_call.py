@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
@@ -252,6 +253,14 @@ async def audio_energy_gained(page: Page, seconds: float = 2.5) -> float:
     return await inbound_energy(page) - before
 
 
+async def until_silent(page: Page, seconds: float = 20.0) -> None:
+    """Waits until a whole second brings the page no audio energy at all (what was in
+    flight when the sender muted, and a loaded machine's late packets, arrive first)."""
+    deadline = time.monotonic() + seconds
+    while await audio_energy_gained(page, 1.0) != pytest.approx(0, abs=1e-6):
+        assert time.monotonic() < deadline, f"audio still arrives after {seconds} s"
+
+
 async def inbound_energy(page: Page) -> float:
     value = await page.evaluate(
         """async () => {
@@ -280,8 +289,7 @@ async def test_mute_and_camera_off_silence_and_darken_what_the_others_get(
 
     await mute.click()
     await expect(mute).to_have_attribute("aria-pressed", "true")
-    await asyncio.sleep(0.5)  # what was in flight arrives
-    assert await audio_energy_gained(chair.page) == pytest.approx(0, abs=1e-6)
+    await until_silent(chair.page)
     await camera.click()
     await expect(camera).to_have_attribute("aria-pressed", "true")
     await until(chair.page, f"({BRIGHTNESS})() < 5")

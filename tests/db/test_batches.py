@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from telemed import appkeys
 from telemed.accounts.principal import Actor
@@ -171,3 +172,45 @@ async def test_a_queued_unit_that_gives_up_does_not_strand_the_open_batch(
     await asyncio.wait_for(holder, 10)
     with pytest.raises(asyncio.CancelledError):
         await quitter
+
+
+async def test_a_unit_cancelled_mid_statement_leaves_its_neighbours_their_work(
+    server: RunningServer,
+) -> None:
+    """A request given up on while its statement runs (a shutdown, a timeout) must not
+    break the transaction it shares: the statement ends, the unit rolls back alone."""
+    work: AuditedWork = server.app[appkeys.AUDITED_WORK]
+    doctor = await server.sign_in("bs.namcan")
+    author = await _actor(server, "bs.namcan")
+    case_id = (await create_case(doctor))["id"]
+    cases = server.app[appkeys.CASE_SERVICE]
+    started = asyncio.Event()
+    slow = text(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) "
+        "SELECT count(*) FROM c"
+    )
+
+    async def given_up() -> None:
+        async with work(author, "test.given_up", case_id=case_id) as unit:
+            started.set()
+            await unit.db.execute(slow)
+
+    async def canceller() -> None:
+        task = asyncio.create_task(given_up())
+        await started.wait()
+        await asyncio.sleep(0.05)  # the statement is running now
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    units: list[Unit] = [
+        lambda: cases.add_note(author, case_id, NewNote(body="before")),
+        canceller,
+        lambda: cases.add_note(author, case_id, NewNote(body="after")),
+    ]
+    results = await _all_in_one_batch(work.batches, units)
+
+    assert not any(isinstance(result, BaseException) for result in results), results
+    events = (await call(doctor, "GET", f"/api/v1/cases/{case_id}/events"))["events"]
+    bodies = [e["data"]["note"]["body"] for e in events if e["type"] == "note.created"]
+    assert bodies == ["before", "after"]
