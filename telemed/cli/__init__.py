@@ -45,4 +45,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"telemed: {error.message}", file=sys.stderr)
         return 1
     return result
-
