@@ -302,3 +302,40 @@ async def test_mute_and_camera_off_silence_and_darken_what_the_others_get(
     assert await audio_energy_gained(chair.page) > 0
     for person in (doctor, chair):
         person.assert_clean()
+
+
+def tile(person: Person, username: str) -> Locator:
+    return person.page.locator(f'[data-testid="call-tile"][data-username="{username}"]')
+
+
+async def test_the_speaker_s_tile_grows_and_a_pinned_tile_stays_large(
+    server: RunningServer, browser: Browser
+) -> None:
+    case_id, doctor, chair = await a_call(server, browser)
+    member = await in_room(browser, server, "gs.timmach", case_id)
+    await join_call(member.page)
+    await assert_receiving_video(member.page)
+    for person in (chair, member):  # only the district doctor speaks
+        await person.page.get_by_test_id("call-mute").click()
+    speaker, other = tile(chair, "bs.namcan"), tile(chair, "gs.timmach")
+    await expect(speaker).to_have_attribute("data-speaking", "true")
+    await expect(speaker).to_have_attribute("data-focus", "true")
+    await expect(other).to_have_attribute("data-focus", "false")
+
+    pin = other.get_by_test_id("call-pin")
+    await pin.click()
+    await expect(pin).to_have_attribute("aria-pressed", "true")
+    await expect(other).to_have_attribute("data-focus", "true")
+    await expect(speaker).to_have_attribute("data-focus", "false")
+    await expect(speaker).to_have_attribute("data-speaking", "true")  # still the one heard
+    pinned_box, speaker_box = await other.bounding_box(), await speaker.bounding_box()
+    assert pinned_box is not None
+    assert speaker_box is not None
+    assert pinned_box["width"] > 1.5 * speaker_box["width"]
+    await pin.click()  # unpinned: the speaker is large again
+    await expect(speaker).to_have_attribute("data-focus", "true")
+
+    await speaker.get_by_test_id("call-fullscreen").click()
+    await until(chair.page, "document.fullscreenElement?.dataset.username === 'bs.namcan'")
+    for person in (doctor, chair, member):
+        person.assert_clean()

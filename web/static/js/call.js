@@ -10,12 +10,11 @@ import { CallChannel } from "./call_channel.js";
 import { LocalMedia } from "./call_media.js";
 import { PeerLink, RecorderLink } from "./call_peer.js";
 import { PUBLISH, SUBSCRIBE, SfuLinks } from "./call_sfu.js";
-import { measure, summarize } from "./call_stats.js";
+import { CallMeter } from "./call_meter.js";
 import { CallView } from "./call_view.js";
 import { errorText, t } from "./i18n.js";
 
 const RECORDER = "recorder";
-const STATS_EVERY_MS = 3000;
 
 export class CallPanel {
   constructor(caseId, socket) {
@@ -36,7 +35,7 @@ export class CallPanel {
     this.recording = false;
     this.consent = false;
     this.allowed = new Set(); // the server's allowed_actions for this user
-    this.timer = null;
+    this.meter = new CallMeter(this);
     this.view = new CallView(this);
     this.tiles = this.view.tiles;
     // The browser tests read the live connections; a page not under test exposes nothing.
@@ -189,7 +188,7 @@ export class CallPanel {
   }
 
   // In the call: in a mesh, offer to everyone already there (they answer); through the
-  // SFU, publish. Measure every 3 s.
+  // SFU, publish. Measure (call_meter.js).
   enter(peers, { topology, epoch }) {
     this.state = "in_call";
     this.say("call.in_call");
@@ -197,8 +196,7 @@ export class CallPanel {
     if (topology === "sfu") this.toSfu(epoch);
     else for (const peer of peers) this.link(peer.peer_id, true);
     if (this.media.audioOnly) this.channel.request("call:mode", { audio_only: true });
-    clearInterval(this.timer);
-    this.timer = setInterval(() => this.measureAll(), STATS_EVERY_MS);
+    this.meter.start();
     this.render();
   }
 
@@ -231,8 +229,7 @@ export class CallPanel {
   }
 
   teardown({ keepMedia }) {
-    clearInterval(this.timer);
-    this.timer = null;
+    this.meter.stop();
     for (const link of this.links.values()) link.close();
     this.links.clear();
     this.sfu?.close();
@@ -325,32 +322,6 @@ export class CallPanel {
     this.links.delete(peerId);
     this.info.delete(peerId);
     this.tiles.remove(peerId);
-  }
-
-  async measureAll() {
-    if (this.measuring || this.state !== "in_call") return;
-    this.measuring = true;
-    try {
-      const all = [];
-      for (const [peerId, link] of this.links) {
-        const { totals, figures } = await measure(link.pc, link.totals);
-        link.totals = totals;
-        link.figures = figures;
-        all.push(figures);
-        this.renderTile(peerId);
-      }
-      // Through the SFU, quality is measured per connection, not per participant.
-      for (const [name, pc] of this.sfu?.connections() ?? []) {
-        const { totals, figures } = await measure(pc, this.sfu.totals.get(name) ?? null);
-        this.sfu.totals.set(name, totals);
-        all.push(figures);
-      }
-      if (all.length) await this.channel.request("rtc:stats", summarize(all));
-    } catch (error) {
-      console.warn("call: stats", error); // a connection closed meanwhile
-    } finally {
-      this.measuring = false;
-    }
   }
 
   renderTile(peerId) {

@@ -73,3 +73,23 @@ export function summarize(all) {
     fps: fps.length ? Math.min(1000, Math.min(...fps)) : null,
   };
 }
+
+// Above this audio level (0 to 1) someone is speaking.
+const SPEAKING_LEVEL = 0.02;
+
+// Who is heard loudest now among `connections`, pairs of a connection and peerOf(stat),
+// which names the participant an incoming audio stream comes from; null when nobody is.
+export async function loudest(connections) {
+  let who = null;
+  let top = SPEAKING_LEVEL;
+  for (const [pc, peerOf] of connections) {
+    (await pc.getStats()).forEach((stat) => {
+      if (stat.type !== "inbound-rtp" || stat.kind !== "audio" || !((stat.audioLevel ?? 0) > top)) return;
+      const peerId = peerOf(stat);
+      if (!peerId) return;
+      who = peerId;
+      top = stat.audioLevel;
+    });
+  }
+  return who;
+}

@@ -1,6 +1,8 @@
 // The video grid of the call: one tile per participant (this one first, muted), with
 // the name and part, audio-only and consent badges, the connection quality measured
-// here, and for the chair and secretary what each participant reports.
+// here, and for the chair and secretary what each participant reports. One tile is
+// large: the one the user pinned, else the participant speaking now. Each other
+// participant's tile can be pinned and shown full screen.
 import { clear, element } from "./dom.js";
 import { t } from "./i18n.js";
 import { quality } from "./call_stats.js";
@@ -9,6 +11,8 @@ export class Tiles {
   constructor(grid) {
     this.grid = grid;
     this.tiles = new Map(); // peer id -> nodes
+    this.pinned = null; // the peer id the user pinned
+    this.speaker = null; // the peer id heard now
   }
 
   get(peerId, self = false) {
@@ -28,11 +32,44 @@ export class Tiles {
     const caption = element("figcaption");
     caption.append(name, " ", badge, " ", consent, signal, reported);
     figure.append(video, caption);
+    if (!self) caption.append(this.tools(peerId, figure));
     if (self) this.grid.prepend(figure);
     else this.grid.append(figure);
     tile = { figure, video, name, badge, consent, signal, reported };
     this.tiles.set(peerId, tile);
+    this.layout();
     return tile;
+  }
+
+  tools(peerId, figure) {
+    const pin = element("button", { className: "link", text: t("call.pin"), attrs: { type: "button", "aria-pressed": "false", "data-testid": "call-pin" } });
+    pin.addEventListener("click", () => {
+      this.pinned = this.pinned === peerId ? null : peerId;
+      this.layout();
+    });
+    const full = element("button", { className: "link", text: t("call.fullscreen"), attrs: { type: "button", "data-testid": "call-fullscreen" } });
+    full.addEventListener("click", () => figure.requestFullscreen?.().catch(() => {}));
+    const tools = element("span", { className: "tile-tools" });
+    tools.append(pin, " ", full);
+    return tools;
+  }
+
+  // The participant heard now (null: nobody), as the call measures it.
+  speaking(peerId) {
+    if (peerId === this.speaker) return;
+    this.speaker = peerId;
+    this.layout();
+  }
+
+  // The large tile: the pinned one, else the speaker's.
+  layout() {
+    const focus = this.tiles.has(this.pinned) ? this.pinned : this.speaker;
+    for (const [peerId, tile] of this.tiles) {
+      tile.figure.dataset.focus = String(peerId === focus);
+      tile.figure.dataset.speaking = String(peerId === this.speaker);
+      const pin = tile.figure.querySelector('[data-testid="call-pin"]');
+      pin?.setAttribute("aria-pressed", String(peerId === this.pinned));
+    }
   }
 
   // who: {name, part, username, audioOnly, consent, self}; figures: measured here or null.
@@ -76,10 +113,14 @@ export class Tiles {
   remove(peerId) {
     this.tiles.get(peerId)?.figure.remove();
     this.tiles.delete(peerId);
+    if (this.pinned === peerId) this.pinned = null;
+    if (this.speaker === peerId) this.speaker = null;
+    this.layout();
   }
 
   clear() {
     clear(this.grid);
     this.tiles.clear();
+    this.pinned = this.speaker = null;
   }
 }
