@@ -65,7 +65,7 @@ async def case_filter(
             raise Forbidden("Administrators search by metadata only, not by words.")
         words = search_words(query.q)
         if not words:
-            raise ValidationFailed([FieldProblem("q", "no words to search for")])
+            raise ValidationFailed([FieldProblem("q", "no words to search for", "no_words")])
         if len(words) > MAX_QUERY_WORDS:
             raise ValidationFailed(
                 [FieldProblem("q", f"at most {MAX_QUERY_WORDS} words", "too_many_words")]

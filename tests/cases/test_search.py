@@ -8,9 +8,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from alembic import command
+from sqlalchemy import Connection
 
 from telemed.cases.search_text import document, fold, words
 from telemed.clock import ManualClock
+from telemed.db.engine import create_engine
+from telemed.db.migrations import alembic_config, upgrade
 from tests.audit.helpers import audit_rows
 from tests.cases.workflow import call, create_case
 from tests.support.server import RunningServer, SignedIn
@@ -172,3 +176,24 @@ async def test_bad_parameters_are_refused_naming_the_field(
 ) -> None:
     body = await search(people["bs.namcan"], expect=422, **params)
     assert field in [problem["field"] for problem in body["error"]["fields"]]
+
+
+async def test_the_migration_indexes_the_cases_that_exist(
+    people: dict[str, SignedIn], database_url: str
+) -> None:
+    chest = (await create_case(people["bs.namcan"], title="Đau ngực"))["id"]
+    engine = create_engine(database_url)
+    try:
+        # Back to the revision before the index (which drops it), then forward again.
+        async with engine.begin() as connection:
+            await connection.run_sync(downgrade_to, "0006")
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    assert await found(people["bs.namcan"], q="dau nguc") == [chest]
+
+
+def downgrade_to(connection: Connection, revision: str) -> None:
+    config = alembic_config(connection.engine.url.render_as_string(hide_password=False))
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)
