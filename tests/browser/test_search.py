@@ -46,4 +46,11 @@ async def test_dau_nguc_finds_the_case_titled_dau_nguc(
 
     await page.get_by_test_id("search-reset").click()
     await expect(rows).to_have_count(2)
+    # Narrowed to the other council, the list is empty; back to every council, whole.
+    await page.get_by_test_id("search-council").select_option("HDCM-TW")
+    await page.get_by_test_id("search-submit").click()
+    await expect(rows).to_have_count(0)
+    await page.get_by_test_id("search-council").select_option("")
+    await page.get_by_test_id("search-submit").click()
+    await expect(rows).to_have_count(2)
     person.assert_clean(refused=re.compile(r"/api/v1/cases\?"))

@@ -78,7 +78,7 @@ function localMidnight(day, days = 0) {
 function query() {
   const params = new URLSearchParams({ limit: "50" });
   const fields = new FormData(form);
-  for (const name of ["q", "status", "urgency"]) {
+  for (const name of ["q", "status", "urgency", "council", "facility"]) {
     const value = String(fields.get(name) ?? "").trim();
     if (value) params.set(name, value);
   }
