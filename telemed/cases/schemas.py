@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, StringConstraints
 
+from telemed.accounts.schemas import Code
 from telemed.cases.models import CaseStatus, Sex, Urgency
 from telemed.schemas import MAX_INT, Instant, QueryTime, RecordId, Seq, Strict
 
@@ -38,7 +39,6 @@ class NewCase(Strict):
 
 # The orders of the case list: the queue (urgency, then longest waiting), or by request date.
 CaseSort = Literal["urgency", "newest", "oldest"]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 
 
 def _blank_is_absent(value: object) -> object:

@@ -163,6 +163,7 @@ async def test_every_search_leaves_an_audit_row(
         ({"q": " ".join(["a"] * 11)}, "q"),
         ({"q": "x" * 201}, "q"),
         ({"council": "HDCM-NOWHERE"}, "council"),
+        ({"council": "HDCM\x00"}, "council"),
         ({"facility": "TTYT-NOWHERE"}, "facility"),
         ({"from": "yesterday"}, "from"),
         ({"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, "to"),
