@@ -1,7 +1,8 @@
-"""Reference data the pages offer in their forms (the councils one may ask).
+"""Reference data the pages offer in their forms (the councils one may ask, the
+facilities a search may name).
 
-Council names and codes are public reference data, not case or account data, so reading
-them is not audited.
+Council and facility names and codes are public reference data, not case or account
+data, so reading them is not audited.
 """
 
 from __future__ import annotations
@@ -20,3 +21,8 @@ class Directory:
         async with self._sessionmaker() as db:
             rows = await AccountRepository(db).councils()
             return [{"code": c.code, "name": c.name, "seat": c.seat_facility.name} for c in rows]
+
+    async def facilities(self) -> list[Json]:
+        async with self._sessionmaker() as db:
+            rows = await AccountRepository(db).facilities()
+            return [{"code": f.code, "name": f.name} for f in rows]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from telemed.accounts.models import Council, CouncilMembership, Facility, User, UserRole
@@ -21,6 +22,45 @@ from telemed.cases.models import (
     Note,
     Urgency,
 )
+from telemed.cases.schemas import CaseSort
+from telemed.cases.search_index import index_case, matching_ids
+
+# Where a page of the list ends: (urgency rank, created_at, case id).
+Position = tuple[int, datetime, int]
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """Which cases a list or search wants, within the reader's scope, and in what order."""
+
+    # The reader's scope: their facility's cases, or their councils' (None: every case).
+    facility_scope: int | None = None
+    council_scope: Sequence[int] | None = None
+    status: CaseStatus | None = None
+    urgency: Urgency | None = None
+    council_id: int | None = None
+    facility_id: int | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    # Folded words (search_text.words), each the start of a word of the case's index.
+    words: Sequence[str] = ()
+    sort: CaseSort = "urgency"
+
+
+def tuple_after(*pairs: tuple[Any, Any]) -> ColumnElement[bool]:
+    """(a, b, ...) > (x, y, ...) in lexicographic order, written out for both backends."""
+    (column, value), rest = pairs[0], pairs[1:]
+    if not rest:
+        return column > value  # type: ignore[no-any-return]
+    return or_(column > value, and_(column == value, tuple_after(*rest)))
+
+
+def tuple_before(*pairs: tuple[Any, Any]) -> ColumnElement[bool]:
+    """(a, b, ...) < (x, y, ...) in lexicographic order."""
+    (column, value), rest = pairs[0], pairs[1:]
+    if not rest:
+        return column < value  # type: ignore[no-any-return]
+    return or_(column < value, and_(column == value, tuple_before(*rest)))
 
 
 class CaseRepository:
@@ -161,6 +201,13 @@ class CaseRepository:
     async def council_by_code(self, code: str) -> Council | None:
         return await self._session.scalar(select(Council).where(Council.code == code))
 
+    async def facility_by_code(self, code: str) -> Facility | None:
+        return await self._session.scalar(select(Facility).where(Facility.code == code))
+
+    async def index_for_search(self, case: Case) -> None:
+        """Put the new case's patient code, title and summary into the search index."""
+        await index_case(self._session, case)
+
     async def existing_patient_codes(self, facility_id: int, codes: Sequence[str]) -> set[str]:
         """Which of ``codes`` the facility has already used on a case."""
         rows = await self._session.scalars(
@@ -171,41 +218,48 @@ class CaseRepository:
         return set(rows.all())
 
     async def list_cases(
-        self,
-        *,
-        facility_id: int | None,
-        council_ids: Sequence[int] | None,
-        status: CaseStatus | None,
-        urgency: Urgency | None,
-        after: tuple[int, datetime, int] | None,
-        limit: int,
+        self, wanted: CaseFilter, after: Position | None, limit: int
     ) -> Sequence[Case]:
-        """Visible cases by urgency, then longest waiting; keyset pagination after a key."""
+        """Visible cases matching ``wanted`` in its order; keyset pagination after a key."""
         query: Select[Any] = select(Case)
         scope = []
-        if facility_id is not None:
-            scope.append(Case.requesting_facility_id == facility_id)
-        if council_ids is not None:
-            scope.append(Case.council_id.in_(council_ids))
+        if wanted.facility_scope is not None:
+            scope.append(Case.requesting_facility_id == wanted.facility_scope)
+        if wanted.council_scope is not None:
+            scope.append(Case.council_id.in_(wanted.council_scope))
         if scope:
             query = query.where(or_(*scope))
-        if status is not None:
-            query = query.where(Case.status == status)
-        if urgency is not None:
-            query = query.where(Case.urgency == urgency)
-        if after is not None:
-            rank, created_at, case_id = after
-            query = query.where(
-                or_(
-                    Case.urgency_rank > rank,
-                    and_(Case.urgency_rank == rank, Case.created_at > created_at),
-                    and_(
-                        Case.urgency_rank == rank, Case.created_at == created_at, Case.id > case_id
-                    ),
+        conditions = [
+            Case.status == wanted.status if wanted.status else None,
+            Case.urgency == wanted.urgency if wanted.urgency else None,
+            Case.council_id == wanted.council_id if wanted.council_id else None,
+            Case.requesting_facility_id == wanted.facility_id if wanted.facility_id else None,
+            Case.created_at >= wanted.created_from if wanted.created_from else None,
+            Case.created_at < wanted.created_to if wanted.created_to else None,
+        ]
+        query = query.where(*(c for c in conditions if c is not None))
+        if wanted.words:
+            query = query.where(Case.id.in_(matching_ids(self._session, wanted.words)))
+        order: list[Any]
+        if wanted.sort == "urgency":
+            order = [Case.urgency_rank, Case.created_at, Case.id]
+            if after is not None:
+                rank, created_at, case_id = after
+                query = query.where(
+                    tuple_after(
+                        (Case.urgency_rank, rank), (Case.created_at, created_at), (Case.id, case_id)
+                    )
                 )
+        else:
+            newest = wanted.sort == "newest"
+            order = (
+                [Case.created_at.desc(), Case.id.desc()] if newest else [Case.created_at, Case.id]
             )
-        query = query.order_by(Case.urgency_rank, Case.created_at, Case.id).limit(limit)
-        return (await self._session.scalars(query)).all()
+            if after is not None:
+                _, created_at, case_id = after
+                pairs = ((Case.created_at, created_at), (Case.id, case_id))
+                query = query.where(tuple_before(*pairs) if newest else tuple_after(*pairs))
+        return (await self._session.scalars(query.order_by(*order).limit(limit))).all()
 
     # Live rooms: who is notified of a case's events, and the cases a connection watches.
 

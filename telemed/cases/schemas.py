@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import BeforeValidator, Field, StringConstraints
 
+from telemed.accounts.schemas import Code
 from telemed.cases.models import CaseStatus, Sex, Urgency
-from telemed.schemas import MAX_INT, Instant, RecordId, Seq, Strict
+from telemed.schemas import MAX_INT, Instant, QueryTime, RecordId, Seq, Strict
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
@@ -36,11 +37,38 @@ class NewCase(Strict):
     urgency: Urgency
 
 
+# The orders of the case list: the queue (urgency, then longest waiting), or by request date.
+CaseSort = Literal["urgency", "newest", "oldest"]
+
+
+def _blank_is_absent(value: object) -> object:
+    # An empty search box means "no words", not a search for nothing.
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 class CaseListQuery(Strict):
     status: CaseStatus | None = None
     urgency: Urgency | None = None
     cursor: str | None = Field(default=None, max_length=200)
     limit: int = Field(default=50, ge=1, le=200)
+    # Search (docs/api.md): any of these makes the request a `case.search`.
+    q: Annotated[str | None, BeforeValidator(_blank_is_absent)] = Field(
+        default=None,
+        max_length=200,
+        description="words of the patient code, title or summary (participants only); "
+        "each word matches the start of a word, diacritics ignored",
+    )
+    council: Code | None = Field(default=None, description="code of the council asked")
+    facility: Code | None = Field(default=None, description="code of the requesting facility")
+    from_: QueryTime = Field(default=None, alias="from", description="requested at or after")
+    to: QueryTime = Field(default=None, description="requested before (exclusive)")
+    sort: CaseSort = "urgency"
+
+    @property
+    def searches(self) -> bool:
+        """Whether the request is a search rather than a plain look at the list."""
+        fields = (self.q, self.council, self.facility, self.from_, self.to)
+        return any(field is not None for field in fields)
 
 
 class EventsQuery(Strict):
@@ -104,4 +132,8 @@ class SignInput(Strict):
 
 # Where a page of the case list ends: (urgency rank, created_at, case id), as the service
 # writes it into the opaque cursor; read back through the same bounds as any input.
-ListPosition = tuple[Annotated[int, Field(ge=0, le=MAX_INT)], Instant, RecordId]
+# A cursor of another order than the queue's also names that order.
+ListPosition = (
+    tuple[Annotated[int, Field(ge=0, le=MAX_INT)], Instant, RecordId]
+    | tuple[Annotated[int, Field(ge=0, le=MAX_INT)], Instant, RecordId, CaseSort]
+)

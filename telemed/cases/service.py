@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
-
-from pydantic import TypeAdapter
 
 from telemed.accounts.models import UserRole
 from telemed.accounts.principal import Actor, Principal
@@ -22,6 +18,7 @@ from telemed.cases.board import (
     metadata_json,
     note_json,
 )
+from telemed.cases.listing import case_filter, decode_cursor, encode_cursor
 from telemed.cases.log import CaseLog
 from telemed.cases.markdown import render
 from telemed.cases.models import URGENCY_RANK, Case, CaseQuestion, CaseStatus, Note
@@ -29,7 +26,6 @@ from telemed.cases.repository import CaseRepository
 from telemed.cases.schemas import (
     CaseListQuery,
     EventsQuery,
-    ListPosition,
     NewCase,
     NewNote,
     TransitionInput,
@@ -45,23 +41,6 @@ S = CaseStatus
 # A session time earlier than this before now is refused: a typo or a stale form, not a
 # plan (the slack covers a time picked to the minute, and clocks that differ a little).
 SCHEDULE_SLACK = timedelta(minutes=5)
-
-
-def _encode_cursor(case: Case) -> str:
-    raw = json.dumps([case.urgency_rank, case.created_at.isoformat(), case.id])
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-_LIST_POSITION: TypeAdapter[tuple[int, datetime, int]] = TypeAdapter(ListPosition)
-
-
-def _decode_cursor(cursor: str) -> tuple[int, datetime, int]:
-    try:
-        return _LIST_POSITION.validate_json(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError) as error:  # ValidationError is a ValueError
-        raise ValidationFailed(
-            [FieldProblem("cursor", "not a cursor this server issued")]
-        ) from error
 
 
 class CaseService:
@@ -99,6 +78,7 @@ class CaseService:
             )
             repo.add(case)
             await repo.flush()
+            await repo.index_for_search(case)
             change.begin(case)
             questions = [
                 CaseQuestion(case_id=case.id, number=n, text=text)
@@ -115,32 +95,22 @@ class CaseService:
         return board
 
     async def list(self, actor: Actor, query: CaseListQuery) -> Json:
+        """The cases the reader may see, filtered, ordered and paged; a search when it
+        names words, a council, a facility or dates (audited as ``case.search``)."""
         principal = actor.user
-        async with self._work(actor, "case.list") as unit:
+        action = "case.search" if query.searches else "case.list"
+        async with self._work(actor, action) as unit:
             repo = CaseRepository(unit.db)
-            facility_id: int | None = None
-            council_ids: list[int] | None = None
-            if principal.role is UserRole.DISTRICT_DOCTOR:
-                facility_id = principal.facility.id if principal.facility else -1
-            elif principal.role is UserRole.COUNCIL_MEMBER:
-                council_ids = [seat.council_id for seat in principal.councils]
-            elif principal.role is not UserRole.ADMIN:
-                # A guest (invited to one call) has no list, and is answered as for any
-                # other case it may not see: as if there were nothing there.
-                raise NotFound("No such list.")
-            after = _decode_cursor(query.cursor) if query.cursor else None
-            rows = await repo.list_cases(
-                facility_id=facility_id,
-                council_ids=council_ids,
-                status=query.status,
-                urgency=query.urgency,
-                after=after,
-                limit=query.limit + 1,
-            )
+            wanted = await case_filter(repo, principal, query)
+            after = decode_cursor(query.cursor, query.sort) if query.cursor else None
+            rows = await repo.list_cases(wanted, after, query.limit + 1)
             page = list(rows[: query.limit])
             items = [await self._list_item(repo, principal, case) for case in page]
-        next_cursor = _encode_cursor(page[-1]) if len(rows) > query.limit else None
-        return {"items": items, "next_cursor": next_cursor}
+        more = len(rows) > query.limit
+        return {
+            "items": items,
+            "next_cursor": encode_cursor(page[-1], query.sort) if more else None,
+        }
 
     async def get(self, actor: Actor, case_id: int) -> Json:
         async with self._work(actor, "case.read", case_id=case_id) as unit:

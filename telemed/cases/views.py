@@ -41,9 +41,11 @@ async def create_case(request: web.Request) -> web.Response:
 
 
 @describe(
-    "Cases you may see, by urgency then waiting time; cursor-paginated.",
+    "Cases you may see, by urgency then waiting time (or by date); cursor-paginated. "
+    "Searches by words (participants only), council, facility and request dates.",
     tag="cases",
     query=CaseListQuery,
+    errors=(403, 422),
 )
 async def list_cases(request: web.Request) -> web.Response:
     actor = await current_actor(request)

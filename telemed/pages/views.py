@@ -79,7 +79,16 @@ async def home_page(request: web.Request) -> web.StreamResponse:
     if principal.guest_case_id is not None:
         # A guest has one place: the room of the case they were invited to.
         raise web.HTTPFound(f"/cases/{principal.guest_case_id}")
-    return render(request, "home.html", principal)
+    # What the case search may narrow to: a doctor's cases by the council asked, a council
+    # member's by the requesting facility (and by council, for a seat on several).
+    directory = request.app[appkeys.DIRECTORY]
+    choices: dict[str, Any] = {"councils": [], "facilities": []}
+    if principal.role is UserRole.DISTRICT_DOCTOR:
+        choices["councils"] = await directory.councils()
+    elif principal.role is UserRole.COUNCIL_MEMBER:
+        choices["councils"] = [{"code": s.code, "name": s.name} for s in principal.councils]
+        choices["facilities"] = await directory.facilities()
+    return render(request, "home.html", principal, choices)
 
 
 async def new_case_page(request: web.Request) -> web.StreamResponse:

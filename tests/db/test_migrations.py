@@ -24,7 +24,7 @@ from telemed.db.migrations import (
     head_revision,
     upgrade,
 )
-from telemed.models import metadata
+from telemed.models import is_unmapped, metadata
 from telemed.settings import Settings
 
 
@@ -38,7 +38,14 @@ async def test_upgrade_reaches_head_and_matches_the_models(empty_database_url: s
         await ensure_migrated(engine)
 
         def diff(connection: Connection) -> list[object]:
-            return list(compare_metadata(MigrationContext.configure(connection), metadata))
+            # The search index is shaped per backend and described by no model.
+            context = MigrationContext.configure(
+                connection,
+                opts={
+                    "include_name": lambda name, kind, _: kind != "table" or not is_unmapped(name)
+                },
+            )
+            return list(compare_metadata(context, metadata))
 
         async with engine.connect() as connection:
             assert await connection.run_sync(diff) == []

@@ -1,13 +1,16 @@
 // The doctor's list of their facility's cases, or the council's queue: sorted by the
-// server (urgency, then waiting time); waiting time coloured against its target.
+// server (urgency, then waiting time, or by date); waiting time coloured against its
+// target. The form above it searches: words, status, urgency, request dates, order.
 import { api } from "./api.js";
 import { clear, element } from "./dom.js";
-import { errorText, formatDuration, formatTime, t } from "./i18n.js";
+import { formatDuration, formatTime, problemText, t } from "./i18n.js";
 import { WAITING_STATUSES, waitingLevel } from "./urgency.js";
 
 const rows = document.getElementById("case-rows");
 const empty = document.getElementById("cases-empty");
+const emptyText = empty.textContent;
 const more = document.getElementById("cases-more");
+const form = document.getElementById("case-search");
 const statusFilter = document.getElementById("filter-status");
 const isDoctor = document.body.dataset.role === "district_doctor";
 let items = [];
@@ -65,21 +68,51 @@ function render() {
   more.hidden = cursor === null;
 }
 
-async function load(append = false) {
+// A day picked in the form, as the instant its local midnight is (``days`` later).
+function localMidnight(day, days = 0) {
+  const date = new Date(`${day}T00:00`);
+  date.setDate(date.getDate() + days);
+  return date.toISOString();
+}
+
+function query() {
   const params = new URLSearchParams({ limit: "50" });
-  if (statusFilter.value) params.set("status", statusFilter.value);
+  const fields = new FormData(form);
+  for (const name of ["q", "status", "urgency", "council", "facility"]) {
+    const value = String(fields.get(name) ?? "").trim();
+    if (value) params.set(name, value);
+  }
+  if (fields.get("from")) params.set("from", localMidnight(fields.get("from")));
+  // The last day picked is included: the search ends at the next day's midnight.
+  if (fields.get("to")) params.set("to", localMidnight(fields.get("to"), 1));
+  if (fields.get("sort") !== "urgency") params.set("sort", fields.get("sort"));
+  return params;
+}
+
+async function load(append = false) {
+  const params = query();
   if (append && cursor) params.set("cursor", cursor);
   try {
     const page = await api(`/api/v1/cases?${params}`);
     items = append ? items.concat(page.items) : page.items;
     cursor = page.next_cursor;
+    empty.textContent = emptyText;
     render();
   } catch (error) {
-    empty.textContent = errorText(error);
+    items = [];
+    cursor = null;
+    render();
+    empty.textContent = problemText(error);
     empty.hidden = false;
   }
 }
 
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  load();
+});
+// After the reset has put the fields back, list again.
+form.addEventListener("reset", () => setTimeout(() => load()));
 statusFilter.addEventListener("change", () => load());
 more.addEventListener("click", () => load(true));
 document.addEventListener("telemed:notify", () => load());
