@@ -9,6 +9,7 @@ import { confirmAction } from "./confirm.js";
 import { DecisionPanel } from "./decision.js";
 import { clear, element } from "./dom.js";
 import { errorText, formatTime, localToIso, problemText, t } from "./i18n.js";
+import { IdentityPanel } from "./identity.js";
 import { liveSocket } from "./socket.js";
 import { uploadFiles } from "./upload.js";
 
@@ -21,6 +22,7 @@ const actions = { known: false, lastSeq: -1, allowed: new Set() };
 const socket = liveSocket();
 const decisions = new DecisionPanel(caseId, () => join());
 const call = new CallPanel(caseId, socket);
+const identity = new IdentityPanel(caseId, body.role);
 const pending = new Map(); // client_id -> {payload, item}
 
 const $ = (id) => document.getElementById(id);
@@ -228,6 +230,7 @@ function apply(events, { batch = false } = {}) {
     }
     applyEvent(board, event);
     call.onEvent(event);
+    identity.onEvent(event);
     $("timeline").append(timelineItem(event));
     changed = true;
     ask ||= changesActions(event);
