@@ -54,6 +54,7 @@ ID_ROUTES = _id_routes()
 BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/cases/{case_id}/notes"): {"body": "x"},
     ("POST", "/api/v1/cases/{case_id}/transitions"): {"action": "accept"},
+    ("PUT", "/api/v1/cases/{case_id}/identity"): {"full_name": "X"},
     ("PUT", "/api/v1/cases/{case_id}/decision/draft"): DRAFT,
     ("POST", "/api/v1/cases/{case_id}/decision/opinions"): {"version": 1, "stance": "concur"},
     ("POST", "/api/v1/cases/{case_id}/decision/sign"): {"version": 1},
