@@ -31,11 +31,13 @@ from telemed.audit.checkpoints import CheckpointSigner
 from telemed.audit.log import AuditLog
 from telemed.audit.service import AuditService
 from telemed.audit.work import AuditedWork
-from telemed.cases import attachment_views, export_views
+from telemed.cases import attachment_views, export_views, identity_views
 from telemed.cases import views as case_views
 from telemed.cases.attachments import AttachmentService
 from telemed.cases.blobs import BlobStore
 from telemed.cases.decisions import DecisionService
+from telemed.cases.identity import IdentityService
+from telemed.cases.identity_cipher import IdentityCipher
 from telemed.cases.log import CaseLog
 from telemed.cases.minutes import MinutesRenderer, MinutesService
 from telemed.cases.minutes_pdf import MinutesPrinter
@@ -127,6 +129,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     openapi.add_routes(app)
     audit_views.add_routes(app)
     export_views.add_routes(app)
+    identity_views.add_routes(app)
     attachment_views.add_routes(app)
     stats_views.add_routes(app)
     guest_views.add_routes(app)
@@ -278,7 +281,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.ORGANISATION_SERVICE] = OrganisationService(sessionmaker, work)
     case_log = CaseLog(work, clock)
     app[appkeys.CASE_LOG] = case_log
-    app[appkeys.CASE_SERVICE] = CaseService(case_log, work, clock)
+    cipher = IdentityCipher.from_settings(settings)
+    app[appkeys.CASE_SERVICE] = CaseService(case_log, work, clock, cipher)
+    app[appkeys.IDENTITY_SERVICE] = IdentityService(case_log, work, cipher)
     app[appkeys.ATTACHMENT_SERVICE] = AttachmentService(
         case_log,
         work,
@@ -302,7 +307,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         settings.pdf_max_discussion_chars,
         app[appkeys.METRICS],
     )
-    app[appkeys.MINUTES_SERVICE] = MinutesService(work, clock, renderer, printer)
+    app[appkeys.MINUTES_SERVICE] = MinutesService(work, clock, renderer, printer, cipher)
     app[appkeys.STATS_SERVICE] = StatsService(work, clock)
     app[appkeys.DIRECTORY] = Directory(sessionmaker)
     try:

@@ -15,6 +15,7 @@ from telemed.audit.service import AuditService
 from telemed.audit.work import AuditedWork
 from telemed.cases.attachments import AttachmentService
 from telemed.cases.decisions import DecisionService
+from telemed.cases.identity import IdentityService
 from telemed.cases.log import CaseLog
 from telemed.cases.minutes import MinutesService
 from telemed.cases.pdf import PdfPool
@@ -44,6 +45,7 @@ AUDITED_WORK = web.AppKey("audited_work", AuditedWork)
 AUDIT_SERVICE = web.AppKey("audit_service", AuditService)
 CASE_LOG = web.AppKey("case_log", CaseLog)
 CASE_SERVICE = web.AppKey("case_service", CaseService)
+IDENTITY_SERVICE = web.AppKey("identity_service", IdentityService)
 DECISION_SERVICE = web.AppKey("decision_service", DecisionService)
 ATTACHMENT_SERVICE = web.AppKey("attachment_service", AttachmentService)
 CATALOGS = web.AppKey("catalogs", Catalogs)

@@ -16,6 +16,7 @@ from telemed.cases.attachments import AttachmentService
 from telemed.cases.blobs import BlobStore
 from telemed.cases.decisions import DecisionService
 from telemed.cases.demo import DemoServices, seed_demo_cases
+from telemed.cases.identity_cipher import IdentityCipher
 from telemed.cases.log import CaseLog
 from telemed.cases.service import CaseService
 from telemed.clock import SystemClock
@@ -44,7 +45,7 @@ async def load_demo(settings: Settings, operator: Actor, *, accounts_only: bool)
             return DemoResult(names, None)
         # No listeners: the server is not running, nobody is in a room.
         case_log = CaseLog(work, clock)
-        cases = CaseService(case_log, work, clock)
+        cases = CaseService(case_log, work, clock, IdentityCipher.from_settings(settings))
         blobs = BlobStore(settings.data_dir / "blobs")
         attachments = AttachmentService(
             case_log, work, sessionmaker, blobs, clock, settings.max_upload_bytes

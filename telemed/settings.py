@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     # Where Janus writes the recordings of SFU calls, as both Janus and Telemed see it
     # (shared storage when Janus runs elsewhere); empty: <data_dir>/recordings.
     janus_recording_dir: Path | None = None
+    # The key that encrypts patient identities at rest (AES-256-GCM): 32 bytes in URL-safe
+    # base64. Empty: the key file <data_dir>/identity.key, generated (0600) on first start.
+    # Lose it and every stored identity is lost with it: back it up apart from the data.
+    identity_key: str = Field(default="", repr=False)
     # A guest specialist's session (from a one-time invitation link), in seconds.
     guest_session_lifetime: int = Field(default=4 * 3600, gt=0)
 

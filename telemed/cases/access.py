@@ -51,6 +51,14 @@ def require_clinical(principal: Principal, case: Case | None) -> Case:
     return case
 
 
+def require_identity(principal: Principal, case: Case | None) -> Case:
+    """The case, if the principal may see who the patient is: its participants only. To
+    anyone else (an auditor, a guest, another council) it answers as a missing case."""
+    if case is None or not is_participant_side(principal, case):
+        raise NotFound(CASE_NOT_FOUND)
+    return case
+
+
 def may_follow_board(principal: Principal, case: Case) -> bool:
     """May follow the case's board (room, call, attachments): its participants, or a guest
     specialist invited to this one case."""

@@ -187,6 +187,8 @@ def replay(events: Sequence[Json]) -> Json:
             participants.setdefault(event["actor"]["id"], event["actor"])
         if kind == "case.created":
             core = copy.deepcopy(data["case"])
+        elif kind == "case.identity_updated":
+            pass  # the identity is not on the board (telemed/cases/identity.py)
         elif kind.startswith("case."):
             core["status"] = data["to"]
             for field in ("scheduled_at", "outcome"):

@@ -24,6 +24,9 @@ COUNCIL_SYSTEM = "urn:telemed:council"
 USER_SYSTEM = "urn:telemed:user"
 OUTPUT_SYSTEM = "urn:telemed:task-output"
 ROLE_SYSTEM = "urn:telemed:council-role"
+# The patient's own identifiers, when the exporting user may see who the patient is.
+NATIONAL_ID_SYSTEM = "urn:telemed:vn:national-id"
+HEALTH_INSURANCE_SYSTEM = "urn:telemed:vn:health-insurance"
 _NAMESPACE = uuid.UUID("5b0c2a4e-93d1-4c55-8f0e-6c1f7d3e2a10")
 
 SERVICE_REQUEST_STATUS = {
@@ -158,19 +161,31 @@ class BundleBuilder:
         patient = board["patient"]
         facility = board["requesting_facility"]["code"]
         full_url = urn("patient", f"{facility}/{patient['code']}")
-        self.add(
-            full_url,
-            {
-                "resourceType": "Patient",
-                # Pseudonymous codes are unique per requesting facility.
-                "identifier": [
-                    {"system": f"{FACILITY_SYSTEM}:{facility}:patient", "value": patient["code"]}
-                ],
-                "gender": patient["sex"],
-                "birthDate": str(patient["birth_year"]),
-                "managingOrganization": self.facility(board["requesting_facility"]),
-            },
-        )
+        # Pseudonymous codes are unique per requesting facility.
+        identifiers = [
+            {"system": f"{FACILITY_SYSTEM}:{facility}:patient", "value": patient["code"]}
+        ]
+        resource: Json = {
+            "resourceType": "Patient",
+            "identifier": identifiers,
+            "gender": patient["sex"],
+            "birthDate": str(patient["birth_year"]),
+            "managingOrganization": self.facility(board["requesting_facility"]),
+        }
+        # Present only when the exporting user may see who the patient is (minutes.py).
+        identity = self.record.get("identity") or {}
+        for field, system in (
+            ("hospital_record_number", f"{FACILITY_SYSTEM}:{facility}:record"),
+            ("national_id", NATIONAL_ID_SYSTEM),
+            ("health_insurance_number", HEALTH_INSURANCE_SYSTEM),
+        ):
+            if field in identity:
+                identifiers.append({"system": system, "value": identity[field]})
+        if "full_name" in identity:
+            resource["name"] = [{"use": "official", "text": identity["full_name"]}]
+        if "date_of_birth" in identity:
+            resource["birthDate"] = identity["date_of_birth"]
+        self.add(full_url, _compact(resource))
         return ref(full_url, patient["code"])
 
     def bundle(self) -> Json:

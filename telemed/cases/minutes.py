@@ -3,7 +3,8 @@
 Everything comes from one *record*: the board (``board_from_tables``) plus what the board
 does not carry, the asked council's memberships (chair, secretary, members and their
 specialties), each person's facility (the connection points), the guest specialists
-admitted to the call and when the session started. ``minutes_data`` and
+admitted to the call, when the session started and, for a reader who may see it, who the
+patient is (each such read audited as ``case.identity.view``). ``minutes_data`` and
 ``fhir.consultation_bundle`` are pure functions of that record. No record is built while a
 signed decision or a note of the case does not match its seal (``seals.require_intact``).
 """
@@ -11,7 +12,7 @@ signed decision or a note of the case does not match its seal (``seals.require_i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import jinja2
 from sqlalchemy import select
@@ -22,9 +23,12 @@ from telemed.audit.log import AuditEntry, Outcome
 from telemed.audit.work import AuditedWork
 from telemed.cases import access
 from telemed.cases.fhir import consultation_bundle
+from telemed.cases.identity import reveal_in
+from telemed.cases.identity_cipher import IdentityCipher
 from telemed.cases.minutes_pdf import MinutesPrinter
 from telemed.cases.models import CaseEvent
 from telemed.cases.repository import CaseRepository
+from telemed.cases.schemas import IDENTITY_FIELDS
 from telemed.cases.seals import require_intact
 from telemed.cases.service import board_from_tables
 from telemed.clock import Clock
@@ -166,6 +170,17 @@ def _signed_versions(board: Json) -> list[Json]:
     return [_version(d, by_id) for d in board["decisions"] if d["status"] == "signed"]
 
 
+def _identity_shown(identity: dict[str, str] | None) -> dict[str, str | None] | None:
+    """The identity as the minutes print it: every field (None when not recorded), a date
+    of birth as Vietnamese readers write it."""
+    if not identity:
+        return None
+    shown: dict[str, str | None] = {name: identity.get(name) for name in IDENTITY_FIELDS}
+    if born := identity.get("date_of_birth"):
+        shown["date_of_birth"] = date.fromisoformat(born).strftime("%d/%m/%Y")
+    return shown
+
+
 def minutes_data(record: Json) -> Json:
     """Everything the minutes show, already ordered and formatted; texts still raw."""
     board = record["board"]
@@ -195,6 +210,7 @@ def minutes_data(record: Json) -> Json:
         "guests": record["guests"],
         "requested_by": board["requested_by"]["full_name"] if board["requested_by"] else None,
         "patient": board["patient"],
+        "identity": _identity_shown(record["identity"]),
         "summary": board["summary"],
         "attachments": [
             {"filename": a["filename"], "kind": a["kind"], "description": a["description"]}
@@ -257,12 +273,18 @@ class MinutesRenderer:
 
 class MinutesService:
     def __init__(
-        self, work: AuditedWork, clock: Clock, renderer: MinutesRenderer, printer: MinutesPrinter
+        self,
+        work: AuditedWork,
+        clock: Clock,
+        renderer: MinutesRenderer,
+        printer: MinutesPrinter,
+        cipher: IdentityCipher,
     ) -> None:
         self._work = work
         self._clock = clock
         self._renderer = renderer
         self._printer = printer
+        self._cipher = cipher
 
     async def data(self, actor: Actor, case_id: int) -> Json:
         """The minutes' content, for the participants of the case only."""
@@ -314,6 +336,8 @@ class MinutesService:
                 ],
                 "people": {uid: person_json(user) for uid, user in users.items()},
                 "guests": await repo.admitted_guests(case.id),
+                # Who the patient is, for a reader who may see it (audited in this unit).
+                "identity": await reveal_in(unit, repo, self._cipher, actor.user, case),
                 "session_started_at": iso(started),
                 "generated_at": iso(self._clock.now()),
             }

@@ -83,7 +83,10 @@ class MinutesPrinter:
 
     async def pdf(self, minutes: Json, lang: str) -> bytes:
         key, prefix = version_key(minutes, lang)
-        cached = await self._cache.get(key)
+        # Minutes that name the patient are never kept on disk: the identity is held only
+        # sealed at rest (telemed/cases/identity_cipher.py), so they are laid out each time.
+        keep = not minutes.get("identity")
+        cached = await self._cache.get(key) if keep else None
         if cached is not None:
             self._count("cached")
             return cached
@@ -95,7 +98,7 @@ class MinutesPrinter:
             )
         task = self._printing.get(key)
         if task is None:
-            task = asyncio.create_task(self._print(key, prefix, minutes, lang))
+            task = asyncio.create_task(self._print(key, prefix, minutes, lang, keep=keep))
             self._printing[key] = task
             task.add_done_callback(partial(self._forget, key))
         else:
@@ -103,7 +106,7 @@ class MinutesPrinter:
         # Shielded: a client that goes away does not waste a layout others may be waiting on.
         return await asyncio.shield(task)
 
-    async def _print(self, key: str, prefix: str, minutes: Json, lang: str) -> bytes:
+    async def _print(self, key: str, prefix: str, minutes: Json, lang: str, *, keep: bool) -> bytes:
         shortened = shorten_discussion(minutes, self._max_discussion_chars)
         html = self._renderer.html(shortened, lang, for_pdf=True)
         job = PdfJob(html, self._static_dir, (self._static_dir, DEJAVU_DIR))
@@ -118,7 +121,8 @@ class MinutesPrinter:
             if len(self._too_slow) > REMEMBERED_TIMEOUTS:
                 del self._too_slow[next(iter(self._too_slow))]
             raise
-        await self._cache.put(key, pdf, replaces=prefix)
+        if keep:
+            await self._cache.put(key, pdf, replaces=prefix)
         self._count("rendered")
         return pdf
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -79,6 +80,17 @@ class Case(Base):
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (Index("ix_cases_queue", "urgency_rank", "created_at", "id"),)
+
+
+class CaseIdentity(Base):
+    """Who the patient is, sealed (telemed/cases/identity_cipher.py): never in the case row,
+    its events, lists or logs; read only through IdentityService, each read audited."""
+
+    __tablename__ = "case_identities"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class CaseQuestion(Base):

@@ -15,6 +15,7 @@ from telemed.cases.models import (
     Attachment,
     Case,
     CaseEvent,
+    CaseIdentity,
     CaseQuestion,
     CaseStatus,
     Decision,
@@ -105,6 +106,12 @@ class CaseRepository:
         self._session.add(event)
         await self._session.flush()
         return event
+
+    async def identity(self, case_id: int) -> CaseIdentity | None:
+        return await self._session.get(CaseIdentity, case_id)
+
+    async def remove(self, entity: object) -> None:
+        await self._session.delete(entity)
 
     async def questions(self, case_id: int) -> Sequence[CaseQuestion]:
         rows = await self._session.scalars(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, StringConstraints
@@ -22,6 +23,37 @@ QuestionNumber = Annotated[int, Field(ge=1, le=MAX_QUESTIONS)]
 Version = Annotated[int, Field(ge=1, le=MAX_INT)]
 
 
+def _code(max_length: int) -> StringConstraints:
+    return StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=max_length, pattern=r"^[\w./-]+$"
+    )
+
+
+class PatientIdentity(Strict):
+    """Who the patient is; every field optional. Stored sealed, shown to participants only."""
+
+    full_name: ShortText | None = None
+    date_of_birth: date | None = Field(default=None, ge=date(1900, 1, 1))
+    national_id: Annotated[str, _code(20)] | None = Field(
+        default=None, description="citizen identity card number (CCCD)"
+    )
+    health_insurance_number: Annotated[str, _code(32)] | None = None
+    hospital_record_number: Annotated[str, _code(64)] | None = Field(
+        default=None, description="the requesting hospital's own record number"
+    )
+
+    def fields(self) -> dict[str, str]:
+        """The fields that are set, as text (the sealed form)."""
+        return {
+            name: value.isoformat() if isinstance(value, date) else value
+            for name, value in self.model_dump().items()
+            if value is not None
+        }
+
+
+IDENTITY_FIELDS = tuple(PatientIdentity.model_fields)
+
+
 class NewCase(Strict):
     council: ShortText = Field(description="code of the council asked")
     patient_code: Annotated[
@@ -35,6 +67,7 @@ class NewCase(Strict):
     questions: list[LongText] = Field(min_length=1, max_length=MAX_QUESTIONS)
     specialty: ShortText
     urgency: Urgency
+    identity: PatientIdentity | None = None
 
 
 # The orders of the case list: the queue (urgency, then longest waiting), or by request date.

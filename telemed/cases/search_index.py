@@ -5,7 +5,7 @@ SQLite keeps an FTS5 virtual table (rowid = case id), PostgreSQL a table with a
 words). Both hold the words of ``search_text.document`` (already folded), are written in
 the transaction that creates the case, and are matched with every query word as a prefix.
 Neither is a mapped model: their shapes differ per backend, and the migration
-``0007_case_search`` creates them (``telemed.models.is_unmapped`` keeps Alembic's
+``0009_case_search`` creates them (``telemed.models.is_unmapped`` keeps Alembic's
 comparison off them).
 """
 

@@ -18,6 +18,8 @@ from telemed.cases.board import (
     metadata_json,
     note_json,
 )
+from telemed.cases.identity import store_identity
+from telemed.cases.identity_cipher import IdentityCipher
 from telemed.cases.listing import case_filter, decode_cursor, encode_cursor
 from telemed.cases.log import CaseLog
 from telemed.cases.markdown import render
@@ -44,10 +46,13 @@ SCHEDULE_SLACK = timedelta(minutes=5)
 
 
 class CaseService:
-    def __init__(self, case_log: CaseLog, work: AuditedWork, clock: Clock) -> None:
+    def __init__(
+        self, case_log: CaseLog, work: AuditedWork, clock: Clock, cipher: IdentityCipher
+    ) -> None:
         self._log = case_log
         self._work = work
         self._clock = clock
+        self._cipher = cipher
 
     async def create(self, actor: Actor, new: NewCase) -> Json:
         principal = actor.user
@@ -91,6 +96,11 @@ class CaseService:
             assert facility is not None
             core = case_core_json(case, facility, council, requester, questions)
             await change.append("case.created", {"case": core})
+            if new.identity is not None:
+                identity = new.identity.fields()
+                changed = await store_identity(change, self._cipher, identity, now)
+                if changed:
+                    await change.append("case.identity_updated", {"fields": changed})
             board = await self._board(repo, case)
         return board
 

@@ -68,6 +68,8 @@ AMENDING_STATUSES = frozenset({S.DECIDED, S.CLOSED})
 # The call is offered from scheduling to the end of the session: before the session, joining
 # waits in the lobby.
 CALL_STATUSES = frozenset({S.SCHEDULED, S.IN_SESSION})
+# Guest specialists are invited from acceptance to the end of the session.
+INVITE_STATUSES = frozenset({S.ACCEPTED, S.SCHEDULED, S.IN_SESSION})
 
 
 def require_open(case: Case) -> None:
@@ -86,7 +88,8 @@ def allowed_actions(principal: Principal, case: Case, decisions: Sequence[Decisi
     Transitions by their names in ``TRANSITIONS``; ``note`` and ``attach``; for decisions
     ``draft_decision`` (start or edit the draft), ``amend_decision`` (start amending the
     signed one), ``sign_decision`` and ``opine``; for the call ``join_call``, ``admit``
-    (from the lobby) and ``record``. Nothing for whoever may not follow the case's board.
+    (from the lobby), ``record`` and ``invite_guest``. Nothing for whoever may not follow
+    the case's board.
     """
     if not access.may_follow_board(principal, case):
         return []
@@ -113,6 +116,8 @@ def allowed_actions(principal: Principal, case: Case, decisions: Sequence[Decisi
         allowed.append("opine")
     if status in CALL_STATUSES:
         allowed.append("join_call")
+    if triage and status in INVITE_STATUSES:
+        allowed.append("invite_guest")
     if triage and status is S.IN_SESSION:
         allowed += ["admit", "record"]
     return allowed

@@ -12,7 +12,8 @@ from telemed.db.base import Base, UtcDateTime
 
 class GuestInvite(Base):
     """Only hashes are stored: of the invitation token and, once redeemed, of the guest's
-    session token. Redeeming fills ``redeemed_at``; a redeemed invitation never works again."""
+        session token. Redeeming fills ``redeemed_at``; a redeemed invitation never works again,
+    nor a revoked one (``revoked_at``)."""
 
     __tablename__ = "guest_invites"
 
@@ -28,3 +29,5 @@ class GuestInvite(Base):
     session_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     csrf_token: Mapped[str | None] = mapped_column(String(64))
     session_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Revoked by the chair or secretary: the link no longer works, the session has ended.
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +19,16 @@ class GuestRepository:
 
     async def flush(self) -> None:
         await self._session.flush()
+
+    async def get(self, invite_id: int) -> GuestInvite | None:
+        return await self._session.get(GuestInvite, invite_id)
+
+    async def for_case(self, case_id: int) -> Sequence[GuestInvite]:
+        """The case's invitations, oldest first."""
+        rows = await self._session.scalars(
+            select(GuestInvite).where(GuestInvite.case_id == case_id).order_by(GuestInvite.id)
+        )
+        return rows.all()
 
     async def by_token(self, token_hash: str) -> GuestInvite | None:
         """The invitation whose link token hashes to ``token_hash``."""

@@ -18,16 +18,17 @@ from telemed.accounts.principal import Actor
 from telemed.audit.work import AuditedWork
 from telemed.cases import access
 from telemed.cases.log import CaseLog
-from telemed.cases.models import CaseStatus
+from telemed.cases.repository import CaseRepository
+from telemed.cases.workflow import INVITE_STATUSES
 from telemed.clock import Clock
 from telemed.errors import Conflict, NotFound
 from telemed.guests.models import GuestInvite
 from telemed.guests.repository import GuestRepository
 from telemed.guests.schemas import InviteInput
 from telemed.guests.sessions import guest_principal
-from telemed.shapes import iso
+from telemed.shapes import Json, iso
 
-INVITABLE = frozenset({CaseStatus.ACCEPTED, CaseStatus.SCHEDULED, CaseStatus.IN_SESSION})
+INVITABLE = INVITE_STATUSES
 INVALID = "This invitation is not valid: it was used, has expired or never existed."
 
 
@@ -36,6 +37,29 @@ class Invitation:
     token: str
     case_id: int
     expires_at: datetime
+
+
+def invitation_json(invite: GuestInvite, now: datetime) -> Json:
+    """An invitation as the room lists it; never its token (only its hash is stored)."""
+    if invite.revoked_at is not None:
+        state = "revoked"
+    elif invite.redeemed_at is not None:
+        state = "used"
+    elif now >= invite.expires_at:
+        state = "expired"
+    else:
+        state = "pending"
+    return {
+        "id": invite.id,
+        "guest_id": -invite.id,
+        "name": invite.name,
+        "specialty": invite.specialty,
+        "created_at": iso(invite.created_at),
+        "expires_at": iso(invite.expires_at),
+        "redeemed_at": iso(invite.redeemed_at),
+        "revoked_at": iso(invite.revoked_at),
+        "state": state,
+    }
 
 
 class GuestService:
@@ -77,6 +101,32 @@ class GuestService:
             )
         return Invitation(token, case_id, invite.expires_at)
 
+    async def invitations(self, actor: Actor, case_id: int) -> list[Json]:
+        """Who is invited to the case, oldest first (the chair or secretary)."""
+        async with self._work(actor, "guest.list", case_id=case_id) as unit:
+            case = access.require_clinical(actor.user, await CaseRepository(unit.db).get(case_id))
+            access.require_triage(actor.user, case)
+            invites = await GuestRepository(unit.db).for_case(case.id)
+            now = self._clock.now()
+            return [invitation_json(invite, now) for invite in invites]
+
+    async def revoke(self, actor: Actor, case_id: int, invite_id: int) -> Json:
+        """Withdraw an invitation: its link stops working and, if it was used, the guest's
+        session ends (its sockets leave at the next re-validation). Revoking twice is one."""
+        async with self._log.change(
+            actor, "guest.revoke", case_id, object_id=str(invite_id)
+        ) as change:
+            access.require_triage(actor.user, change.case)
+            invite = await GuestRepository(change.unit.db).get(invite_id)
+            if invite is None or invite.case_id != change.case.id:
+                raise NotFound("No such invitation.")
+            now = self._clock.now()
+            if invite.revoked_at is None:
+                invite.revoked_at, invite.session_hash = now, None
+                guest = {"id": -invite.id, "name": invite.name, "specialty": invite.specialty}
+                await change.append("guest.revoked", {"guest": guest})
+            return invitation_json(invite, now)
+
     async def redeem(self, actor: Actor, token: str) -> LoginResult:
         """Exchange the link's token for a guest session; refused (404) when used or
         expired. ``actor`` is the anonymous caller."""
@@ -85,7 +135,12 @@ class GuestService:
             invite = await GuestRepository(unit.db).by_token(hash_token(token))
             if invite is not None:
                 unit.entry.case_id, unit.entry.object_id = invite.case_id, str(invite.id)
-            if invite is None or invite.redeemed_at is not None or now >= invite.expires_at:
+            if (
+                invite is None
+                or invite.redeemed_at is not None
+                or invite.revoked_at is not None
+                or now >= invite.expires_at
+            ):
                 raise NotFound(INVALID)
             session_token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
             invite.redeemed_at = now

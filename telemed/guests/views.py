@@ -89,7 +89,35 @@ async def join_page(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@describe(
+    "Who is invited to this case (chair or secretary): each invitation's guest, expiry and "
+    "state (pending, used, expired, revoked); never the link.",
+    tag="calls",
+    errors=(403, 404),
+)
+async def list_invites(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    service = request.app[appkeys.GUEST_SERVICE]
+    invites = await service.invitations(actor, path_id(request, "case_id"))
+    return web.json_response({"items": invites})
+
+
+@describe(
+    "Revoke an invitation (chair or secretary): the link stops working and a guest who "
+    "used it is signed out.",
+    tag="calls",
+    errors=(403, 404),
+)
+async def revoke_invite(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    service = request.app[appkeys.GUEST_SERVICE]
+    case_id, invite_id = path_id(request, "case_id"), path_id(request, "invite_id")
+    return web.json_response(await service.revoke(actor, case_id, invite_id))
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post(r"/api/v1/cases/{case_id:\d+}/invites", create_invite)
+    app.router.add_get(r"/api/v1/cases/{case_id:\d+}/invites", list_invites)
+    app.router.add_delete(r"/api/v1/cases/{case_id:\d+}/invites/{invite_id:\d+}", revoke_invite)
     app.router.add_post("/api/v1/guests/redeem", redeem_invite)
     app.router.add_get("/join/{token}", join_page)

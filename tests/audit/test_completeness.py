@@ -152,6 +152,19 @@ async def invited(world: World) -> tuple[int, str]:
     return case_id, str(made["url"]).rsplit("/", 1)[1]
 
 
+def revoke_call(who: str) -> Call:
+    """Revoking a fresh invitation to an in-session case."""
+
+    async def prepare(world: World) -> Act:
+        case_id, _token = await invited(world)
+        path = f"{C}/invites".format(case=case_id)
+        items = (await call(world.people["gs.chutoa"], "GET", path))["items"]
+        target = f"{path}/{items[0]['id']}"
+        return lambda: _http(world.people[who], world, "DELETE", target)
+
+    return prepare
+
+
 def guest_call(valid: bool = True) -> Call:
     """Redeeming a guest link through the API (the landing page's Join button)."""
 
@@ -385,6 +398,30 @@ HTTP: dict[tuple[str, str], Expect | NotAudited] = {
         [("guest.invite", "success", "gs.chutoa")],
         http_call("gs.timmach", "POST", C + "/invites", {"name": "Guest"}, "in_session"),
         [("guest.invite", "denied", "gs.timmach")],
+    ),
+    ("GET", "/api/v1/cases/{case_id}/invites"): Expect(
+        http_call("ts.thuky", "GET", C + "/invites", None, "in_session"),
+        [("guest.list", "success", "ts.thuky")],
+        http_call("bs.namcan", "GET", C + "/invites", None, "in_session"),
+        [("guest.list", "denied", "bs.namcan")],
+    ),
+    ("DELETE", "/api/v1/cases/{case_id}/invites/{invite_id}"): Expect(
+        revoke_call("gs.chutoa"),
+        [("guest.revoke", "success", "gs.chutoa")],
+        revoke_call("gs.timmach"),
+        [("guest.revoke", "denied", "gs.timmach")],
+    ),
+    ("GET", "/api/v1/cases/{case_id}/identity"): Expect(
+        http_call("gs.timmach", "GET", C + "/identity"),
+        [("case.identity.view", "success", "gs.timmach")],
+        http_call("kiemtra", "GET", C + "/identity"),
+        [("case.identity.view", "denied", "kiemtra")],
+    ),
+    ("PUT", "/api/v1/cases/{case_id}/identity"): Expect(
+        http_call("bs.namcan", "PUT", C + "/identity", {"full_name": "Nguyễn Văn A"}),
+        [("case.identity.update", "success", "bs.namcan")],
+        http_call("gs.chutoa", "PUT", C + "/identity", {"full_name": "Nguyễn Văn A"}),
+        [("case.identity.update", "denied", "gs.chutoa")],
     ),
     ("POST", "/api/v1/guests/redeem"): Expect(
         guest_call(),

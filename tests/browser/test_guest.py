@@ -1,8 +1,11 @@
 """A guest specialist in a real browser: the one-time link's Join button opens that case's
 room, the guest waits in the lobby until the chair admits them from the page, then they see each
-other's video; every other page answers as to a stranger."""
+other's video; every other page answers as to a stranger. The chair invites from the room,
+copies the link and revokes it, after which the link no longer works."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from playwright.async_api import Browser, expect
@@ -63,3 +66,51 @@ async def test_a_guest_opens_the_link_waits_and_is_admitted_by_the_chair(
     await expect(again.page.get_by_test_id("join-error")).to_contain_text("không còn hợp lệ")
     await expect(again.page).to_have_url(invitation["url"])
     chair.assert_clean()
+
+
+async def test_the_chair_invites_from_the_room_copies_the_link_and_revokes_it(
+    server: RunningServer, browser: Browser
+) -> None:
+    doctor_api, chair_api = await server.sign_in("bs.namcan"), await server.sign_in("gs.chutoa")
+    case_id = int((await create_case(doctor_api))["id"])
+    await to_session(chair_api, case_id)
+    chair = await in_room(browser, server, "gs.chutoa", case_id)
+    await chair.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = chair.page
+    card = page.get_by_test_id("guests-card")
+    await expect(card).to_be_visible()
+    await expect(page.get_by_test_id("guest")).to_have_count(0)
+
+    await page.get_by_test_id("guest-name").fill(GUEST)
+    await page.get_by_test_id("guest-specialty").fill("Tim mạch can thiệp")
+    await page.get_by_test_id("guest-expiry").select_option("14400")
+    await page.get_by_test_id("guest-invite").click()
+    url_box = page.get_by_test_id("guest-url")
+    await expect(url_box).to_have_value(re.compile(r"/join/[\w-]{16,}$"))
+    url = await url_box.input_value()
+    await page.get_by_test_id("guest-copy").click()
+    await expect(page.get_by_test_id("guest-copied")).to_contain_text("Đã sao chép")
+    assert await page.evaluate("navigator.clipboard.readText()") == url
+    invited = page.get_by_test_id("guest").filter(has_text=GUEST)
+    await expect(invited).to_have_attribute("data-state", "pending")
+    await expect(invited).to_contain_text("Tim mạch can thiệp")
+    await expect(page.get_by_test_id("timeline")).to_contain_text(GUEST)
+
+    # The requesting doctor and a member see the invitation in the history, not the panel.
+    doctor = await in_room(browser, server, "bs.namcan", case_id)
+    await expect(doctor.page.get_by_test_id("timeline")).to_contain_text(GUEST)
+    await expect(doctor.page.get_by_test_id("guests-card")).to_be_hidden()
+
+    await invited.get_by_test_id("guest-revoke").click()
+    await expect(page.get_by_test_id("confirm-text")).to_contain_text(GUEST)
+    await page.get_by_test_id("confirm-yes").click()
+    await expect(invited).to_have_attribute("data-state", "revoked")
+    await expect(invited.get_by_test_id("guest-revoke")).to_have_count(0)
+    await expect(doctor.page.get_by_test_id("timeline")).to_contain_text("thu hồi")
+
+    guest = await open_page(browser, server, "guest")
+    await guest.page.goto(url)
+    await guest.page.get_by_test_id("join-submit").click()
+    await expect(guest.page.get_by_test_id("join-error")).to_contain_text("không còn hợp lệ")
+    for person in (chair, doctor):
+        person.assert_clean()

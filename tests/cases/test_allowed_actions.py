@@ -168,6 +168,10 @@ async def _opine(who: SignedIn, path: str) -> int:
     return await _status(who, "POST", path + "/decision/opinions", body)
 
 
+async def _invite(who: SignedIn, path: str) -> int:
+    return await _status(who, "POST", path + "/invites", {"name": "Khách"})
+
+
 @dataclass(frozen=True)
 class Action:
     names: frozenset[str]  # the allowed_actions entries that each mean "this succeeds"
@@ -192,6 +196,7 @@ ACTIONS = [
     # One request starts or edits a draft; after the decision it starts an amendment.
     Action(frozenset({"draft_decision", "amend_decision"}), _draft),
     Action(frozenset({"sign_decision"}), _sign),
+    Action(frozenset({"invite_guest"}), _invite, keeps_state=True),
 ]
 TRIED = frozenset().union(*(action.names for action in ACTIONS))
 CALL_ACTIONS = frozenset({"join_call", "admit", "record"})

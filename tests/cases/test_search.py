@@ -187,7 +187,7 @@ async def test_the_migration_indexes_the_cases_that_exist(
     try:
         # Back to the revision before the index (which drops it), then forward again.
         async with engine.begin() as connection:
-            await connection.run_sync(downgrade_to, "0006")
+            await connection.run_sync(downgrade_to, "0008_guest_revocation")
         await upgrade(engine)
     finally:
         await engine.dispose()

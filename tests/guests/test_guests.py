@@ -316,3 +316,44 @@ async def test_a_guest_who_came_early_still_waits_for_the_chair_when_the_session
     assert (await chair.who.request("call:admit", admit))["ok"] is True
     await visitor.who.until(partial(visitor.heard, "call:admitted"))
     await visitor.who.until(lambda: visitor.received_from(doctor.peer_id, 5))
+
+
+async def test_the_chair_sees_who_is_invited_and_a_revoked_link_or_session_stops_working(
+    server: RunningServer, clock: ManualClock
+) -> None:
+    case_id, chair = await in_session_case(server)
+    base = f"/api/v1/cases/{case_id}/invites"
+    pending = await invite(chair, case_id, name="BS. Chờ")
+    used = await invite(chair, case_id, name="BS. Đã vào")
+    late = await invite(chair, case_id, name="BS. Quá hạn", expires_in=60)
+    guest = await guest_from(server, used)
+    assert await guest.status("GET", f"/api/v1/cases/{case_id}/actions") == 200
+    clock.advance(61)
+    listed = (await call(chair, "GET", base))["items"]
+    assert [(i["name"], i["state"]) for i in listed] == [
+        ("BS. Chờ", "pending"),
+        ("BS. Đã vào", "used"),
+        ("BS. Quá hạn", "expired"),
+    ]
+    assert all("url" not in i and "token" not in str(i) for i in listed)
+    del late
+
+    # The secretary lists too; a member, the doctor 403; another council 404, as missing.
+    await call(await server.sign_in("ts.thuky"), "GET", base)
+    for name, status in (("gs.timmach", 403), ("bs.namcan", 403), ("gs.thankinh", 404)):
+        await call(await server.sign_in(name), "GET", base, expect=status)
+        await call(await server.sign_in(name), "DELETE", f"{base}/{listed[0]['id']}", None, status)
+
+    revoked = await call(chair, "DELETE", f"{base}/{listed[0]['id']}")
+    assert revoked["state"] == "revoked"
+    assert (await redeem(server, token_of(pending)))[0] == 404
+    await call(chair, "DELETE", f"{base}/{listed[1]['id']}")
+    assert await guest.status("GET", f"/api/v1/cases/{case_id}/actions") == 401
+    await call(chair, "DELETE", f"{base}/{listed[1]['id']}")  # again: nothing more happens
+    await call(chair, "DELETE", f"{base}/999999", None, 404)
+
+    events = (await call(chair, "GET", f"/api/v1/cases/{case_id}/events"))["events"]
+    gone = [e["data"]["guest"]["name"] for e in events if e["type"] == "guest.revoked"]
+    assert gone == ["BS. Chờ", "BS. Đã vào"]
+    states = [i["state"] for i in (await call(chair, "GET", base))["items"]]
+    assert states == ["revoked", "revoked", "expired"]

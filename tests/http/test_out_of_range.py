@@ -54,10 +54,12 @@ ID_ROUTES = _id_routes()
 BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/cases/{case_id}/notes"): {"body": "x"},
     ("POST", "/api/v1/cases/{case_id}/transitions"): {"action": "accept"},
+    ("PUT", "/api/v1/cases/{case_id}/identity"): {"full_name": "X"},
     ("PUT", "/api/v1/cases/{case_id}/decision/draft"): DRAFT,
     ("POST", "/api/v1/cases/{case_id}/decision/opinions"): {"version": 1, "stance": "concur"},
     ("POST", "/api/v1/cases/{case_id}/decision/sign"): {"version": 1},
     ("POST", "/api/v1/cases/{case_id}/invites"): {"name": "Guest"},
+    ("DELETE", "/api/v1/cases/{case_id}/invites/{invite_id}"): None,
     ("POST", "/api/v1/cases/{case_id}/attachments"): "multipart",
     ("PUT", "/api/v1/admin/users/{user_id}"): {"full_name": "X", "role": "council_member"},
     ("POST", "/api/v1/admin/users/{user_id}/disable"): None,
@@ -118,6 +120,7 @@ async def test_an_id_out_of_range_is_answered_and_audited_like_a_missing_one(
         "user_id": 1,
         "council_id": 1,
         "facility_id": 1,
+        "invite_id": 1,  # none yet: answered as a missing invitation either way
     }
     body = BODIES.get((method, route))
     for name in _ID_PARAM.findall(route):

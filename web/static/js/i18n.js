@@ -63,6 +63,14 @@ export function formatTime(iso) {
   return Number.isNaN(date.getTime()) ? "—" : timeFormat.format(date);
 }
 
+const dateFormat = new Intl.DateTimeFormat(locale, { day: "2-digit", month: "2-digit", year: "numeric", timeZone: "UTC" });
+
+// A calendar date ("1958-03-14") as the language writes it, whatever the browser's zone.
+export function formatDate(isoDate) {
+  const date = new Date(`${isoDate}T00:00:00Z`);
+  return Number.isNaN(date.getTime()) ? "—" : dateFormat.format(date);
+}
+
 export function formatDuration(seconds) {
   if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "—";
   const total = Math.max(0, Math.round(seconds / 60));

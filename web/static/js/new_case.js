@@ -2,6 +2,7 @@
 // uploaded with a progress bar once the case exists.
 import { api } from "./api.js";
 import { errorText, t } from "./i18n.js";
+import { identityFrom } from "./identity.js";
 import { uploadFiles } from "./upload.js";
 
 const form = document.getElementById("case-form");
@@ -46,6 +47,12 @@ function showError(text) {
   errorBox.hidden = false;
 }
 
+// The identity when any of its fields is filled in (optional, stored sealed).
+function identityPart() {
+  const identity = identityFrom(form);
+  return Object.keys(identity).length ? { identity } : {};
+}
+
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   errorBox.hidden = true;
@@ -70,6 +77,7 @@ form.addEventListener("submit", async (event) => {
         questions,
         specialty: data.get("specialty"),
         urgency: data.get("urgency"),
+        ...identityPart(),
       },
     });
   } catch (error) {

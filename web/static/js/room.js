@@ -8,7 +8,9 @@ import { CallPanel } from "./call.js";
 import { confirmAction } from "./confirm.js";
 import { DecisionPanel } from "./decision.js";
 import { clear, element } from "./dom.js";
+import { GuestPanel } from "./guests.js";
 import { errorText, formatTime, localToIso, problemText, t } from "./i18n.js";
+import { IdentityPanel } from "./identity.js";
 import { liveSocket } from "./socket.js";
 import { uploadFiles } from "./upload.js";
 
@@ -21,6 +23,8 @@ const actions = { known: false, lastSeq: -1, allowed: new Set() };
 const socket = liveSocket();
 const decisions = new DecisionPanel(caseId, () => join());
 const call = new CallPanel(caseId, socket);
+const identity = new IdentityPanel(caseId, body.role);
+const guests = new GuestPanel(caseId);
 const pending = new Map(); // client_id -> {payload, item}
 
 const $ = (id) => document.getElementById(id);
@@ -145,7 +149,8 @@ function eventText(event) {
     case "recording.consent":
       return t(d.consent ? "event.recording.consent" : "event.recording.consent_withdrawn", { who });
     case "guest.invited":
-      return t("event.guest.invited", { who, guest: d.guest?.name ?? "—" });
+    case "guest.revoked":
+      return t(`event.${event.type}`, { who, guest: d.guest?.name ?? "—" });
     case "decision.opinion":
       return t(`event.decision.${d.opinion.stance}`, { who, reason: d.opinion.reason });
     default:
@@ -181,6 +186,7 @@ function renderAll() {
   renderAttachments();
   decisions.render(board, actions.allowed, userId);
   call.render(actions.allowed);
+  guests.render(actions.allowed);
 }
 
 // What this user may do now, asked of the server after joining and after every event that
@@ -228,6 +234,8 @@ function apply(events, { batch = false } = {}) {
     }
     applyEvent(board, event);
     call.onEvent(event);
+    identity.onEvent(event);
+    guests.onEvent(event);
     $("timeline").append(timelineItem(event));
     changed = true;
     ask ||= changesActions(event);

@@ -1,7 +1,7 @@
 """the case search index, filled with the existing cases
 
-Revision ID: 0007_case_search
-Revises: 0006
+Revision ID: 0009_case_search
+Revises: 0008_guest_revocation
 Create Date: 2026-11-30 15:00:00.000000
 
 SQLite: an FTS5 virtual table (rowid = case id). PostgreSQL: a table with a tsvector
@@ -17,8 +17,8 @@ from alembic import op
 from telemed.cases.search_index import TABLE, insert_statement
 from telemed.cases.search_text import document
 
-revision = "0007_case_search"
-down_revision = "0006"
+revision = "0009_case_search"
+down_revision = "0008_guest_revocation"
 branch_labels = None
 depends_on = None
 
