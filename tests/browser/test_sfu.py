@@ -7,6 +7,7 @@ over the namespace's link, the server over loopback."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 from playwright.async_api import Browser
@@ -15,6 +16,7 @@ from telemed.settings import Settings
 from tests.browser.calls import assert_receiving_video, in_room, join_call, until
 from tests.browser.pages import Person
 from tests.cases.workflow import create_case, to_session
+from tests.signaling.callers import Caller, caller, in_session_case
 from tests.support.janus import RunningJanus
 from tests.support.server import RunningServer
 
@@ -29,16 +31,24 @@ pytestmark = [
 PLAYING_TILES = """() => [...document.querySelectorAll('[data-testid="call-tile"] video')]
   .filter((video) => video.srcObject && video.videoWidth > 0 && !video.paused).length"""
 CONNECTIONS = "() => [...window.telemedCall.pcs.keys()].sort().join(',')"
-# Frames decoded on the receiving connection, per m-line: one video m-line per sender.
-DECODING = """async () => {
+# The m-lines of one kind on the receiving connection that brought something: one video
+# m-line (frames decoded) and one audio m-line (packets) per participant sending.
+RECEIVING = """async (kind) => {
   const pc = window.telemedCall.pcs.get("sfu:subscribe");
   if (!pc) return 0;
-  let decoding = 0;
+  const counter = kind === "video" ? "framesDecoded" : "packetsReceived";
+  let receiving = 0;
   (await pc.getStats()).forEach((s) => {
-    if (s.type === "inbound-rtp" && s.kind === "video" && (s.framesDecoded ?? 0) > 0) decoding += 1;
+    if (s.type === "inbound-rtp" && s.kind === kind && (s[counter] ?? 0) > 0) receiving += 1;
   });
-  return decoding;
+  return receiving;
 }"""
+DECODING = f"({RECEIVING})('video')"
+HEARING = f"({RECEIVING})('audio')"
+FRAMES = 10
+# Five aiortc peers share this process with the server: time to negotiate and decode (a
+# bound on waiting, not a speed requirement).
+WAIT = 60.0
 
 
 @pytest.fixture
@@ -48,6 +58,9 @@ def settings(make_settings: Callable[..., Settings], janus: RunningJanus) -> Set
         janus_url=[janus.url],
         janus_api_secret=janus.api_secret,
         janus_admin_key=janus.admin_key,
+        # Five aiortc peers negotiating at once send more than a browser's share.
+        socket_rate_per_second=1000,
+        socket_burst=1000,
     )
 
 
@@ -71,7 +84,31 @@ async def test_the_third_participant_moves_the_council_to_the_sfu_and_everyone_s
         # Two connections to the SFU, and no direct one left.
         await until(person.page, f"({CONNECTIONS})() === 'sfu:publish,sfu:subscribe'")
     for person in people:
-        await until(person.page, f"({DECODING})().then((n) => n === 2)")
+        await until(person.page, f"{DECODING}.then((n) => n === 2)")
         await until(person.page, f"({PLAYING_TILES})() === 2")
     for person in people:
         person.assert_clean()
+
+
+async def test_six_participants_one_of_them_a_browser_each_receive_every_other(
+    server: RunningServer, browser: Browser, callers: list[Caller]
+) -> None:
+    """The issue's council: five aiortc peers and the chair's Chromium page."""
+    case_id, _ = await in_session_case(server)
+    chair = await in_room(browser, server, "gs.chutoa", case_id)
+    await join_call(chair.page)
+    names = ["bs.namcan", "ts.thuky", "gs.timmach", "bs.namcan", "gs.timmach"]
+    people = [
+        await caller(server, callers, name, case_id, 300 + 110 * i) for i, name in enumerate(names)
+    ]
+    for person in people:
+        assert (await person.join_call())["state"] == "in_call"
+    page_peer = await chair.page.evaluate("window.telemedCall.peerId")
+    for person in people:
+        for other in [page_peer, *(p.peer_id for p in people if p is not person)]:
+            await person.who.until(partial(person.received_through_sfu, other, FRAMES), within=WAIT)
+    await until(chair.page, f"{DECODING}.then((n) => n === 5)", WAIT)
+    await until(chair.page, f"{HEARING}.then((n) => n === 5)", WAIT)
+    await until(chair.page, f"({PLAYING_TILES})() === 5", WAIT)
+    assert await chair.page.evaluate(f"({CONNECTIONS})()") == "sfu:publish,sfu:subscribe"
+    chair.assert_clean()
