@@ -19,9 +19,10 @@ from sqlalchemy import func, select
 
 from telemed import appkeys
 from telemed.audit.models import AuditRecord
-from tests.cases.test_attachments import dicom_bytes, png_bytes, upload
-from tests.cases.workflow import DRAFT, NEW_CASE, call, create_case, to_scheduled, to_session
-from tests.realtime.live import Participant, participant
+from tests.support.api import call
+from tests.support.attachments import dicom_bytes, png_bytes, upload
+from tests.support.cases import DRAFT, NEW_CASE, create_case, to_scheduled, to_session
+from tests.support.participants import Participant, participant
 from tests.support.server import RunningServer, SignedIn
 
 Row = tuple[str, str, str | None]  # action, outcome, actor username

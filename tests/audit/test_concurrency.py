@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 
 from telemed.accounts.demo import DEMO_PASSWORD
-from tests.audit.helpers import audit_rows, verify
-from tests.cases.workflow import create_case
+from tests.support.audit import audit_rows, verify
+from tests.support.cases import create_case
 from tests.support.server import RunningServer
 
 

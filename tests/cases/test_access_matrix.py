@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.cases.workflow import DRAFT, act, call, create_case, to_session
+from tests.support.api import call
+from tests.support.cases import DRAFT, act, create_case, to_session
 from tests.support.server import RunningServer, SignedIn
 
 USERS = ["bs.namcan", "bs.uminh", "gs.chutoa", "ts.thuky", "gs.timmach", "gs.thankinh", "kiemtra"]

@@ -16,7 +16,8 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from tests.cases.workflow import DRAFT, act, call, create_case, to_scheduled, to_session
+from tests.support.api import call
+from tests.support.cases import DRAFT, act, create_case, to_scheduled, to_session
 from tests.support.server import RunningServer, SignedIn
 
 Json = dict[str, Any]

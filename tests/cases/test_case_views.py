@@ -10,8 +10,9 @@ import pytest
 
 from telemed.clock import ManualClock
 from telemed.settings import Settings
-from tests.audit.helpers import audit_rows
-from tests.cases.workflow import DRAFT, NEW_CASE, act, call, create_case, to_session
+from tests.support.api import call
+from tests.support.audit import audit_rows
+from tests.support.cases import DRAFT, NEW_CASE, act, create_case, to_session
 from tests.support.server import RunningServer, SignedIn
 
 

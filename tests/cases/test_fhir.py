@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from telemed import appkeys
 from telemed.audit.models import AuditRecord
-from tests.cases.test_minutes import DISSENT, DRAFT, act, call, create_case, decide
+from tests.support.api import call
+from tests.support.cases import DECIDED_AT, DECIDED_CASE, DISSENT, DRAFT, act, create_case, decide
 from tests.support.server import RunningServer, SignedIn
 
 V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -73,7 +74,7 @@ def references(node: object) -> list[str]:
 async def test_the_bundle_follows_the_case_through_the_workflow(server: RunningServer) -> None:
     doctor = await server.sign_in("bs.namcan")
     chair = await server.sign_in("gs.chutoa")
-    case_id = await create_case(doctor, urgency="emergency")
+    case_id = int((await create_case(doctor, **DECIDED_CASE, urgency="emergency"))["id"])
     seen: list[tuple[str, str, str]] = []
 
     async def snapshot() -> dict[str, Any]:
@@ -91,7 +92,7 @@ async def test_the_bundle_follows_the_case_through_the_workflow(server: RunningS
     await snapshot()
     await act(chair, case_id, "accept")
     await snapshot()
-    await act(chair, case_id, "schedule", scheduled_at="2026-01-02T09:00:00+07:00")
+    await act(chair, case_id, "schedule", scheduled_at=DECIDED_AT)
     await act(chair, case_id, "start_session")
     in_session = await snapshot()
     base = f"/api/v1/cases/{case_id}"
@@ -117,9 +118,9 @@ async def test_the_bundle_follows_the_case_through_the_workflow(server: RunningS
 async def test_declined_and_cancelled_cases(server: RunningServer) -> None:
     doctor = await server.sign_in("bs.namcan")
     chair = await server.sign_in("gs.chutoa")
-    declined = await create_case(doctor)
+    declined = int((await create_case(doctor, **DECIDED_CASE))["id"])
     await act(chair, declined, "decline", reason="Ngoài chuyên môn của hội đồng.")
-    cancelled = await create_case(doctor, urgency="routine")
+    cancelled = int((await create_case(doctor, **DECIDED_CASE, urgency="routine"))["id"])
     await act(doctor, cancelled, "cancel")
     first, second = await export(doctor, declined), await export(doctor, cancelled)
     check_bundle(first)
@@ -204,7 +205,7 @@ async def test_the_bundle_of_a_decided_case(server: RunningServer) -> None:
 
 async def test_only_participants_export_and_exports_are_audited(server: RunningServer) -> None:
     doctor = await server.sign_in("bs.namcan")
-    case_id = await create_case(doctor)
+    case_id = int((await create_case(doctor, **DECIDED_CASE))["id"])
     await export(await server.sign_in("bs.uminh"), case_id, expect=404)
     await export(await server.sign_in("gs.thankinh"), case_id, expect=404)
     await export(await server.sign_in("kiemtra"), case_id, expect=403)

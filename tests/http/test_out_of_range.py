@@ -19,10 +19,11 @@ import pytest
 
 from telemed.app import create_app
 from telemed.settings import Settings
-from tests.audit.helpers import audit_rows
-from tests.cases.test_attachments import Field as FormField
-from tests.cases.test_attachments import multipart, png_bytes, upload
-from tests.cases.workflow import DRAFT, act, call, create_case
+from tests.support.api import call
+from tests.support.attachments import Field as FormField
+from tests.support.attachments import multipart, png_bytes, upload
+from tests.support.audit import audit_rows
+from tests.support.cases import DRAFT, act, create_case
 from tests.support.server import RunningServer, SignedIn
 
 # Past PostgreSQL's INTEGER, past SQLite's (and BIGINT's) 64 bits, and far past both.

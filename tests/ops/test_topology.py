@@ -26,8 +26,8 @@ from aiortc import (
 )
 from PIL import Image
 
-from tests.cases.workflow import DRAFT, NEW_CASE
-from tests.realtime.live import Participant
+from tests.support.cases import DRAFT, NEW_CASE
+from tests.support.participants import Participant
 from tests.support.server import SignedIn
 from tests.support.topology import Topology, browser_api
 

@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 import socketio
 
-from tests.cases.workflow import NEW_CASE
-from tests.realtime.live import Participant, sign_in
-from tests.realtime.processes import ServerProcess, telemed_command
+from tests.support.cases import NEW_CASE
+from tests.support.participants import Participant, sign_in
+from tests.support.processes import ServerProcess, telemed_command
 
 KILL_AFTER = 15
 

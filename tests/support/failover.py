@@ -26,7 +26,7 @@ from typing import Any
 
 import socketio
 
-from tests.cases.workflow import NEW_CASE
+from tests.support.cases import NEW_CASE
 from tests.support.server import SignedIn
 from tests.support.topology import TelemedProcess, Topology, browser_api
 
