@@ -8,7 +8,6 @@ few that touch no case, account or audit data, with the reason it writes none.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -716,18 +715,7 @@ async def _run(server: RunningServer, spec: Expect | NotAudited) -> None:
     if isinstance(spec, NotAudited):
         assert spec.why
         return
-    names = [
-        "bs.namcan",
-        "bs.uminh",
-        "gs.chutoa",
-        "ts.thuky",
-        "gs.timmach",
-        "gs.thankinh",
-        "kiemtra",
-    ]
-    people = dict(
-        zip(names, await asyncio.gather(*(server.sign_in(n) for n in names)), strict=True)
-    )
+    people = await server.sign_in_all()
     world = World(server, people)
     await _check(world, spec.success, spec.success_rows, refused=False)
     if spec.refusal is None:

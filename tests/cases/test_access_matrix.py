@@ -7,7 +7,6 @@ A refused action changes nothing; each allowed one succeeds.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -153,8 +152,7 @@ ACTIONS = [
 
 @pytest.fixture
 async def people(server: RunningServer) -> People:
-    signed = await asyncio.gather(*(server.sign_in(name) for name in USERS))
-    return dict(zip(USERS, signed, strict=True))
+    return await server.sign_in_all(USERS)
 
 
 async def _last_seq(p: People, case_id: int) -> int:

@@ -5,7 +5,6 @@ Every fixture file is made here (Pillow, a hand-written PDF, pydicom); none is c
 
 from __future__ import annotations
 
-import asyncio
 import io
 from array import array
 from collections.abc import Callable
@@ -61,9 +60,9 @@ def blob_name(sha256: str) -> str:
 
 @pytest.fixture
 async def people(server: RunningServer) -> dict[str, SignedIn]:
-    names = ["bs.namcan", "bs.uminh", "gs.chutoa", "gs.timmach", "gs.thankinh", "kiemtra"]
-    signed = await asyncio.gather(*(server.sign_in(name) for name in names))
-    return dict(zip(names, signed, strict=True))
+    return await server.sign_in_all(
+        ["bs.namcan", "bs.uminh", "gs.chutoa", "gs.timmach", "gs.thankinh", "kiemtra"]
+    )
 
 
 @pytest.fixture

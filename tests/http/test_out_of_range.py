@@ -140,9 +140,7 @@ def _path(route: str, ids: dict[str, int]) -> str:
 
 @pytest.fixture
 async def people(server: RunningServer) -> dict[str, SignedIn]:
-    names = ["bs.namcan", "gs.chutoa", "kiemtra"]
-    signed = await asyncio.gather(*(server.sign_in(name) for name in names))
-    return dict(zip(names, signed, strict=True))
+    return await server.sign_in_all(["bs.namcan", "gs.chutoa", "kiemtra"])
 
 
 async def _refused(who: SignedIn, method: str, path: str, body: Any = None) -> list[str]:
