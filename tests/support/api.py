@@ -8,11 +8,19 @@ from tests.support.server import SignedIn
 
 
 async def call(
-    who: SignedIn, method: str, path: str, body: object = None, expect: int | None = 200
+    who: SignedIn,
+    method: str,
+    path: str,
+    body: object = None,
+    expect: int | None = 200,
+    *,
+    cookie: bool = False,
 ) -> Any:
-    """The JSON answer to ``method path`` sent as ``who`` (bearer token); its status must be
-    ``expect`` unless that is None."""
-    async with who.http.request(method, path, json=body, headers=who.bearer) as response:
+    """The JSON answer to ``method path`` sent as ``who``, with the bearer token or (with
+    ``cookie``) as the browser sends it: the session cookie and its CSRF token. Its status
+    must be ``expect`` unless that is None."""
+    headers = {"X-CSRF-Token": who.csrf_token} if cookie else who.bearer
+    async with who.http.request(method, path, json=body, headers=headers) as response:
         data = await response.json()
         if expect is not None:
             assert response.status == expect, (response.status, data)

@@ -164,17 +164,6 @@ class Topology:
         self._sessions.clear()
 
 
-async def browser_api(
-    who: SignedIn, method: str, path: str, body: object = None, *, expect: int = 200
-) -> Any:
-    """The JSON API as the browser calls it: the session cookie and its CSRF token."""
-    headers = {"X-CSRF-Token": who.csrf_token}
-    async with who.http.request(method, path, json=body, headers=headers) as response:
-        data = await response.json()
-        assert response.status == expect, (response.status, data)
-        return data
-
-
 @asynccontextmanager
 async def running_topology(
     directory: Path, *, database_url: str, redis_url: str, nginx: str, turnserver: str
