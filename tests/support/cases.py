@@ -3,6 +3,7 @@ along the workflow as its chair, members and doctor would."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from tests.support.api import call
@@ -113,3 +114,81 @@ async def close_case(doctor: SignedIn, chair: SignedIn, case_id: int) -> dict[st
     await call(chair, "POST", f"/api/v1/cases/{case_id}/decision/sign", {"version": 1})
     closed: dict[str, Any] = await act(doctor, case_id, "close", outcome="o")
     return closed
+
+
+# A case at each stage of the workflow, made by the demo accounts signed in by username
+# (RunningServer.sign_in_all): bs.namcan's, asked of HDCM-MIENNAM, whose chair moves it.
+People = Mapping[str, SignedIn]
+Stage = Callable[[People], Awaitable[int]]
+
+
+async def _requested(p: People) -> int:
+    return int((await create_case(p["bs.namcan"]))["id"])
+
+
+async def _info_requested(p: People) -> int:
+    case_id = await _requested(p)
+    await act(p["gs.chutoa"], case_id, "request_info", message="?")
+    return case_id
+
+
+async def _accepted(p: People) -> int:
+    case_id = await _requested(p)
+    await act(p["gs.chutoa"], case_id, "accept")
+    return case_id
+
+
+async def _scheduled(p: People) -> int:
+    case_id = await _requested(p)
+    await to_scheduled(p["gs.chutoa"], case_id)
+    return case_id
+
+
+async def _in_session(p: People) -> int:
+    case_id = await _requested(p)
+    await to_session(p["gs.chutoa"], case_id)
+    return case_id
+
+
+async def _drafted(p: People) -> int:
+    case_id = await _in_session(p)
+    await call(p["gs.chutoa"], "PUT", f"/api/v1/cases/{case_id}/decision/draft", DRAFT)
+    return case_id
+
+
+async def _decided(p: People) -> int:
+    case_id = await _drafted(p)
+    await call(p["gs.chutoa"], "POST", f"/api/v1/cases/{case_id}/decision/sign", {"version": 1})
+    return case_id
+
+
+async def _closed(p: People) -> int:
+    case_id = await _decided(p)
+    await act(p["bs.namcan"], case_id, "close", outcome="ổn định")
+    return case_id
+
+
+async def _declined(p: People) -> int:
+    case_id = await _requested(p)
+    await act(p["gs.chutoa"], case_id, "decline", reason="r")
+    return case_id
+
+
+async def _cancelled(p: People) -> int:
+    case_id = await _requested(p)
+    await act(p["bs.namcan"], case_id, "cancel")
+    return case_id
+
+
+CASE_AT: dict[str, Stage] = {
+    "requested": _requested,
+    "info_requested": _info_requested,
+    "accepted": _accepted,
+    "scheduled": _scheduled,
+    "in_session": _in_session,
+    "drafted": _drafted,
+    "decided": _decided,
+    "closed": _closed,
+    "declined": _declined,
+    "cancelled": _cancelled,
+}
