@@ -217,6 +217,7 @@ async def _operations(app: web.Application, janus: JanusPool) -> AsyncIterator[N
         ):
             yield
     finally:
+        await app[appkeys.READINESS].close()
         if redis is not None:
             await redis.aclose()
 

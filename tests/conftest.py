@@ -17,6 +17,8 @@ import pytest
 from telemed.clock import ManualClock
 from telemed.settings import Settings
 from tests.support.databases import PostgresTemplate, SqliteTemplate, unique_name
+from tests.support.janus import RunningJanus, janus_in_namespace
+from tests.support.netns import NetnsLab
 from tests.support.server import RunningServer, running
 from tests.support.services import require_postgres
 
@@ -159,3 +161,25 @@ async def callers() -> AsyncIterator[list[Caller]]:
     yield made
     for person in made:
         await person.close()
+
+
+# Janus's media ports inside its namespace: a few per peer connection.
+JANUS_RTP_PORTS = (20000, 20999)
+
+
+@pytest.fixture(scope="session")
+def netns_lab() -> Iterator[NetnsLab]:
+    lab = NetnsLab()
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+@pytest.fixture(scope="session")
+def janus(netns_lab: NetnsLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningJanus]:
+    """A real Janus in a network namespace, started with the configuration Telemed
+    generates (the SFU tests, and the browser's call through it)."""
+    folder = tmp_path_factory.mktemp("janus")
+    with janus_in_namespace(netns_lab, folder, JANUS_RTP_PORTS) as running_janus:
+        yield running_janus

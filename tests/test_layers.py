@@ -14,7 +14,8 @@ import telemed
 
 ROOT = Path(telemed.__file__).parent
 WEB_FRAMEWORKS = ("aiohttp", "aiohttp_jinja2", "socketio", "engineio")
-# The transport and the wiring: the only modules that may speak HTTP or Socket.IO.
+# The transport and the wiring (modules, or packages with all they hold): the only modules
+# that may speak HTTP or Socket.IO.
 TRANSPORT = {
     "app",
     "appkeys",
@@ -58,7 +59,7 @@ def imports(path: Path) -> Iterator[tuple[int, str]]:
 def is_transport(name: str) -> bool:
     leaf = name.rsplit(".", 1)[-1]
     return (
-        name in TRANSPORT
+        any(within(name, module) for module in TRANSPORT)
         or name.startswith(TRANSPORT_PACKAGES)
         or leaf == "views"
         or leaf.endswith("_views")
@@ -89,7 +90,8 @@ def violations() -> list[str]:
                 and not any(within(imported, allowed) for allowed in MEDIA_MAY_USE)
             ):
                 found.append(f"{where}:{line}: the media leaf imports the domain: {imported}")
-            if name not in ENTRY_POINTS and within(imported, "telemed.app"):
+            entry = any(within(name, module) for module in ENTRY_POINTS)
+            if not entry and within(imported, "telemed.app"):
                 found.append(f"{where}:{line}: imports the application factory")
     return found
 

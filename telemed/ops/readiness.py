@@ -5,7 +5,10 @@ how is it doing.
 ``/readyz`` checks what requests need: the database, Redis when configured, Janus (the
 SFU) when configured (at least one instance answers), and free disk space for uploads
 (readiness: send no traffic while this fails). Each check is bounded in
-time, so a hung dependency makes the answer "unavailable", never a hung probe.
+time, so a hung dependency makes the answer "unavailable", never a hung probe. A check that
+runs late is not cancelled (a statement cut off halfway would cost its database connection):
+it finishes in the background, and the next probes wait for that same check rather than
+start another.
 
 Beside it run two samplers whose figures go to ``/metrics``: the event loop's lag (how
 late a timer fires: the one number that says "this process is overloaded") and the head
@@ -22,6 +25,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -67,6 +71,8 @@ class Readiness:
         self._data_dir = data_dir
         self._min_free = min_free_bytes
         self._sfu = sfu
+        # Checks still running, one at most per name (see the module's docstring).
+        self._running: dict[str, asyncio.Task[Check]] = {}
 
     async def report(self) -> tuple[bool, dict[str, Any]]:
         checks: dict[str, Callable[[], Awaitable[Check]]] = {
@@ -77,10 +83,33 @@ class Readiness:
             checks["redis"] = self._redis_ping
         if self._sfu is not None:
             checks["janus"] = self._janus
-        results = await asyncio.gather(*(_bounded(check) for check in checks.values()))
+        tasks = [self._start(name, check) for name, check in checks.items()]
+        await asyncio.wait(tasks, timeout=CHECK_SECONDS)
+        results = [_outcome(task) for task in tasks]
         body = {name: {"ok": r.ok, **r.detail} for name, r in zip(checks, results, strict=True)}
         ready = all(r.ok for r in results)
         return ready, {"status": "ready" if ready else "unavailable", "checks": body}
+
+    @property
+    def running(self) -> set[str]:
+        """The checks that have not answered yet."""
+        return set(self._running)
+
+    def _start(self, name: str, check: Callable[[], Awaitable[Check]]) -> asyncio.Task[Check]:
+        task = self._running.get(name)
+        if task is None:
+            task = self._running[name] = asyncio.ensure_future(check())
+            task.add_done_callback(partial(self._ended, name))
+        return task
+
+    def _ended(self, name: str, task: asyncio.Task[Check]) -> None:
+        self._running.pop(name, None)
+        if not task.cancelled():
+            task.exception()  # retrieved: a late check's failure is no unhandled error
+
+    async def close(self) -> None:
+        """At shutdown: the checks still running end first."""
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
 
     async def _database(self) -> Check:
         async with self._engine.connect() as connection:
@@ -103,15 +132,15 @@ class Readiness:
         return Check(ok, {"free_bytes": usage.free, "required_bytes": self._min_free})
 
 
-async def _bounded(check: Callable[[], Awaitable[Check]]) -> Check:
-    try:
-        return await asyncio.wait_for(check(), CHECK_SECONDS)
-    except TimeoutError:
+def _outcome(task: asyncio.Task[Check]) -> Check:
+    if not task.done():
         return Check(False, {"error": f"no answer within {CHECK_SECONDS:g} s"})
-    except Exception as error:
-        # The kind of failure only: messages of drivers may carry addresses or queries.
-        log.warning("readiness check failed: %s", type(error).__name__)
-        return Check(False, {"error": type(error).__name__})
+    error = task.exception()
+    if error is None:
+        return task.result()
+    # The kind of failure only: messages of drivers may carry addresses or queries.
+    log.warning("readiness check failed: %s", type(error).__name__)
+    return Check(False, {"error": type(error).__name__})
 
 
 async def sample_loop_lag(last: Gauge, histogram: Observer, stop: asyncio.Event) -> None:

@@ -24,26 +24,23 @@ answers) and every browser publishes again (a new ``epoch``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import secrets
 from collections.abc import Coroutine
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from telemed.errors import Conflict, NotFound
+from telemed.errors import Conflict
 from telemed.realtime.presence import PresenceStore
 from telemed.realtime.rooms import RoomTransport
 from telemed.shapes import Json
-from telemed.signaling.janus.client import JanusSession, Reply
 from telemed.signaling.janus.errors import SfuRefused, SfuUnavailable
 from telemed.signaling.janus.pool import JanusPool
-from telemed.signaling.sfu_room import Seat, SfuRoom
+from telemed.signaling.sfu_room import Seat, SfuRoom, close_room, open_room, trickled
+from telemed.signaling.sfu_subscriptions import Subscriptions
 from telemed.signaling.state import (
     SFU,
     SFU_PUBLISH,
-    SFU_SUBSCRIBE,
     Call,
     CallPeer,
     Calls,
@@ -57,12 +54,6 @@ log = logging.getLogger(__name__)
 SFU_FROM = 3
 # Without an SFU, the chair hears once that more video participants than this need one.
 MESH_VIDEO_LIMIT = 4
-# A council is five to eight, with the district site and guests: room for all of them.
-MAX_PUBLISHERS = 24
-# The room's cap per publisher (REMB), so that senders without transport-cc adapt too.
-ROOM_BITRATE = 768_000
-# Room ids are JavaScript-safe integers.
-ROOM_ID_RANGE = 2**52
 
 
 class SfuBridge:
@@ -86,6 +77,7 @@ class SfuBridge:
         self._rooms: dict[int, SfuRoom] = {}
         self._making: dict[int, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._subscriptions = Subscriptions(transport, self._spawn)
 
     @property
     def configured(self) -> bool:
@@ -121,7 +113,7 @@ class SfuBridge:
         self._making.pop(case_id, None)
         room = self._rooms.pop(case_id, None)
         if room is not None:
-            await self._destroy(room)
+            await close_room(room, self._pool)
 
     async def placed(self, call: Call, newcomer: CallPeer) -> None:
         """``newcomer`` entered ``call``: the call's topology follows its size."""
@@ -206,14 +198,14 @@ class SfuBridge:
         if to == SFU_PUBLISH:
             await self._publish_signal(room, seat, data)
         else:
-            await self._subscribe_signal(room, seat, data)
+            await self._subscriptions.signal(room, seat, data)
         return {"ok": True}
 
     async def _publish_signal(self, room: SfuRoom, seat: Seat, data: Json) -> None:
         if "candidate" in data:
             if seat.publisher is None:
                 raise Conflict("Offer to sfu:publish before sending candidates.")
-            await seat.publisher.trickle(_candidate(data["candidate"]))
+            await seat.publisher.trickle(trickled(data["candidate"]))
             return
         description = data["description"]
         if description["type"] != "offer":
@@ -239,91 +231,6 @@ class SfuBridge:
         answer = {"type": reply.jsep["type"], "sdp": reply.jsep["sdp"]}
         await send_signal(self._transport, seat.peer, SFU_PUBLISH, {"description": answer})
 
-    async def _subscribe_signal(self, room: SfuRoom, seat: Seat, data: Json) -> None:
-        sub = seat.subscription
-        if "candidate" in data:
-            if sub.handle is None:
-                raise NotFound("There is no subscription to send candidates to.")
-            await sub.handle.trickle(_candidate(data["candidate"]))
-            return
-        description = data["description"]
-        async with sub.lock:
-            if description["type"] != "answer" or not sub.offering or sub.handle is None:
-                raise Conflict("sfu:subscribe takes the answer to its offer only.")
-            jsep = {"type": "answer", "sdp": description.get("sdp", "")}
-            await sub.handle.message({"request": "start"}, jsep)
-            sub.offering = False
-        room.kick()  # a change that waited for this answer goes now
-
-    # -- keeping subscriptions up to date -----------------------------------------------
-
-    async def _work(self, room: SfuRoom) -> None:
-        while True:
-            await room.dirty.wait()
-            room.dirty.clear()
-            try:
-                await self._reconcile(room)
-            except (SfuUnavailable, SfuRefused) as error:
-                log.warning("updating the SFU subscriptions failed: %s", error.code)
-                await asyncio.sleep(0.5)
-                room.kick()
-
-    async def _reconcile(self, room: SfuRoom) -> None:
-        reply = await room.control.request({"request": "listparticipants", "room": room.room_id})
-        ours = {seat.feed for seat in room.seats.values()}
-        publishing = {
-            int(p["id"]) for p in reply.data.get("participants", []) if p.get("publisher")
-        }
-        for seat in list(room.seats.values()):
-            await self._resubscribe(room, seat, (publishing & ours) - {seat.feed})
-
-    async def _resubscribe(self, room: SfuRoom, seat: Seat, wanted: set[int]) -> None:
-        sub = seat.subscription
-        async with sub.lock:
-            if sub.offering or room.seats.get(seat.peer.peer_id) is not seat:
-                return
-            if sub.handle is None:
-                if not wanted:
-                    return
-                sub.handle = await room.session.attach(partial(self._subscriber_event, room, seat))
-                sub.fresh = True
-                body: Json = {
-                    "request": "join",
-                    "ptype": "subscriber",
-                    "room": room.room_id,
-                    "pin": room.pin,
-                    "streams": [{"feed": feed} for feed in sorted(wanted)],
-                }
-            elif wanted != sub.feeds:
-                body = {"request": "update"}
-                if wanted - sub.feeds:
-                    body["subscribe"] = [{"feed": f} for f in sorted(wanted - sub.feeds)]
-                if sub.feeds - wanted:
-                    body["unsubscribe"] = [{"feed": f} for f in sorted(sub.feeds - wanted)]
-            else:
-                return
-            await self._offer(room, seat, await sub.handle.message(body))
-
-    async def _offer(self, room: SfuRoom, seat: Seat, reply: Reply) -> None:
-        """Janus described the subscription (and maybe offered it): the browser hears the
-        offer with the peer each m-line carries. Under the subscription's lock."""
-        sub = seat.subscription
-        streams = reply.data.get("streams")
-        live = [s for s in streams or [] if s.get("feed_id") is not None and s.get("active", True)]
-        if streams is not None:
-            sub.feeds = {int(s["feed_id"]) for s in live}
-        if reply.jsep is None or reply.jsep.get("type") != "offer":
-            return
-        sub.offering = True
-        mapping = [
-            {"mid": s["mid"], "kind": s.get("type"), "peer_id": room.peer_of(s["feed_id"])}
-            for s in live
-        ]
-        offer = {"type": "offer", "sdp": reply.jsep["sdp"]}
-        data = {"description": offer, "streams": mapping, "new_connection": sub.fresh}
-        sub.fresh = False
-        await send_signal(self._transport, seat.peer, SFU_SUBSCRIBE, data)
-
     async def _publisher_event(self, room: SfuRoom, seat: Seat, event: Json) -> None:
         if event.get("janus") == "hangup":
             # Its connection is gone (failed, or closed by the browser): the next offer
@@ -339,32 +246,6 @@ class SfuBridge:
         if handle is not None:
             await handle.detach()
 
-    async def _subscriber_event(self, room: SfuRoom, seat: Seat, event: Json) -> None:
-        if event.get("janus") == "hangup":
-            # The browser's receiving connection is gone: a new handle, a new offer.
-            self._spawn(self._subscription_lost(room, seat))
-            return
-        if event.get("jsep") is None:
-            return
-        # An offer Janus makes on its own (a publisher left, a postponed update). Not in
-        # the poll's own task: the lock may be held by a request that awaits this poll.
-        data = (event.get("plugindata") or {}).get("data") or {}
-        self._spawn(self._unsolicited(room, seat, Reply(data, event["jsep"])))
-
-    async def _subscription_lost(self, room: SfuRoom, seat: Seat) -> None:
-        sub = seat.subscription
-        async with sub.lock:
-            handle, sub.handle = sub.handle, None
-            sub.feeds, sub.offering = set(), False
-        if handle is not None:
-            await handle.detach()
-        room.kick()
-
-    async def _unsolicited(self, room: SfuRoom, seat: Seat, reply: Reply) -> None:
-        async with seat.subscription.lock:
-            if room.seats.get(seat.peer.peer_id) is seat:
-                await self._offer(room, seat, reply)
-
     # -- rooms --------------------------------------------------------------------------
 
     async def _room(self, case_id: int) -> SfuRoom:
@@ -376,75 +257,28 @@ class SfuBridge:
             room = self._rooms.get(case_id)
             if room is not None and not room.session.lost:
                 return room
-            room = await self._make_room(case_id)
+            assert self._pool is not None, "no SFU configured"
+            room = await open_room(
+                self._pool,
+                case_id,
+                on_lost=partial(self._lost, case_id),
+                admin_key=self._admin_key,
+                recording_dir=self._recording_dir,
+            )
             self._rooms[case_id] = room
             call = self._calls.get(case_id)
             if call is not None and call.topology == SFU:
                 for peer in call.in_call():
                     room.seat(peer)
-            room.worker = asyncio.ensure_future(self._work(room))
+            room.worker = asyncio.ensure_future(self._subscriptions.work(room))
             return room
-
-    async def _make_room(self, case_id: int) -> SfuRoom:
-        assert self._pool is not None, "no SFU configured"
-        failure: Exception = SfuUnavailable()
-        for janus in self._pool.ranked():
-            session: JanusSession | None = None
-            try:
-                session = await janus.session(on_lost=partial(self._lost, case_id))
-                control = await session.attach(_ignore)
-                room_id = 1 + secrets.randbelow(ROOM_ID_RANGE - 1)
-                secret, pin = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
-                create: Json = {
-                    "request": "create",
-                    "room": room_id,
-                    "description": "telemed",
-                    "secret": secret,
-                    "pin": pin,
-                    "is_private": True,
-                    "publishers": MAX_PUBLISHERS,
-                    "bitrate": ROOM_BITRATE,
-                    "fir_freq": 10,
-                    "audiocodec": "opus",
-                    "videocodec": "vp8,h264",
-                    "notify_joining": False,
-                }
-                if self._admin_key:
-                    create["admin_key"] = self._admin_key
-                if self._recording_dir is not None:
-                    # Recording is started and stopped with the room's secret only.
-                    create["rec_dir"] = str(self._recording_dir)
-                    create["lock_record"] = True
-                await control.request(create)
-            except (SfuUnavailable, SfuRefused) as error:
-                failure = error
-                if session is not None:
-                    await session.destroy()
-                continue
-            self._pool.placed(janus, +1)
-            return SfuRoom(case_id, janus, session, control, room_id, secret, pin)
-        raise failure
-
-    async def _destroy(self, room: SfuRoom) -> None:
-        if room.worker is not None:
-            room.worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await room.worker
-        if self._pool is not None:
-            self._pool.placed(room.janus, -1)
-        if not room.session.lost:
-            with contextlib.suppress(SfuUnavailable, SfuRefused):
-                await room.control.request(
-                    {"request": "destroy", "room": room.room_id, "secret": room.secret}
-                )
-        await room.session.destroy()
 
     async def _lost(self, case_id: int) -> None:
         """Janus forgot the room's session (it died or restarted): a new room, and every
         browser in the call publishes again."""
         room = self._rooms.pop(case_id, None)
         if room is not None:
-            await self._destroy(room)
+            await close_room(room, self._pool)
         async with self._calls.lock(case_id):
             call = self._calls.get(case_id)
             if call is None or call.topology != SFU or not call.open:
@@ -484,18 +318,3 @@ class SfuBridge:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("an SFU update failed", exc_info=task.exception())
-
-
-def _candidate(candidate: Json) -> Json | None:
-    """A browser's ``RTCIceCandidateInit`` as Janus takes it; ``None`` for the end."""
-    if not candidate.get("candidate"):
-        return None
-    trickled = {"candidate": candidate["candidate"]}
-    for key in ("sdpMid", "sdpMLineIndex"):
-        if candidate.get(key) is not None:
-            trickled[key] = candidate[key]
-    return trickled
-
-
-async def _ignore(_event: Json) -> None:
-    """The room's control handle publishes nothing: its events say nothing new."""

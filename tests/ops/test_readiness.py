@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import text
 
+from telemed import appkeys
 from telemed.clock import ManualClock
 from telemed.settings import Settings
 from tests.support.server import RunningServer, running
@@ -45,6 +47,31 @@ async def test_readyz_checks_redis_when_configured(with_redis: RunningServer) ->
     status, body = await readyz(with_redis)
     assert status == 200
     assert body["checks"]["redis"] == {"ok": True}
+
+
+# The embedded database's single connection is what makes the check wait here.
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_late_database_check_answers_unavailable_and_is_not_cut_off(
+    server: RunningServer,
+) -> None:
+    """The embedded database has one connection: while a transaction holds it, the check
+    waits. The probe answers within its bound; the check goes on and ends by itself (cut
+    off halfway, its connection would be lost), and the next probe finds the database."""
+    sessionmaker = server.app[appkeys.SESSIONMAKER]
+    readiness = server.app[appkeys.READINESS]
+    async with sessionmaker() as db, db.begin():
+        await db.execute(text("SELECT 1"))  # the one connection is taken now
+        status, body = await readyz(server)
+        assert status == 503
+        assert body["checks"]["database"] == {"ok": False, "error": "no answer within 2 s"}
+        assert body["checks"]["disk"]["ok"] is True
+        assert "database" in readiness.running  # still waiting, not cancelled
+    for _ in range(50):
+        status, body = await readyz(server)
+        if status == 200:
+            break
+    assert body["checks"]["database"] == {"ok": True}
+    assert "database" not in readiness.running
 
 
 async def test_a_full_disk_makes_the_process_unavailable_but_alive(

@@ -1,12 +1,15 @@
 // The call panel of the case room: the lobby and admission, the controls (join, leave,
 // mute, camera, screen share, audio only), the connections to the other participants and
 // their quality, and recording (consent, start and stop, the indicator, the connection to
-// the server's recorder). Browsers connect to each other directly (a mesh); the server
-// relays the signals over the page's one Socket.IO connection. See docs/realtime.md.
+// the server's recorder). Up to two participants, browsers connect to each other directly
+// (a mesh); from the third, when the server has an SFU, each browser keeps two connections
+// to it (call_sfu.js). The server relays every signal over the page's one Socket.IO
+// connection. See docs/realtime.md.
 // This module holds the call's state and talks to the server; call_view.js shows it.
 import { CallChannel } from "./call_channel.js";
 import { LocalMedia } from "./call_media.js";
 import { PeerLink, RecorderLink } from "./call_peer.js";
+import { PUBLISH, SUBSCRIBE, SfuLinks } from "./call_sfu.js";
 import { measure, summarize } from "./call_stats.js";
 import { CallView } from "./call_view.js";
 import { errorText, t } from "./i18n.js";
@@ -24,7 +27,9 @@ export class CallPanel {
     this.replaces = null; // the place in the call before a dropped connection
     this.iceServers = null;
     this.media = new LocalMedia();
-    this.links = new Map(); // remote peer id -> PeerLink
+    this.links = new Map(); // remote peer id -> PeerLink (a mesh)
+    this.sfu = null; // SfuLinks, once the call goes through the SFU
+    this.epoch = 0; // the SFU room's: a new one means publishing again
     this.info = new Map(); // remote peer id -> {user, role, audio_only, consent}
     this.waiting = []; // the lobby, for the chair and secretary
     this.recorder = null;
@@ -46,7 +51,8 @@ export class CallPanel {
     const panel = this;
     return {
       get pcs() {
-        return new Map([...panel.links].map(([id, link]) => [id, link.pc]));
+        const mesh = [...panel.links].map(([id, link]) => [id, link.pc]);
+        return new Map([...mesh, ...(panel.sfu?.connections() ?? [])]);
       },
       get recorder() {
         return panel.recorder?.pc ?? null;
@@ -87,7 +93,10 @@ export class CallPanel {
     const on = (name, handler) => this.channel.on(name, handler);
     on("rtc:signal", (m) => this.onSignal(m));
     on("call:admitted", (m) => {
-      if (this.state === "lobby") this.enter(m.peers_in_call);
+      if (this.state === "lobby") this.enter(m.peers_in_call, m);
+    });
+    on("call:topology", (m) => {
+      if (this.state === "in_call" && m.topology === "sfu") this.toSfu(m.epoch);
     });
     on("call:peer_joined", (m) => this.known(m.peer));
     on("call:peer_left", (m) => this.drop(m.peer_id));
@@ -119,7 +128,8 @@ export class CallPanel {
 
   onSignal({ from, data }) {
     if (from === RECORDER) this.fromRecorder(data);
-    else if (this.state === "in_call") this.link(from, false).handle(data);
+    else if (from === PUBLISH || from === SUBSCRIBE) this.sfu?.handle(from, data);
+    else if (this.state === "in_call" && this.sfu === null) this.link(from, false).handle(data);
   }
 
   fromRecorder(data) {
@@ -169,7 +179,7 @@ export class CallPanel {
     this.consent = false; // consent is given anew in every call
     this.showSelf();
     if (ack.state === "in_call") {
-      this.enter(ack.peers_in_call);
+      this.enter(ack.peers_in_call, ack);
     } else {
       this.state = "lobby";
       this.say("call.lobby");
@@ -178,18 +188,38 @@ export class CallPanel {
     this.view.keepFocus();
   }
 
-  // In the call: offer to everyone already there (they answer), measure every 3 s.
-  enter(peers) {
+  // In the call: in a mesh, offer to everyone already there (they answer); through the
+  // SFU, publish. Measure every 3 s.
+  enter(peers, { topology, epoch }) {
     this.state = "in_call";
     this.say("call.in_call");
-    for (const peer of peers) {
-      this.known(peer);
-      this.link(peer.peer_id, true);
-    }
+    for (const peer of peers) this.known(peer);
+    if (topology === "sfu") this.toSfu(epoch);
+    else for (const peer of peers) this.link(peer.peer_id, true);
     if (this.media.audioOnly) this.channel.request("call:mode", { audio_only: true });
     clearInterval(this.timer);
     this.timer = setInterval(() => this.measureAll(), STATS_EVERY_MS);
     this.render();
+  }
+
+  // The call moves to the SFU, or to a new SFU room: the direct connections close and this
+  // participant publishes (again); the tiles stay, their media comes back through the SFU.
+  toSfu(epoch) {
+    if (this.sfu !== null && this.epoch === epoch) return;
+    for (const link of this.links.values()) link.close();
+    this.links.clear();
+    this.sfu?.close();
+    this.epoch = epoch;
+    this.sfu = new SfuLinks({
+      iceServers: this.iceServers ?? [],
+      channel: this.channel,
+      tracks: () => this.media.tracks(),
+      stream: this.media.stream,
+      onStream: (peerId, stream) => {
+        this.tiles.show(peerId, stream);
+        this.renderTile(peerId);
+      },
+    });
   }
 
   async leave() {
@@ -205,6 +235,8 @@ export class CallPanel {
     this.timer = null;
     for (const link of this.links.values()) link.close();
     this.links.clear();
+    this.sfu?.close();
+    this.sfu = null;
     this.info.clear();
     this.recorder?.close();
     this.recorder = null;
@@ -222,7 +254,7 @@ export class CallPanel {
   // renegotiating where the connection already sends video.
   async sendVideo() {
     const { video } = this.media.tracks();
-    for (const link of [...this.links.values(), this.recorder].filter(Boolean)) {
+    for (const link of [...this.links.values(), this.sfu, this.recorder].filter(Boolean)) {
       try {
         await link.sendVideo(video, this.media.stream);
       } catch (error) {
@@ -306,6 +338,12 @@ export class CallPanel {
         link.figures = figures;
         all.push(figures);
         this.renderTile(peerId);
+      }
+      // Through the SFU, quality is measured per connection, not per participant.
+      for (const [name, pc] of this.sfu?.connections() ?? []) {
+        const { totals, figures } = await measure(pc, this.sfu.totals.get(name) ?? null);
+        this.sfu.totals.set(name, totals);
+        all.push(figures);
       }
       if (all.length) await this.channel.request("rtc:stats", summarize(all));
     } catch (error) {

@@ -1,0 +1,145 @@
+"""Accounts from the shell: user add/disable, council set-member/remove-member."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+
+from telemed.accounts.models import CouncilRole, UserRole
+from telemed.accounts.passwords import PasswordHasher
+from telemed.accounts.service import AccountService, NewUser, Seat
+from telemed.audit.log import AuditLog
+from telemed.audit.work import AuditedWork
+from telemed.cli.common import Commands, database_flags, operator, settings_of
+from telemed.clock import SystemClock
+from telemed.db.engine import create_engine, create_sessionmaker
+from telemed.db.migrations import ensure_migrated
+from telemed.settings import Settings
+
+
+async def _with_accounts(
+    settings: Settings, action: Callable[[AccountService], Awaitable[None]]
+) -> None:
+    engine = create_engine(settings.effective_database_url)
+    try:
+        await ensure_migrated(engine)
+        sessionmaker, clock = create_sessionmaker(engine), SystemClock()
+        work = AuditedWork(sessionmaker, AuditLog(clock))
+        await action(AccountService(sessionmaker, clock, PasswordHasher(), work))
+    finally:
+        await engine.dispose()
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat the password: "):
+        raise SystemExit("The passwords differ.")
+    return first
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    seat = (
+        Seat(args.council, CouncilRole(args.council_role), args.specialty) if args.council else None
+    )
+    new = NewUser(
+        args.username,
+        args.full_name,
+        UserRole(args.role),
+        _read_password(args),
+        args.facility,
+        seat,
+    )
+
+    async def add(accounts: AccountService) -> None:
+        await accounts.add_user(operator(), new)
+
+    asyncio.run(_with_accounts(settings, add))
+    print(f"User {args.username} added.")
+    return 0
+
+
+def cmd_user_disable(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+
+    async def disable(accounts: AccountService) -> None:
+        await accounts.disable_user(operator(), args.username)
+
+    asyncio.run(_with_accounts(settings, disable))
+    print(f"User {args.username} is disabled and signed out everywhere.")
+    return 0
+
+
+def cmd_council_set_member(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+
+    async def set_member(accounts: AccountService) -> None:
+        await accounts.set_membership(
+            operator(), args.username, args.council, CouncilRole(args.council_role), args.specialty
+        )
+
+    asyncio.run(_with_accounts(settings, set_member))
+    print(f"{args.username} sits on {args.council} as {args.council_role}.")
+    return 0
+
+
+def cmd_council_remove_member(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+
+    async def remove(accounts: AccountService) -> None:
+        await accounts.remove_membership(operator(), args.username, args.council)
+
+    asyncio.run(_with_accounts(settings, remove))
+    print(f"{args.username} no longer sits on {args.council}.")
+    return 0
+
+
+def register(commands: Commands) -> None:
+    """Adds this module's commands to the ``telemed`` parser."""
+    user = commands.add_parser("user", help="user accounts").add_subparsers(
+        dest="user_command", required=True, metavar="ACTION"
+    )
+    user_add = user.add_parser("add", help="add a user (the password is asked for)")
+    user_add.add_argument("username")
+    user_add.add_argument("--full-name", required=True)
+    user_add.add_argument("--role", required=True, choices=[r.value for r in UserRole])
+    user_add.add_argument("--facility", help="facility code")
+    user_add.add_argument("--council", help="council code to seat the user on")
+    user_add.add_argument(
+        "--council-role", default="member", choices=[r.value for r in CouncilRole]
+    )
+    user_add.add_argument("--specialty", default="")
+    user_add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    database_flags(user_add)
+    user_add.set_defaults(handler=cmd_user_add)
+
+    user_disable = user.add_parser("disable", help="disable a user and end their sessions")
+    user_disable.add_argument("username")
+    database_flags(user_disable)
+    user_disable.set_defaults(handler=cmd_user_disable)
+
+    council = commands.add_parser("council", help="council membership").add_subparsers(
+        dest="council_command", required=True, metavar="ACTION"
+    )
+    set_member = council.add_parser("set-member", help="seat a user on a council")
+    set_member.add_argument("username")
+    set_member.add_argument("council")
+    set_member.add_argument(
+        "--council-role", default="member", choices=[r.value for r in CouncilRole]
+    )
+    set_member.add_argument("--specialty", default="")
+    database_flags(set_member)
+    set_member.set_defaults(handler=cmd_council_set_member)
+
+    remove_member = council.add_parser("remove-member", help="remove a user from a council")
+    remove_member.add_argument("username")
+    remove_member.add_argument("council")
+    database_flags(remove_member)
+    remove_member.set_defaults(handler=cmd_council_remove_member)

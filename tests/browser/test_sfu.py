@@ -1,0 +1,77 @@
+"""A council meets through the SFU in real browsers: the third participant moves the call
+from the mesh to Janus, and each browser then keeps two connections, one sending its own
+camera and microphone, one receiving everyone else, with each participant's media in its
+own tile. Janus runs in a network namespace (libnice ignores loopback); Chromium reaches it
+over the namespace's link, the server over loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from playwright.async_api import Browser
+
+from telemed.settings import Settings
+from tests.browser.calls import assert_receiving_video, in_room, join_call, until
+from tests.browser.pages import Person
+from tests.support.cases import create_case, to_session
+from tests.support.janus import RunningJanus
+from tests.support.server import RunningServer
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.janus,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("janus"),
+]
+
+# How many remote tiles show moving video, from the page's own point of view.
+PLAYING_TILES = """() => [...document.querySelectorAll('[data-testid="call-tile"] video')]
+  .filter((video) => video.srcObject && video.videoWidth > 0 && !video.paused).length"""
+CONNECTIONS = "() => [...window.telemedCall.pcs.keys()].sort().join(',')"
+# Frames decoded on the receiving connection, per m-line: one video m-line per sender.
+DECODING = """async () => {
+  const pc = window.telemedCall.pcs.get("sfu:subscribe");
+  if (!pc) return 0;
+  let decoding = 0;
+  (await pc.getStats()).forEach((s) => {
+    if (s.type === "inbound-rtp" && s.kind === "video" && (s.framesDecoded ?? 0) > 0) decoding += 1;
+  });
+  return decoding;
+}"""
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings], janus: RunningJanus) -> Settings:
+    return make_settings(
+        session_idle_timeout=8 * 3600,
+        janus_url=[janus.url],
+        janus_api_secret=janus.api_secret,
+        janus_admin_key=janus.admin_key,
+    )
+
+
+async def test_the_third_participant_moves_the_council_to_the_sfu_and_everyone_sees_everyone(
+    server: RunningServer, browser: Browser
+) -> None:
+    doctor_api = await server.sign_in("bs.namcan")
+    case_id = int((await create_case(doctor_api))["id"])
+    await to_session(await server.sign_in("gs.chutoa"), case_id)
+    doctor = await in_room(browser, server, "bs.namcan", case_id)
+    chair = await in_room(browser, server, "gs.chutoa", case_id)
+    await join_call(chair.page)
+    await join_call(doctor.page)
+    await assert_receiving_video(chair.page)  # two: a direct connection
+    assert "sfu" not in await chair.page.evaluate(f"({CONNECTIONS})()")
+
+    member = await in_room(browser, server, "gs.timmach", case_id)
+    await join_call(member.page)
+    people: list[Person] = [doctor, chair, member]
+    for person in people:
+        # Two connections to the SFU, and no direct one left.
+        await until(person.page, f"({CONNECTIONS})() === 'sfu:publish,sfu:subscribe'")
+    for person in people:
+        await until(person.page, f"({DECODING})().then((n) => n === 2)")
+        await until(person.page, f"({PLAYING_TILES})() === 2")
+    for person in people:
+        person.assert_clean()
