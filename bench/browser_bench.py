@@ -29,7 +29,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from bench.common import fresh_database, percentile, serve, sign_in
 from tests.browser.conftest import CHROMIUM_ARGS
-from tests.cases.workflow import NEW_CASE
+from tests.support.cases import NEW_CASE
 
 SLOW = {
     "offline": False,

@@ -18,7 +18,7 @@ import aiohttp
 
 from bench.common import Served, fresh_database, serve, sign_in, summary_ms
 from telemed import appkeys
-from tests.cases.workflow import NEW_CASE
+from tests.support.cases import NEW_CASE
 
 
 async def write_notes(

@@ -31,8 +31,8 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamT
 from telemed.shapes import Json
 from telemed.signaling.janus.client import Janus, JanusSession
 from telemed.signaling.janus.transport import JanusHttp
-from tests.signaling.media import ToneTrack
 from tests.support.janus import janus_in_namespace
+from tests.support.media import ToneTrack
 from tests.support.netns import NetnsLab
 
 ROOM = 1

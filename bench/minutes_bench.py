@@ -25,7 +25,7 @@ import aiohttp
 import pypdf
 
 from bench.common import fresh_database, percentile, serve, sign_in, summary_ms
-from tests.cases.workflow import NEW_CASE
+from tests.support.cases import NEW_CASE
 
 # Vietnamese clinical prose, repeated to the wanted length: words and diacritics as in
 # real notes, so the layout engine shapes and breaks lines as it would for a real case.

@@ -30,7 +30,7 @@ from telemed.clock import SystemClock
 from telemed.signaling.media.peers import PeerRegistry
 from telemed.signaling.media.recorder import RecordedPeer, RecordingResult
 from telemed.signaling.media.recordings import RecordingPolicy, Recordings
-from tests.signaling.media import Participant, wait_for
+from tests.support.media import Participant, wait_for
 
 CASE = 1
 WIDTH, HEIGHT, FPS = 640, 360, 30

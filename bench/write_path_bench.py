@@ -23,7 +23,7 @@ from telemed.audit.verify import ChainVerifier
 from telemed.cases.models import CaseEvent
 from telemed.cases.schemas import NewCase, NewNote
 from telemed.db.batches import Batches
-from tests.cases.workflow import NEW_CASE
+from tests.support.cases import NEW_CASE
 
 
 async def run(backend: str, notes: int, cases: int, batched: bool) -> tuple[float, float]:

@@ -23,7 +23,7 @@ from tests.support.server import RunningServer, running
 from tests.support.services import require_postgres
 
 if TYPE_CHECKING:  # aiortc is loaded only by the tests that make callers
-    from tests.signaling.callers import Caller
+    from tests.support.callers import Caller
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 EXCLUSIVE = ("include", "skip", "only")

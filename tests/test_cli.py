@@ -20,10 +20,10 @@ from telemed.accounts.passwords import PasswordHasher
 from telemed.cli import build_parser, main
 from telemed.db.base import Base
 from telemed.db.engine import create_engine, create_sessionmaker
-from tests.cases.test_attachments import Field, multipart, png_bytes
-from tests.realtime.live import sign_in
-from tests.realtime.processes import ServerProcess, telemed_command
+from tests.support.attachments import Field, multipart, png_bytes
 from tests.support.cases import NEW_CASE
+from tests.support.participants import sign_in
+from tests.support.processes import ServerProcess, telemed_command
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from telemed.accounts.password_policy import common_passwords, password_problems
-from tests.audit.helpers import audit_rows
-from tests.cases.workflow import call
+from tests.support.api import call
+from tests.support.audit import audit_rows
 from tests.support.server import RunningServer, SignedIn
 
 AD = "/api/v1/admin"

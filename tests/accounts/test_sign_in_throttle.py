@@ -15,7 +15,7 @@ import pytest
 from telemed.accounts.devices import device_cookie_name
 from telemed.clock import ManualClock
 from telemed.settings import Settings
-from tests.realtime.processes import ServerProcess
+from tests.support.processes import ServerProcess
 from tests.support.server import RunningServer
 
 VICTIM = "bs.namcan"

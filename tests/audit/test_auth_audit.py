@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from telemed.clock import ManualClock
-from tests.audit.helpers import audit_rows, verify
+from tests.support.audit import audit_rows, verify
 from tests.support.server import RunningServer
 
 

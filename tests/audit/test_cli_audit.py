@@ -13,8 +13,7 @@ import pytest
 
 from telemed.cli import main
 from telemed.db.engine import create_engine
-from tests.audit.chains import drop_append_only_triggers, edit, rewrite_from, truncate
-from tests.audit.helpers import audit_rows
+from tests.support.audit import audit_rows, drop_append_only_triggers, edit, rewrite_from, truncate
 
 
 @pytest.fixture

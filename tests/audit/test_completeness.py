@@ -8,7 +8,6 @@ few that touch no case, account or audit data, with the reason it writes none.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,9 +18,10 @@ from sqlalchemy import func, select
 
 from telemed import appkeys
 from telemed.audit.models import AuditRecord
-from tests.cases.test_attachments import dicom_bytes, png_bytes, upload
-from tests.cases.workflow import DRAFT, NEW_CASE, call, create_case, to_scheduled, to_session
-from tests.realtime.live import Participant, participant
+from tests.support.api import call
+from tests.support.attachments import dicom_bytes, png_bytes, upload
+from tests.support.cases import DRAFT, NEW_CASE, create_case, to_scheduled, to_session
+from tests.support.participants import Participant, participant
 from tests.support.server import RunningServer, SignedIn
 
 Row = tuple[str, str, str | None]  # action, outcome, actor username
@@ -752,18 +752,7 @@ async def _run(server: RunningServer, spec: Expect | NotAudited) -> None:
     if isinstance(spec, NotAudited):
         assert spec.why
         return
-    names = [
-        "bs.namcan",
-        "bs.uminh",
-        "gs.chutoa",
-        "ts.thuky",
-        "gs.timmach",
-        "gs.thankinh",
-        "kiemtra",
-    ]
-    people = dict(
-        zip(names, await asyncio.gather(*(server.sign_in(n) for n in names)), strict=True)
-    )
+    people = await server.sign_in_all()
     world = World(server, people)
     await _check(world, spec.success, spec.success_rows, refused=False)
     if spec.refusal is None:

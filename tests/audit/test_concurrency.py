@@ -4,20 +4,16 @@ server or from two server processes sharing a PostgreSQL database."""
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from telemed.accounts.demo import DEMO_PASSWORD
-from tests.audit.helpers import audit_rows, verify
-from tests.cases.workflow import create_case
+from tests.support.audit import audit_rows, verify
+from tests.support.cases import create_case
+from tests.support.processes import ServerProcess
 from tests.support.server import RunningServer
 
 
@@ -46,60 +42,25 @@ async def test_fifty_concurrent_note_posts_make_one_straight_chain(
     assert sum(row["action"] == "note.create" for row in rows) == 50
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
-def two_servers(database_url: str, tmp_path: Path) -> Iterator[list[str]]:
+async def two_servers(database_url: str, tmp_path: Path) -> AsyncIterator[list[str]]:
     """Two ``telemed serve`` processes on one database (and one data directory)."""
-    ports = [_free_port(), _free_port()]
-    env = {
-        **os.environ,
-        "TELEMED_DATABASE_URL": database_url,
-        "TELEMED_DATA_DIR": str(tmp_path / "data"),
-        "TELEMED_LOG_JSON": "false",
-        "TELEMED_LOG_LEVEL": "WARNING",
-    }
     processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "telemed", "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+        ServerProcess(
+            database_url,
+            tmp_path / "data",
+            env={"TELEMED_LOG_LEVEL": "WARNING"},
+            log_path=tmp_path / f"server-{n}.log",
         )
-        for port in ports
+        for n in range(2)
     ]
     try:
-        yield [f"http://127.0.0.1:{port}" for port in ports]
+        for process in processes:
+            await process.start()
+        yield [process.url for process in processes]
     finally:
         for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            if process.stderr:
-                process.stderr.close()
-
-
-async def _wait_until_up(http: aiohttp.ClientSession, base: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            async with http.get(f"{base}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"{base} did not start")
-        await asyncio.sleep(0.2)  # polling a starting process, not waiting for expiry
+            await process.stop()
 
 
 @pytest.mark.slow
@@ -109,9 +70,6 @@ async def test_two_server_processes_append_to_one_straight_chain(
 ) -> None:
     users = ["bs.namcan", "bs.uminh", "gs.chutoa", "ts.thuky", "gs.timmach", "kiemtra"]
     async with aiohttp.ClientSession() as http:
-        for base in two_servers:
-            await _wait_until_up(http, base)
-
         # At most two sign-ins of one account in flight (the throttle holds five, and
         # waits at most 5 s for one to finish: on a loaded machine that bound, not the
         # chain, would be what a larger burst tests).

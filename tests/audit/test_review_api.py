@@ -13,8 +13,9 @@ import pytest
 from fhir.resources.R4B.auditevent import AuditEvent
 
 from telemed.clock import ManualClock
-from tests.audit.helpers import audit_rows
-from tests.cases.workflow import call, create_case
+from tests.support.api import call
+from tests.support.audit import audit_rows
+from tests.support.cases import create_case
 from tests.support.server import RunningServer, SignedIn
 
 ITEM_KEYS = {

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telemed.audit.checkpoints import Checkpoint, CheckpointSigner
 from telemed.audit.verify import ChainVerifier
 from telemed.db.engine import create_engine, create_sessionmaker
-from tests.audit.chains import (
+from tests.support.audit import (
     Row,
     all_rows,
     append_rows,

@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 from telemed import appkeys
 from telemed.cases.models import Case, Note
 from telemed.db.engine import create_engine, create_sessionmaker
-from tests.audit.helpers import audit_rows
-from tests.cases.workflow import call, create_case
+from tests.support.api import call
+from tests.support.audit import audit_rows
+from tests.support.cases import create_case
 from tests.support.server import RunningServer
 
 

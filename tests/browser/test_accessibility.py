@@ -12,7 +12,7 @@ from playwright.async_api import Browser, Page, expect
 
 from telemed.accounts.demo import DEMO_PASSWORD
 from tests.browser.pages import open_page, sign_in
-from tests.cases.workflow import create_case
+from tests.support.cases import create_case
 from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.browser

@@ -20,7 +20,7 @@ from tests.browser.calls import (
     until,
 )
 from tests.browser.pages import Person
-from tests.cases.workflow import create_case, to_scheduled, to_session
+from tests.support.cases import create_case, to_scheduled, to_session
 from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.browser

@@ -12,7 +12,8 @@ from playwright.async_api import Browser, expect
 
 from tests.browser.calls import assert_receiving_video, in_room, join_call
 from tests.browser.pages import open_page
-from tests.cases.workflow import call, create_case, to_session
+from tests.support.api import call
+from tests.support.cases import create_case, to_session
 from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.browser

@@ -7,7 +7,7 @@ import pytest
 from playwright.async_api import Browser, ViewportSize, expect
 
 from tests.browser.pages import sign_in
-from tests.cases.workflow import create_case, to_session
+from tests.support.cases import create_case, to_session
 from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.browser

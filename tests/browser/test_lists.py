@@ -17,8 +17,8 @@ from playwright.async_api import Browser, FilePayload, expect
 from telemed.clock import ManualClock
 from tests.browser.calls import in_room
 from tests.browser.pages import sign_in
-from tests.cases.test_attachments import dicom_bytes
-from tests.cases.workflow import create_case
+from tests.support.attachments import dicom_bytes
+from tests.support.cases import create_case
 from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.browser

@@ -12,7 +12,8 @@ from playwright.async_api import Browser, WebSocketRoute, expect
 from telemed.clock import ManualClock
 from telemed.settings import Settings
 from tests.browser.pages import sign_in
-from tests.cases.workflow import call, create_case, to_session
+from tests.support.api import call
+from tests.support.cases import create_case, to_session
 from tests.support.server import RunningServer, running
 
 pytestmark = pytest.mark.browser

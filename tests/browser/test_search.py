@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.browser.pages import sign_in
-from tests.cases.workflow import create_case
+from tests.support.cases import create_case
 from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.browser

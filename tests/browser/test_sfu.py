@@ -15,8 +15,8 @@ from playwright.async_api import Browser
 from telemed.settings import Settings
 from tests.browser.calls import assert_receiving_video, in_room, join_call, until
 from tests.browser.pages import Person
-from tests.cases.workflow import create_case, to_session
-from tests.signaling.callers import Caller, caller, in_session_case
+from tests.support.callers import Caller, caller
+from tests.support.cases import create_case, in_session_case, to_session
 from tests.support.janus import RunningJanus
 from tests.support.server import RunningServer
 

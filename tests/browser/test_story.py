@@ -12,7 +12,7 @@ from playwright.async_api import Browser, FilePayload, Page, expect
 from telemed.clock import ManualClock
 from tests.browser.calls import assert_receiving_video, join_call
 from tests.browser.pages import Person, shoot, sign_in
-from tests.cases.test_attachments import pdf_bytes, png_bytes
+from tests.support.attachments import pdf_bytes, png_bytes
 from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.browser

@@ -15,7 +15,8 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.browser.calls import in_room
 from tests.browser.pages import Person, sign_in
-from tests.cases.workflow import DRAFT, call, create_case, to_session
+from tests.support.api import call
+from tests.support.cases import DRAFT, create_case, to_session
 from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.browser

@@ -7,60 +7,20 @@ A refused action changes nothing; each allowed one succeeds.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from tests.cases.workflow import DRAFT, act, call, create_case, to_session
+from tests.support.api import call
+from tests.support.cases import CASE_AT, DRAFT
 from tests.support.server import RunningServer, SignedIn
 
 USERS = ["bs.namcan", "bs.uminh", "gs.chutoa", "ts.thuky", "gs.timmach", "gs.thankinh", "kiemtra"]
 OUTSIDERS = {"bs.uminh", "gs.thankinh"}
 
 People = dict[str, SignedIn]
-
-
-async def _requested(p: People) -> int:
-    return int((await create_case(p["bs.namcan"]))["id"])
-
-
-async def _info_requested(p: People) -> int:
-    case_id = await _requested(p)
-    await act(p["gs.chutoa"], case_id, "request_info", message="?")
-    return case_id
-
-
-async def _accepted(p: People) -> int:
-    case_id = await _requested(p)
-    await act(p["gs.chutoa"], case_id, "accept")
-    return case_id
-
-
-async def _scheduled(p: People) -> int:
-    case_id = await _accepted(p)
-    await act(p["gs.chutoa"], case_id, "schedule", scheduled_at="2026-01-02T09:00:00+07:00")
-    return case_id
-
-
-async def _in_session(p: People) -> int:
-    case_id = await _requested(p)
-    await to_session(p["gs.chutoa"], case_id)
-    return case_id
-
-
-async def _drafted(p: People) -> int:
-    case_id = await _in_session(p)
-    await call(p["gs.chutoa"], "PUT", f"/api/v1/cases/{case_id}/decision/draft", DRAFT)
-    return case_id
-
-
-async def _decided(p: People) -> int:
-    case_id = await _drafted(p)
-    await call(p["gs.chutoa"], "POST", f"/api/v1/cases/{case_id}/decision/sign", {"version": 1})
-    return case_id
 
 
 def _transition(action: str, **fields: Any) -> tuple[str, str, dict[str, Any]]:
@@ -79,81 +39,87 @@ class Action:
 ACTIONS = [
     Action(
         "read",
-        _requested,
+        CASE_AT["requested"],
         ("GET", "", None),
         frozenset({"bs.namcan", "gs.chutoa", "ts.thuky", "gs.timmach", "kiemtra"}),
     ),
     Action(
         "events",
-        _requested,
+        CASE_AT["requested"],
         ("GET", "/events", None),
         frozenset({"bs.namcan", "gs.chutoa", "ts.thuky", "gs.timmach"}),
     ),
     Action(
         "note",
-        _requested,
+        CASE_AT["requested"],
         ("POST", "/notes", {"body": "ý kiến"}),
         frozenset({"bs.namcan", "gs.chutoa", "ts.thuky", "gs.timmach"}),
         201,
     ),
-    Action("accept", _requested, _transition("accept"), frozenset({"gs.chutoa", "ts.thuky"})),
+    Action(
+        "accept", CASE_AT["requested"], _transition("accept"), frozenset({"gs.chutoa", "ts.thuky"})
+    ),
     Action(
         "decline",
-        _requested,
+        CASE_AT["requested"],
         _transition("decline", reason="r"),
         frozenset({"gs.chutoa", "ts.thuky"}),
     ),
     Action(
         "request_info",
-        _requested,
+        CASE_AT["requested"],
         _transition("request_info", message="m"),
         frozenset({"gs.chutoa", "ts.thuky"}),
     ),
     Action(
         "provide_info",
-        _info_requested,
+        CASE_AT["info_requested"],
         _transition("provide_info", message="m"),
         frozenset({"bs.namcan"}),
     ),
-    Action("cancel", _requested, _transition("cancel"), frozenset({"bs.namcan"})),
+    Action("cancel", CASE_AT["requested"], _transition("cancel"), frozenset({"bs.namcan"})),
     Action(
         "schedule",
-        _accepted,
+        CASE_AT["accepted"],
         _transition("schedule", scheduled_at="2026-01-03T09:00:00+07:00"),
         frozenset({"gs.chutoa", "ts.thuky"}),
     ),
     Action(
         "start_session",
-        _scheduled,
+        CASE_AT["scheduled"],
         _transition("start_session"),
         frozenset({"gs.chutoa", "ts.thuky"}),
     ),
     Action(
         "draft",
-        _in_session,
+        CASE_AT["in_session"],
         ("PUT", "/decision/draft", DRAFT),
         frozenset({"gs.chutoa", "ts.thuky"}),
     ),
     Action(
         "opine",
-        _drafted,
+        CASE_AT["drafted"],
         ("POST", "/decision/opinions", {"version": 1, "stance": "concur"}),
         frozenset({"gs.chutoa", "ts.thuky", "gs.timmach"}),
     ),
     Action(
         "sign",
-        _drafted,
+        CASE_AT["drafted"],
         ("POST", "/decision/sign", {"version": 1}),
         frozenset({"gs.chutoa", "ts.thuky"}),
     ),
-    Action("close", _decided, _transition("close", outcome="ổn định"), frozenset({"bs.namcan"})),
+    Action(
+        "close",
+        CASE_AT["decided"],
+        _transition("close", outcome="ổn định"),
+        frozenset({"bs.namcan"}),
+    ),
 ]
 
 
 @pytest.fixture
 async def people(server: RunningServer) -> People:
-    signed = await asyncio.gather(*(server.sign_in(name) for name in USERS))
-    return dict(zip(USERS, signed, strict=True))
+    return await server.sign_in_all(USERS)
 
 
 async def _last_seq(p: People, case_id: int) -> int:

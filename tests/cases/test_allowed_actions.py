@@ -16,7 +16,8 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from tests.cases.workflow import DRAFT, act, call, create_case, to_scheduled, to_session
+from tests.support.api import call
+from tests.support.cases import CASE_AT, DRAFT
 from tests.support.server import RunningServer, SignedIn
 
 Json = dict[str, Any]
@@ -25,90 +26,32 @@ People = dict[str, SignedIn]
 Setup = Callable[[People], Awaitable[int]]
 
 
-async def _requested(p: People) -> int:
-    return int((await create_case(p["bs.namcan"]))["id"])
-
-
-async def _info_requested(p: People) -> int:
-    case_id = await _requested(p)
-    await act(p["gs.chutoa"], case_id, "request_info", message="?")
-    return case_id
-
-
-async def _accepted(p: People) -> int:
-    case_id = await _requested(p)
-    await act(p["gs.chutoa"], case_id, "accept")
-    return case_id
-
-
 async def _drafted_early(p: People) -> int:
     """A draft before the session: it may be edited, not signed."""
-    case_id = await _accepted(p)
+    case_id = await CASE_AT["accepted"](p)
     await call(p["gs.chutoa"], "PUT", f"/api/v1/cases/{case_id}/decision/draft", DRAFT)
-    return case_id
-
-
-async def _scheduled(p: People) -> int:
-    case_id = await _requested(p)
-    await to_scheduled(p["gs.chutoa"], case_id)
-    return case_id
-
-
-async def _in_session(p: People) -> int:
-    case_id = await _requested(p)
-    await to_session(p["gs.chutoa"], case_id)
-    return case_id
-
-
-async def _drafted(p: People) -> int:
-    case_id = await _in_session(p)
-    await call(p["gs.chutoa"], "PUT", f"/api/v1/cases/{case_id}/decision/draft", DRAFT)
-    return case_id
-
-
-async def _decided(p: People) -> int:
-    case_id = await _drafted(p)
-    await call(p["gs.chutoa"], "POST", f"/api/v1/cases/{case_id}/decision/sign", {"version": 1})
     return case_id
 
 
 async def _amending(p: People) -> int:
-    case_id = await _decided(p)
+    case_id = await CASE_AT["decided"](p)
     await call(p["ts.thuky"], "PUT", f"/api/v1/cases/{case_id}/decision/draft", DRAFT)
     return case_id
 
 
-async def _closed(p: People) -> int:
-    case_id = await _decided(p)
-    await act(p["bs.namcan"], case_id, "close", outcome="ổn định")
-    return case_id
-
-
-async def _declined(p: People) -> int:
-    case_id = await _requested(p)
-    await act(p["gs.chutoa"], case_id, "decline", reason="r")
-    return case_id
-
-
-async def _cancelled(p: People) -> int:
-    case_id = await _requested(p)
-    await act(p["bs.namcan"], case_id, "cancel")
-    return case_id
-
-
 STAGES: dict[str, Setup] = {
-    "requested": _requested,
-    "info_requested": _info_requested,
-    "accepted": _accepted,
+    "requested": CASE_AT["requested"],
+    "info_requested": CASE_AT["info_requested"],
+    "accepted": CASE_AT["accepted"],
     "drafted_early": _drafted_early,
-    "scheduled": _scheduled,
-    "in_session": _in_session,
-    "drafted": _drafted,
-    "decided": _decided,
+    "scheduled": CASE_AT["scheduled"],
+    "in_session": CASE_AT["in_session"],
+    "drafted": CASE_AT["drafted"],
+    "decided": CASE_AT["decided"],
     "amending": _amending,
-    "closed": _closed,
-    "declined": _declined,
-    "cancelled": _cancelled,
+    "closed": CASE_AT["closed"],
+    "declined": CASE_AT["declined"],
+    "cancelled": CASE_AT["cancelled"],
 }
 
 
@@ -261,7 +204,7 @@ async def test_the_call_is_offered_while_scheduled_or_in_session_and_run_by_tria
 async def test_a_guest_may_join_the_call_and_nothing_else_and_outsiders_learn_nothing(
     server: RunningServer, people: People
 ) -> None:
-    case_id = await _in_session(people)
+    case_id = await CASE_AT["in_session"](people)
     invitation = await call(
         people["gs.chutoa"], "POST", f"/api/v1/cases/{case_id}/invites", {"name": "Khách"}, 201
     )
@@ -278,7 +221,7 @@ async def test_a_guest_may_join_the_call_and_nothing_else_and_outsiders_learn_no
         "last_seq": answer["last_seq"],
         "allowed_actions": ["join_call"],
     }
-    other = await _requested(people)
+    other = await CASE_AT["requested"](people)
     await call(guest, "GET", f"/api/v1/cases/{other}/actions", expect=404)
     missing = await call(people["bs.namcan"], "GET", "/api/v1/cases/987654/actions", expect=404)
     outsider = await server.sign_in("bs.uminh")

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from telemed.cases.board import replay
-from tests.cases.workflow import DRAFT, call, create_case
+from tests.support.api import call
+from tests.support.cases import DRAFT, create_case
 from tests.support.server import RunningServer
 
 ACTORS = ["bs.namcan", "gs.chutoa", "ts.thuky", "gs.timmach"]

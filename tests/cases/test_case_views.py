@@ -10,24 +10,15 @@ import pytest
 
 from telemed.clock import ManualClock
 from telemed.settings import Settings
-from tests.audit.helpers import audit_rows
-from tests.cases.workflow import DRAFT, NEW_CASE, act, call, create_case, to_session
+from tests.support.api import call
+from tests.support.audit import audit_rows
+from tests.support.cases import DRAFT, NEW_CASE, act, create_case, to_session
 from tests.support.server import RunningServer, SignedIn
 
 
 @pytest.fixture
 async def people(server: RunningServer) -> dict[str, SignedIn]:
-    names = [
-        "bs.namcan",
-        "bs.uminh",
-        "gs.chutoa",
-        "ts.thuky",
-        "gs.timmach",
-        "gs.thankinh",
-        "kiemtra",
-    ]
-    signed = await asyncio.gather(*(server.sign_in(name) for name in names))
-    return dict(zip(names, signed, strict=True))
+    return await server.sign_in_all()
 
 
 async def test_create_returns_the_case_with_its_first_event(people: dict[str, SignedIn]) -> None:

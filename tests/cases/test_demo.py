@@ -20,8 +20,8 @@ from telemed.clock import ManualClock
 from telemed.db.base import Base
 from telemed.db.engine import create_engine, create_sessionmaker
 from telemed.settings import Settings
-from tests.audit.helpers import verify
-from tests.cases.workflow import call
+from tests.support.api import call
+from tests.support.audit import verify
 from tests.support.server import running
 
 STAGES = {"requested", "info_requested", "scheduled", "decided", "closed"}

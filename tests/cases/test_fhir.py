@@ -4,76 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhir.resources.R4B.bundle import Bundle
 from sqlalchemy import select
 
 from telemed import appkeys
 from telemed.audit.models import AuditRecord
-from tests.cases.test_minutes import DISSENT, DRAFT, act, call, create_case, decide
-from tests.support.server import RunningServer, SignedIn
-
-V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
-# fhir.resources checks structure and types, not the value sets of codes: these do.
-TASK_CODES = {
-    "draft", "requested", "received", "accepted", "rejected", "ready", "cancelled",
-    "in-progress", "on-hold", "failed", "completed", "entered-in-error",
-}  # fmt: skip
-REQUEST_CODES = {"draft", "active", "on-hold", "revoked", "completed", "entered-in-error"}
-ENCOUNTER_CODES = {"planned", "arrived", "triaged", "in-progress", "onleave", "finished"} | {
-    "cancelled",
-    "entered-in-error",
-    "unknown",
-}
-
-
-async def export(who: SignedIn, case_id: int, expect: int = 200) -> dict[str, Any]:
-    async with who.http.get(f"/api/v1/cases/{case_id}/fhir", headers=who.bearer) as response:
-        body: dict[str, Any] = await response.json(content_type=None)
-        assert response.status == expect, body
-        if expect == 200:
-            assert response.content_type == "application/fhir+json"
-        return body
-
-
-def only(bundle: dict[str, Any], resource_type: str) -> dict[str, Any]:
-    found = every(bundle, resource_type)
-    assert len(found) == 1, (resource_type, len(found))
-    return found[0]
-
-
-def every(bundle: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
-    return [
-        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == resource_type
-    ]
-
-
-def check_bundle(bundle: dict[str, Any]) -> None:
-    """Valid R4 (R4B models), and every reference resolves to an entry of the bundle."""
-    Bundle.model_validate(bundle)
-    urls = [entry["fullUrl"] for entry in bundle["entry"]]
-    assert len(urls) == len(set(urls))
-    for entry in bundle["entry"]:
-        assert entry["fullUrl"] == f"urn:uuid:{entry['resource']['id']}"
-    for reference in references(bundle["entry"]):
-        assert reference in urls, reference
-    assert only(bundle, "Task")["status"] in TASK_CODES
-    assert only(bundle, "ServiceRequest")["status"] in REQUEST_CODES
-    assert only(bundle, "Encounter")["status"] in ENCOUNTER_CODES
-
-
-def references(node: object) -> list[str]:
-    if isinstance(node, dict):
-        found = [node["reference"]] if isinstance(node.get("reference"), str) else []
-        return found + [r for value in node.values() for r in references(value)]
-    if isinstance(node, list):
-        return [r for value in node for r in references(value)]
-    return []
+from tests.support.api import call
+from tests.support.cases import DECIDED_AT, DECIDED_CASE, DISSENT, DRAFT, act, create_case, decide
+from tests.support.fhir import V3_ACT_CODE, check_bundle, every, export, only
+from tests.support.server import RunningServer
 
 
 async def test_the_bundle_follows_the_case_through_the_workflow(server: RunningServer) -> None:
     doctor = await server.sign_in("bs.namcan")
     chair = await server.sign_in("gs.chutoa")
-    case_id = await create_case(doctor, urgency="emergency")
+    case_id = int((await create_case(doctor, **DECIDED_CASE, urgency="emergency"))["id"])
     seen: list[tuple[str, str, str]] = []
 
     async def snapshot() -> dict[str, Any]:
@@ -91,7 +35,7 @@ async def test_the_bundle_follows_the_case_through_the_workflow(server: RunningS
     await snapshot()
     await act(chair, case_id, "accept")
     await snapshot()
-    await act(chair, case_id, "schedule", scheduled_at="2026-01-02T09:00:00+07:00")
+    await act(chair, case_id, "schedule", scheduled_at=DECIDED_AT)
     await act(chair, case_id, "start_session")
     in_session = await snapshot()
     base = f"/api/v1/cases/{case_id}"
@@ -117,9 +61,9 @@ async def test_the_bundle_follows_the_case_through_the_workflow(server: RunningS
 async def test_declined_and_cancelled_cases(server: RunningServer) -> None:
     doctor = await server.sign_in("bs.namcan")
     chair = await server.sign_in("gs.chutoa")
-    declined = await create_case(doctor)
+    declined = int((await create_case(doctor, **DECIDED_CASE))["id"])
     await act(chair, declined, "decline", reason="Ngoài chuyên môn của hội đồng.")
-    cancelled = await create_case(doctor, urgency="routine")
+    cancelled = int((await create_case(doctor, **DECIDED_CASE, urgency="routine"))["id"])
     await act(doctor, cancelled, "cancel")
     first, second = await export(doctor, declined), await export(doctor, cancelled)
     check_bundle(first)
@@ -204,7 +148,7 @@ async def test_the_bundle_of_a_decided_case(server: RunningServer) -> None:
 
 async def test_only_participants_export_and_exports_are_audited(server: RunningServer) -> None:
     doctor = await server.sign_in("bs.namcan")
-    case_id = await create_case(doctor)
+    case_id = int((await create_case(doctor, **DECIDED_CASE))["id"])
     await export(await server.sign_in("bs.uminh"), case_id, expect=404)
     await export(await server.sign_in("gs.thankinh"), case_id, expect=404)
     await export(await server.sign_in("kiemtra"), case_id, expect=403)

@@ -20,7 +20,8 @@ import pytest
 
 from telemed.cases.board import replay
 from telemed.cases.workflow import TRANSITIONS
-from tests.cases.workflow import DRAFT, act, call, create_case, to_session
+from tests.support.api import call
+from tests.support.cases import DRAFT, act, create_case, to_session
 from tests.support.server import RunningServer
 from tests.support.services import require_binary
 

@@ -18,9 +18,11 @@ from telemed import appkeys
 from telemed.audit.models import AuditRecord
 from telemed.cases.identity_cipher import IdentityCipher, IdentityKeyError, IdentityUnreadable
 from telemed.settings import Settings
-from tests.cases.test_fhir import check_bundle, export, only
-from tests.cases.test_minutes import act, call, create_case, decide, get
-from tests.guests.test_guests import guest_from, invite
+from tests.support.api import call
+from tests.support.cases import act, create_case, decide
+from tests.support.documents import get
+from tests.support.fhir import check_bundle, export, only
+from tests.support.guests import guest_from, invite
 from tests.support.server import RunningServer, SignedIn
 
 IDENTITY: dict[str, Any] = {
@@ -57,7 +59,7 @@ async def test_participants_see_the_identity_and_every_read_is_audited(
     server: RunningServer,
 ) -> None:
     doctor = await server.sign_in("bs.namcan")
-    case_id = await create_case(doctor, identity=IDENTITY)
+    case_id = int((await create_case(doctor, identity=IDENTITY))["id"])
     readers = [doctor, await server.sign_in("gs.chutoa"), await server.sign_in("gs.timmach")]
     for reader in readers:
         seen = await call(reader, "GET", identity_path(case_id))
@@ -81,7 +83,7 @@ async def test_participants_see_the_identity_and_every_read_is_audited(
 async def test_anyone_else_is_answered_as_for_a_missing_case(server: RunningServer) -> None:
     doctor = await server.sign_in("bs.namcan")
     chair = await server.sign_in("gs.chutoa")
-    case_id = await create_case(doctor, identity=IDENTITY)
+    case_id = int((await create_case(doctor, identity=IDENTITY))["id"])
     await act(chair, case_id, "accept")
     guest_invite = await invite(chair, case_id)
     guest = await guest_from(server, guest_invite)
@@ -102,7 +104,7 @@ async def test_the_requesting_doctor_edits_it_while_the_case_is_open(
 ) -> None:
     doctor = await server.sign_in("bs.namcan")
     chair = await server.sign_in("gs.chutoa")
-    case_id = await create_case(doctor)
+    case_id = int((await create_case(doctor))["id"])
     assert (await call(doctor, "GET", identity_path(case_id)))["identity"] is None
     first = {"full_name": "Trần Văn Bình", "hospital_record_number": "BA-1"}
     assert (await call(doctor, "PUT", identity_path(case_id), first))["identity"] == first
@@ -139,7 +141,7 @@ async def test_the_database_file_holds_no_identity_in_clear(
     server: RunningServer, settings: Settings
 ) -> None:
     doctor = await server.sign_in("bs.namcan")
-    case_id = await create_case(doctor, identity=IDENTITY)
+    case_id = int((await create_case(doctor, identity=IDENTITY))["id"])
     assert (await call(doctor, "GET", identity_path(case_id)))["identity"] == IDENTITY
     database = Path(settings.effective_database_url.split("///", 1)[1])
     with sqlite3.connect(database) as connection:  # fold the WAL into the file
@@ -199,8 +201,8 @@ async def test_fhir_carries_the_identity_only_when_there_is_one_to_show(
     server: RunningServer,
 ) -> None:
     doctor = await server.sign_in("bs.namcan")
-    plain = await create_case(doctor)
-    named = await create_case(doctor, identity=IDENTITY, patient_code="NC-9")
+    plain = int((await create_case(doctor))["id"])
+    named = int((await create_case(doctor, identity=IDENTITY, patient_code="NC-9"))["id"])
     without = await export(doctor, plain)
     check_bundle(without)
     patient = only(without, "Patient")

@@ -7,9 +7,7 @@ import io
 import shutil
 import subprocess
 import unicodedata
-from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -17,101 +15,23 @@ from sqlalchemy import select
 from telemed import appkeys
 from telemed.audit.models import AuditRecord
 from telemed.cases.pdf import DEJAVU_DIR, local_files_only
-from tests.guests.test_guests import INVITE, guest_from, guest_socket, invite
-from tests.realtime.live import participant
+from tests.support.api import call
+from tests.support.cases import (
+    DECIDED_AT,
+    DECIDED_CASE,
+    DISSENT,
+    DRAFT,
+    SCRIPT,
+    act,
+    create_case,
+    decide,
+    to_scheduled,
+    to_session,
+)
+from tests.support.documents import TextOf, get
+from tests.support.guests import INVITE, guest_from, guest_socket, invite
+from tests.support.participants import participant
 from tests.support.server import RunningServer, SignedIn
-
-SCRIPT = "<script>alert(1)</script>"
-NEW_CASE: dict[str, Any] = {
-    "council": "HDCM-MIENNAM",
-    "patient_code": "NC-2026-042",
-    "patient_sex": "male",
-    "patient_birth_year": 1958,
-    "title": "Đau ngực cấp",
-    "summary": f"Nam 68 tuổi, đau ngực trái 3 giờ. Đã dùng aspirin tại huyện. {SCRIPT}",
-    "questions": ["Chẩn đoán xác định?", "Có chuyển tuyến can thiệp mạch vành không?"],
-    "specialty": "Tim mạch",
-    "urgency": "urgent",
-}
-DRAFT: dict[str, Any] = {
-    "version": 0,
-    "answers": [
-        {"question": 1, "answer": "Nhồi máu cơ tim cấp thành dưới."},
-        {"question": 2, "answer": "Chuyển tuyến can thiệp trong 12 giờ."},
-    ],
-    "treatment_direction": "Aspirin, clopidogrel, heparin; chuyển viện.",
-    "transfer": True,
-    "follow_up": "Tái khám sau 1 tháng.",
-}
-DISSENT = "Nên chụp mạch vành tại chỗ trước khi chuyển."
-
-
-async def call(
-    who: SignedIn, method: str, path: str, body: object = None, expect: int = 200
-) -> Any:
-    async with who.http.request(method, path, json=body, headers=who.bearer) as response:
-        data = await response.json()
-        assert response.status == expect, (response.status, data)
-        return data
-
-
-async def get(who: SignedIn, path: str, expect: int = 200) -> tuple[bytes, str]:
-    async with who.http.get(path, headers=who.bearer) as response:
-        body = await response.read()
-        assert response.status == expect, (response.status, body[:300])
-        return body, response.content_type
-
-
-async def create_case(doctor: SignedIn, **changes: Any) -> int:
-    created = await call(doctor, "POST", "/api/v1/cases", {**NEW_CASE, **changes}, expect=201)
-    case_id: int = created["id"]
-    return case_id
-
-
-async def act(who: SignedIn, case_id: int, action: str, **fields: Any) -> Any:
-    path = f"/api/v1/cases/{case_id}/transitions"
-    return await call(who, "POST", path, {"action": action, **fields})
-
-
-async def decide(server: RunningServer, doctor: SignedIn) -> tuple[int, dict[str, Any]]:
-    """A case driven through the whole workflow; its id and the signed decision."""
-    chair = await server.sign_in("gs.chutoa")
-    member = await server.sign_in("gs.timmach")
-    secretary = await server.sign_in("ts.thuky")
-    case_id = await create_case(doctor)
-    base = f"/api/v1/cases/{case_id}"
-    await act(chair, case_id, "accept")
-    await act(chair, case_id, "schedule", scheduled_at="2026-01-02T09:00:00+07:00")
-    await act(chair, case_id, "start_session")
-    await call(member, "POST", base + "/notes", {"body": f"ECG phù hợp NMCT. {SCRIPT}"}, 201)
-    await call(doctor, "POST", base + "/notes", {"body": "Huyết áp 100/60.", "question": 1}, 201)
-    await call(chair, "PUT", base + "/decision/draft", DRAFT)
-    await call(member, "POST", base + "/decision/opinions", {"version": 1, "stance": "concur"})
-    await call(
-        secretary,
-        "POST",
-        base + "/decision/opinions",
-        {"version": 1, "stance": "dissent", "reason": DISSENT},
-    )
-    signed = await call(chair, "POST", base + "/decision/sign", {"version": 1})
-    return case_id, signed
-
-
-class TextOf(HTMLParser):
-    """The visible text of a page, one string, whitespace collapsed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-    @classmethod
-    def of(cls, html: str) -> str:
-        parser = cls()
-        parser.feed(html)
-        return " ".join(" ".join(parser.parts).split())
 
 
 def pdf_text(pdf: bytes, html: str, tmp_path: Path) -> str:
@@ -253,10 +173,8 @@ async def test_minutes_before_a_signed_decision_say_not_yet_decided(
     server: RunningServer, doctor: SignedIn
 ) -> None:
     chair = await server.sign_in("gs.chutoa")
-    case_id = await create_case(doctor)
-    await act(chair, case_id, "accept")
-    await act(chair, case_id, "schedule", scheduled_at="2026-01-02T09:00:00+07:00")
-    await act(chair, case_id, "start_session")
+    case_id = int((await create_case(doctor, **DECIDED_CASE))["id"])
+    await to_session(chair, case_id, DECIDED_AT)
     await call(chair, "PUT", f"/api/v1/cases/{case_id}/decision/draft", DRAFT)
     body, _ = await get(chair, f"/api/v1/cases/{case_id}/minutes")
     text = TextOf.of(body.decode())
@@ -401,9 +319,8 @@ async def test_minutes_list_admitted_guest_specialists_among_the_attendees(
     server: RunningServer, doctor: SignedIn
 ) -> None:
     chair_http = await server.sign_in("gs.chutoa")
-    case_id = await create_case(doctor)
-    await act(chair_http, case_id, "accept")
-    await act(chair_http, case_id, "schedule", scheduled_at="2026-01-02T09:00:00+07:00")
+    case_id = int((await create_case(doctor, **DECIDED_CASE))["id"])
+    await to_scheduled(chair_http, case_id, DECIDED_AT)
     admitted = await guest_from(server, await invite(chair_http, case_id))
     # Invited but never in the call: not an attendee.
     await invite(chair_http, case_id, name="BS. Không Đến", specialty="Gây mê")

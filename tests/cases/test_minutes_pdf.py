@@ -19,7 +19,8 @@ from telemed.audit.models import AuditRecord
 from telemed.cases.pdf_cache import PdfCache
 from telemed.clock import ManualClock
 from telemed.settings import Settings
-from tests.cases.test_minutes import act, call, create_case, decide
+from tests.support.api import call
+from tests.support.cases import DECIDED_CASE, act, create_case, decide
 from tests.support.pool_jobs import hold_until
 from tests.support.server import RunningServer, SignedIn, running
 
@@ -80,7 +81,7 @@ async def pdf_audit(server: RunningServer, case_id: int) -> list[tuple[str, str]
 
 async def test_healthz_answers_while_a_large_minutes_pdf_is_laid_out(server: RunningServer) -> None:
     doctor = await server.sign_in("bs.namcan")
-    case_id = await create_case(doctor)
+    case_id = int((await create_case(doctor, **DECIDED_CASE))["id"])
     await add_notes(doctor, case_id, count=9, chars=20_000)
     printing = asyncio.create_task(pdf_of(doctor, case_id))
 
@@ -105,7 +106,7 @@ async def test_a_layout_past_the_timeout_is_stopped_and_the_pool_keeps_working(
     settings = make_settings(pdf_timeout_seconds=10, pdf_max_discussion_chars=10**7)
     async with running(settings, clock) as server:
         doctor = await server.sign_in("bs.namcan")
-        large = await create_case(doctor)
+        large = int((await create_case(doctor, **DECIDED_CASE))["id"])
         await add_notes(doctor, large, count=50, chars=20_000)
         status, _, body = await pdf_response(doctor, large)
         assert status == 504, body[:300]
@@ -120,7 +121,7 @@ async def test_a_layout_past_the_timeout_is_stopped_and_the_pool_keeps_working(
         assert "This version of the minutes took too long" in json.loads(again)["error"]["message"]
         assert await metric(server, "telemed_minutes_pdf_total", outcome="timeout") == 2
         # The stuck worker was replaced: the next minutes print.
-        small = await create_case(doctor)
+        small = int((await create_case(doctor, **DECIDED_CASE))["id"])
         assert "NC-2026-042" in text_of(await pdf_of(doctor, small))
         refused = [("bs.namcan", "success"), ("bs.namcan", "error")]
         assert await pdf_audit(server, large) == refused * 2
@@ -190,7 +191,7 @@ async def test_a_long_discussion_is_shortened_in_the_pdf_and_the_pdf_says_so(
 ) -> None:
     async with running(make_settings(pdf_max_discussion_chars=1_000), clock) as server:
         doctor = await server.sign_in("bs.namcan")
-        case_id = await create_case(doctor)
+        case_id = int((await create_case(doctor, **DECIDED_CASE))["id"])
         await add_notes(doctor, case_id, count=3, chars=600)
         text = text_of(await pdf_of(doctor, case_id))
         assert "Bản PDF này rút gọn phần thảo luận: 2 trên 3 ghi chú" in text

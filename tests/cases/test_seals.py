@@ -23,7 +23,9 @@ from telemed.cases.seals import SealCheck, decision_hash
 from telemed.cli import main
 from telemed.db.engine import create_engine, create_sessionmaker
 from telemed.shapes import Json
-from tests.cases.test_minutes import DRAFT, TextOf, call, decide, get
+from tests.support.api import call
+from tests.support.cases import DRAFT, decide
+from tests.support.documents import TextOf, get
 from tests.support.server import RunningServer
 
 
@@ -281,7 +283,7 @@ async def test_a_sealed_hash_edited_in_the_audit_row_breaks_the_chain_there(
 
 
 async def drop_triggers(server: RunningServer) -> None:
-    from tests.audit.chains import drop_append_only_triggers
+    from tests.support.audit import drop_append_only_triggers
 
     await drop_append_only_triggers(server.app[appkeys.ENGINE])
 

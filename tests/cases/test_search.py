@@ -15,8 +15,9 @@ from telemed.cases.search_text import document, fold, words
 from telemed.clock import ManualClock
 from telemed.db.engine import create_engine
 from telemed.db.migrations import alembic_config, upgrade
-from tests.audit.helpers import audit_rows
-from tests.cases.workflow import call, create_case
+from tests.support.api import call
+from tests.support.audit import audit_rows
+from tests.support.cases import create_case
 from tests.support.server import RunningServer, SignedIn
 
 DAY = 24 * 3600

@@ -27,20 +27,12 @@ from sqlalchemy import select
 
 from telemed import appkeys
 from telemed.audit.models import AuditRecord
-from tests.cases.test_attachments import (
-    STUDY,
-    Field,
-    dicom_dataset,
-    multipart,
-    stored,
-    upload,
-)
-from tests.cases.workflow import create_case, to_scheduled
-from tests.guests.test_guests import guest_from, invite
-from tests.realtime.live import sign_in
-from tests.realtime.processes import ServerProcess
-from tests.support.cases import NEW_CASE
+from tests.support.attachments import STUDY, Field, dicom_dataset, multipart, stored, upload
+from tests.support.cases import NEW_CASE, create_case, to_scheduled
 from tests.support.databases import SqliteTemplate
+from tests.support.guests import guest_from, invite
+from tests.support.participants import sign_in
+from tests.support.processes import ServerProcess
 from tests.support.server import RunningServer
 
 MiB = 1024 * 1024

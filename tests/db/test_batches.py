@@ -16,8 +16,9 @@ from telemed.accounts.principal import Actor
 from telemed.audit.work import AuditedWork
 from telemed.cases.schemas import NewNote
 from telemed.db.batches import Batches, NestedUnit
-from tests.audit.helpers import audit_rows, verify
-from tests.cases.workflow import call, create_case
+from tests.support.api import call
+from tests.support.audit import audit_rows, verify
+from tests.support.cases import create_case
 from tests.support.server import RunningServer
 
 

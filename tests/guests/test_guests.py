@@ -4,79 +4,25 @@ real HTTP API, real Socket.IO clients and real aiortc peers."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
-import aiohttp
 import pytest
 import socketio
 
 from telemed.clock import ManualClock
-from telemed.shapes import Json
-from tests.cases.test_attachments import dicom_bytes, png_bytes, upload
-from tests.cases.workflow import call, create_case, to_scheduled
-from tests.realtime.live import Participant
-from tests.signaling.callers import Caller, caller, in_session_case
-from tests.support.server import RunningServer, SignedIn
-
-INVITE = {"name": "PGS. Lê Văn Khách", "specialty": "Tim mạch can thiệp"}
+from tests.support.api import call
+from tests.support.attachments import dicom_bytes, png_bytes, upload
+from tests.support.callers import Caller, caller
+from tests.support.cases import create_case, in_session_case, to_scheduled
+from tests.support.guests import INVITE, guest_from, guest_socket, invite, redeem, token_of
+from tests.support.participants import Participant
+from tests.support.server import RunningServer
 
 
 @pytest.fixture
 def settings(make_settings: Callable[..., Any]) -> Any:
     return make_settings(socket_rate_per_second=1000, socket_burst=1000)
-
-
-@dataclass
-class Guest:
-    token: str
-    csrf_token: str
-    user: Json
-    case_id: int
-    http: aiohttp.ClientSession
-
-    @property
-    def bearer(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    async def status(self, method: str, path: str, body: object = None) -> int:
-        async with self.http.request(method, path, json=body, headers=self.bearer) as response:
-            await response.read()
-            return response.status
-
-
-async def invite(chair: SignedIn, case_id: int, expect: int = 201, **changes: Any) -> Json:
-    body = {**INVITE, **changes}
-    made: Json = await call(chair, "POST", f"/api/v1/cases/{case_id}/invites", body, expect)
-    return made
-
-
-def token_of(invitation: Json) -> str:
-    path = urlsplit(invitation["url"]).path
-    assert path.startswith("/join/")
-    return path.removeprefix("/join/")
-
-
-async def redeem(server: RunningServer, token: str) -> tuple[int, Json]:
-    http = server.http()
-    async with http.post("/api/v1/guests/redeem", json={"token": token}) as response:
-        body: Json = await response.json()
-        return response.status, body
-
-
-async def guest_from(server: RunningServer, invitation: Json) -> Guest:
-    status, body = await redeem(server, token_of(invitation))
-    assert status == 200, body
-    return Guest(body["token"], body["csrf_token"], body["user"], body["case_id"], server.http())
-
-
-async def guest_socket(server: RunningServer, guest: Guest) -> Participant:
-    who = Participant(guest.user["username"], guest.token, server.url, server.socket())
-    who.listen()
-    await who.connect()
-    return who
 
 
 async def test_only_the_chair_or_secretary_invites_and_nobody_sees_another_councils_invite(

@@ -20,9 +20,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.cases.test_attachments import png_bytes
-from tests.cases.workflow import NEW_CASE, call, to_session
-from tests.realtime.processes import ServerProcess
+from tests.support.api import call
+from tests.support.attachments import png_bytes
+from tests.support.cases import NEW_CASE, to_session
+from tests.support.processes import ServerProcess
 from tests.support.server import SignedIn
 
 CHECKS = [

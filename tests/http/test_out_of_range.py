@@ -19,10 +19,11 @@ import pytest
 
 from telemed.app import create_app
 from telemed.settings import Settings
-from tests.audit.helpers import audit_rows
-from tests.cases.test_attachments import Field as FormField
-from tests.cases.test_attachments import multipart, png_bytes, upload
-from tests.cases.workflow import DRAFT, act, call, create_case
+from tests.support.api import call
+from tests.support.attachments import Field as FormField
+from tests.support.attachments import multipart, png_bytes, upload
+from tests.support.audit import audit_rows
+from tests.support.cases import DRAFT, act, create_case
 from tests.support.server import RunningServer, SignedIn
 
 # Past PostgreSQL's INTEGER, past SQLite's (and BIGINT's) 64 bits, and far past both.
@@ -142,9 +143,7 @@ def _path(route: str, ids: dict[str, int]) -> str:
 
 @pytest.fixture
 async def people(server: RunningServer) -> dict[str, SignedIn]:
-    names = ["bs.namcan", "gs.chutoa", "kiemtra"]
-    signed = await asyncio.gather(*(server.sign_in(name) for name in names))
-    return dict(zip(names, signed, strict=True))
+    return await server.sign_in_all(["bs.namcan", "gs.chutoa", "kiemtra"])
 
 
 async def _refused(who: SignedIn, method: str, path: str, body: Any = None) -> list[str]:

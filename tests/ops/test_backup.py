@@ -19,8 +19,9 @@ import pytest
 
 from telemed.clock import ManualClock
 from telemed.settings import Settings
-from tests.cases.test_attachments import png_bytes, upload
-from tests.cases.workflow import call, create_case
+from tests.support.api import call
+from tests.support.attachments import png_bytes, upload
+from tests.support.cases import create_case
 from tests.support.server import RunningServer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.realtime.processes import ServerProcess, telemed_command
+from tests.support.processes import ServerProcess, telemed_command
 
 MALFORMED = [
     b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n",

@@ -26,10 +26,11 @@ from aiortc import (
 )
 from PIL import Image
 
-from tests.cases.workflow import DRAFT, NEW_CASE
-from tests.realtime.live import Participant
+from tests.support.api import call
+from tests.support.cases import DRAFT, NEW_CASE
+from tests.support.participants import Participant
 from tests.support.server import SignedIn
-from tests.support.topology import Topology, browser_api
+from tests.support.topology import Topology
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
@@ -183,8 +184,11 @@ async def audit_rows(admin: SignedIn, **filters: object) -> list[Json]:
     cursor = ""
     while True:
         query = {**{k: str(v) for k, v in filters.items()}, "limit": "500", "cursor": cursor}
-        page = await browser_api(
-            admin, "GET", "/api/v1/audit?" + "&".join(f"{k}={v}" for k, v in query.items())
+        page = await call(
+            admin,
+            "GET",
+            "/api/v1/audit?" + "&".join(f"{k}={v}" for k, v in query.items()),
+            cookie=True,
         )
         rows.extend(page["items"])
         if page["next_cursor"] is None:
@@ -220,7 +224,7 @@ async def test_a_consultation_runs_through_nginx_tls_two_processes_redis_and_cot
         assert min(counts) >= 1, counts
 
         # 1. Request: the council hears of it on whichever process each member is.
-        created = await browser_api(doctor, "POST", "/api/v1/cases", NEW_CASE, expect=201)
+        created = await call(doctor, "POST", "/api/v1/cases", NEW_CASE, expect=201, cookie=True)
         case_id = created["id"]
         for name in ("gs.chutoa", "ts.thuky", "gs.timmach"):
             await board[name].until(partial(notified, board[name], "case.requested"))
@@ -235,12 +239,12 @@ async def test_a_consultation_runs_through_nginx_tls_two_processes_redis_and_cot
             {"action": "start_session"},
         ]
         for body in transitions:
-            await browser_api(chair, "POST", base + "/transitions", body)
+            await call(chair, "POST", base + "/transitions", body, cookie=True)
         await board["bs.namcan"].until(partial(notified, board["bs.namcan"], "case.accepted"))
         # The guest's one-time link is https on the public host: the scheme the browser used,
         # believed from nginx (X-Forwarded-Proto), never plain http.
         guest = {"name": "PGS. Lê Văn Khách", "specialty": "Tim mạch can thiệp"}
-        invite = await browser_api(chair, "POST", base + "/invites", guest, expect=201)
+        invite = await call(chair, "POST", base + "/invites", guest, expect=201, cookie=True)
         assert invite["url"].startswith(f"{topology.url}/join/")
 
         # 3. The live board: notes from both processes reach everyone.
@@ -274,17 +278,17 @@ async def test_a_consultation_runs_through_nginx_tls_two_processes_redis_and_cot
         )
 
         # 6. The decision ends the session and the call.
-        await browser_api(chair, "PUT", base + "/decision/draft", DRAFT)
+        await call(chair, "PUT", base + "/decision/draft", DRAFT, cookie=True)
         opinion = {"version": 1, "stance": "concur"}
-        await browser_api(member, "POST", base + "/decision/opinions", opinion)
-        await browser_api(chair, "POST", base + "/decision/sign", {"version": 1})
+        await call(member, "POST", base + "/decision/opinions", opinion, cookie=True)
+        await call(chair, "POST", base + "/decision/sign", {"version": 1}, cookie=True)
 
         # Every page hears that the call ended, after its last leave was written...
         ended = [{"case_id": case_id, "reason": "case decided"}]
         for who in board.values():
             await who.until(partial(heard_end, who, ended))
         # ...and holds exactly the case's log, in order, whichever process it is on.
-        log = await browser_api(doctor, "GET", base + "/events?limit=1000")
+        log = await call(doctor, "GET", base + "/events?limit=1000", cookie=True)
         types = [event["type"] for event in log["events"]]
         assert types[-4:] == ["decision.signed", "case.decided", "call.leave", "call.leave"]
         expected = [event["seq"] for event in log["events"]]
@@ -330,7 +334,7 @@ async def test_a_consultation_runs_through_nginx_tls_two_processes_redis_and_cot
         assert [row["address"] for row in signed_in] == [address]
 
     # The chain written by two processes at once verifies.
-    verified = await browser_api(admin, "GET", "/api/v1/audit/verify")
+    verified = await call(admin, "GET", "/api/v1/audit/verify", cookie=True)
     assert verified["ok"] is True, verified
 
     # What the proxy keeps from the world: plain HTTP and the metrics.

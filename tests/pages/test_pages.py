@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.guests.test_guests import guest_from, invite
-from tests.signaling.callers import in_session_case
+from tests.support.cases import in_session_case
+from tests.support.guests import guest_from, invite
 from tests.support.server import RunningServer
 
 ROOT = Path(__file__).resolve().parents[2]

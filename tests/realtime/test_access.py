@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
 
@@ -12,8 +11,8 @@ from telemed import appkeys
 from telemed.accounts.principal import Actor
 from telemed.clock import ManualClock
 from telemed.settings import Settings
-from tests.cases.workflow import act, create_case
-from tests.realtime.live import participant
+from tests.support.cases import act, requested_case
+from tests.support.participants import participant
 from tests.support.server import RunningServer, running
 
 
@@ -24,13 +23,6 @@ async def swept(
     """A server that re-checks every connection five times a second."""
     async with running(make_settings(socket_revalidate_seconds=0.2), clock) as server:
         yield server
-
-
-async def _case(server: RunningServer, **changes: Any) -> int:
-    doctor = await server.sign_in("bs.namcan")
-    case: dict[str, Any] = await create_case(doctor, **changes)
-    case_id: int = case["id"]
-    return case_id
 
 
 async def test_signing_out_disconnects_the_sessions_sockets(server: RunningServer) -> None:
@@ -49,7 +41,7 @@ async def test_signing_out_disconnects_the_sessions_sockets(server: RunningServe
 async def test_an_expired_session_is_disconnected_by_the_sweep(
     swept: RunningServer, clock: ManualClock
 ) -> None:
-    case_id = await _case(swept)
+    case_id = await requested_case(swept)
     chair = await participant(swept, "gs.chutoa")
     assert (await chair.join(case_id))["ok"] is True
     clock.advance(swept.settings.session_idle_timeout + 1)
@@ -71,7 +63,7 @@ async def test_an_open_socket_alone_does_not_keep_an_idle_session_alive(
 async def test_a_member_removed_from_the_council_is_removed_from_its_rooms(
     swept: RunningServer,
 ) -> None:
-    case_id = await _case(swept)
+    case_id = await requested_case(swept)
     chair = await participant(swept, "gs.chutoa")
     member = await participant(swept, "gs.timmach")
     await chair.join(case_id)
@@ -106,7 +98,7 @@ async def test_an_emergency_alerts_every_online_member_of_the_council_only(
     other_council = await participant(server, "gs.thankinh")
     doctor = await participant(server, "bs.namcan")
 
-    emergency = await _case(server, urgency="emergency", title="Đột quỵ cấp")
+    emergency = await requested_case(server, urgency="emergency", title="Đột quỵ cấp")
     for who in council:
         await who.until(lambda: len(who.notices) == 2)  # noqa: B023
         assert [(n["kind"], n["case_id"], n["urgency"]) for n in who.notices] == [
@@ -118,7 +110,7 @@ async def test_an_emergency_alerts_every_online_member_of_the_council_only(
         assert "patient" not in who.notices[0]
 
     # The other council hears only of its own case (which proves it heard nothing before).
-    central = await _case(server, council="HDCM-TW")
+    central = await requested_case(server, council="HDCM-TW")
     await other_council.until(lambda: len(other_council.notices) == 1)
     assert other_council.notices[0]["case_id"] == central
     assert doctor.notices == []

@@ -10,10 +10,10 @@ import aiohttp
 import pytest
 import socketio
 
-from tests.cases.workflow import NEW_CASE
-from tests.realtime.live import Participant, sign_in
-from tests.realtime.processes import ServerProcess
+from tests.support.cases import NEW_CASE
 from tests.support.databases import PostgresTemplate
+from tests.support.participants import Participant, sign_in
+from tests.support.processes import ServerProcess
 from tests.support.services import require_redis
 
 

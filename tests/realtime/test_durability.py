@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 import socketio
 
-from tests.audit.helpers import audit_rows, verify
-from tests.cases.workflow import NEW_CASE
-from tests.realtime.live import Participant, sign_in
-from tests.realtime.processes import ServerProcess, telemed_command
+from tests.support.audit import audit_rows, verify
+from tests.support.cases import NEW_CASE
+from tests.support.participants import Participant, sign_in
+from tests.support.processes import ServerProcess, telemed_command
 
 KILL_AFTER = 15
 

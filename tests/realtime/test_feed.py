@@ -27,8 +27,8 @@ from telemed.clock import ManualClock
 from telemed.realtime.rooms import case_room
 from telemed.settings import Settings
 from telemed.shapes import Json
-from tests.cases.workflow import create_case
-from tests.realtime.live import Participant
+from tests.support.cases import create_case
+from tests.support.participants import Participant
 from tests.support.server import RunningServer, running
 
 ROOMS = 8

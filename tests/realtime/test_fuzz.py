@@ -22,9 +22,9 @@ from telemed import appkeys
 from telemed.clock import ManualClock
 from telemed.realtime.server import MAX_MESSAGE_BYTES
 from telemed.settings import Settings
-from tests.realtime.live import Participant, participant, reconnect
 from tests.realtime.raw import RawSocket
-from tests.signaling.callers import in_session_case
+from tests.support.cases import in_session_case
+from tests.support.participants import Participant, participant, reconnect
 from tests.support.server import RunningServer
 
 SEED = 20261130

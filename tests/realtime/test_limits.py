@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from telemed.clock import ManualClock
 from telemed.settings import Settings
-from tests.cases.workflow import create_case
-from tests.realtime.live import participant
+from tests.support.cases import requested_case
+from tests.support.participants import participant
 from tests.support.server import RunningServer
 
 
-async def _case(server: RunningServer) -> int:
-    doctor = await server.sign_in("bs.namcan")
-    case: dict[str, Any] = await create_case(doctor)
-    case_id: int = case["id"]
-    return case_id
-
-
 async def test_malformed_payloads_get_error_acks_and_no_trace(server: RunningServer) -> None:
-    case_id = await _case(server)
+    case_id = await requested_case(server)
     chair = await participant(server, "gs.chutoa")
 
     for bad in ("not an object", {"case_id": "abc"}, {"case_id": case_id, "extra": 1}, None):
@@ -46,7 +38,7 @@ async def test_malformed_payloads_get_error_acks_and_no_trace(server: RunningSer
 async def test_a_message_over_the_size_limit_closes_only_that_connection(
     server: RunningServer,
 ) -> None:
-    case_id = await _case(server)
+    case_id = await requested_case(server)
     big = await participant(server, "gs.timmach")
     chair = await participant(server, "gs.chutoa")
     await chair.join(case_id)
@@ -64,7 +56,7 @@ async def test_a_flood_is_rate_limited_then_disconnected_without_touching_others
     server = RunningServer(make_settings(socket_rate_per_second=0.001, socket_burst=10), clock)
     await server.start()
     try:
-        case_id = await _case(server)
+        case_id = await requested_case(server)
         flooder = await participant(server, "gs.timmach")
         calm = await participant(server, "gs.chutoa")
         assert (await calm.join(case_id))["ok"] is True

@@ -10,8 +10,8 @@ from typing import Any
 
 from telemed.clock import ManualClock
 from telemed.settings import Settings
-from tests.cases.workflow import create_case
-from tests.realtime.live import participant, reconnect
+from tests.support.cases import create_case
+from tests.support.participants import participant, reconnect
 from tests.support.server import RunningServer
 
 NOTES = 40

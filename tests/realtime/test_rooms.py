@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-from tests.cases.workflow import call, create_case
-from tests.realtime.live import participant
+from tests.support.api import call
+from tests.support.cases import requested_case
+from tests.support.participants import participant
 from tests.support.server import RunningServer
 
 
-async def _case(server: RunningServer, **changes: Any) -> int:
-    doctor = await server.sign_in("bs.namcan")
-    case: dict[str, Any] = await create_case(doctor, **changes)
-    case_id: int = case["id"]
-    return case_id
-
-
 async def test_join_replays_the_log_and_lists_who_is_present(server: RunningServer) -> None:
-    case_id = await _case(server)
+    case_id = await requested_case(server)
     chair = await participant(server, "gs.chutoa")
     doctor = await participant(server, "bs.namcan")
 
@@ -46,7 +39,7 @@ async def test_join_replays_the_log_and_lists_who_is_present(server: RunningServ
 async def test_join_is_refused_like_a_missing_case_for_other_facilities_and_councils(
     server: RunningServer,
 ) -> None:
-    case_id = await _case(server)
+    case_id = await requested_case(server)
     other_facility = await participant(server, "bs.uminh")
     other_council = await participant(server, "gs.thankinh")
 
@@ -65,7 +58,7 @@ async def test_join_is_refused_like_a_missing_case_for_other_facilities_and_coun
 
 
 async def test_every_member_receives_every_event_in_order(server: RunningServer) -> None:
-    case_id = await _case(server)
+    case_id = await requested_case(server)
     people = [
         await participant(server, name)
         for name in ("bs.namcan", "gs.chutoa", "ts.thuky", "gs.timmach")
@@ -95,7 +88,7 @@ async def test_every_member_receives_every_event_in_order(server: RunningServer)
 async def test_a_retried_note_is_stored_once_and_acked_with_the_same_seq(
     server: RunningServer,
 ) -> None:
-    case_id = await _case(server)
+    case_id = await requested_case(server)
     member = await participant(server, "gs.timmach")
     await member.join(case_id)
 
@@ -116,7 +109,7 @@ async def test_a_retried_note_is_stored_once_and_acked_with_the_same_seq(
 
 
 async def test_presence_follows_joins_leaves_and_drops(server: RunningServer) -> None:
-    case_id = await _case(server)
+    case_id = await requested_case(server)
     chair = await participant(server, "gs.chutoa")
     member = await participant(server, "gs.timmach")
     secretary = await participant(server, "ts.thuky")
@@ -139,7 +132,7 @@ async def test_presence_follows_joins_leaves_and_drops(server: RunningServer) ->
 
 
 async def test_live_events_cover_changes_made_over_http(server: RunningServer) -> None:
-    case_id = await _case(server)
+    case_id = await requested_case(server)
     chair = await participant(server, "gs.chutoa")
     await chair.join(case_id)
     assert chair.signed is not None

@@ -16,11 +16,11 @@ import pytest
 from telemed import appkeys
 from telemed.clock import ManualClock
 from telemed.settings import Settings
-from tests.audit.helpers import audit_rows
-from tests.cases.workflow import create_case
-from tests.realtime.live import participant, sign_in
-from tests.realtime.processes import ServerProcess, telemed_command
 from tests.realtime.raw import RawSocket
+from tests.support.audit import audit_rows
+from tests.support.cases import create_case
+from tests.support.participants import participant, sign_in
+from tests.support.processes import ServerProcess, telemed_command
 from tests.support.server import RunningServer
 
 FRAME = 60 * 1024

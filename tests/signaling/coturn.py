@@ -1,4 +1,5 @@
-"""A real coturn on loopback, for the TURN tests: shared secret, small relay port range."""
+"""A real coturn on loopback, for the TURN tests: shared secret, small relay port range; and
+the peer configuration that relays through it only."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCIceServer, RTCIceTransportPolicy
 
 REALM = "telemed.test"
 RELAY_PORTS = 12
@@ -118,3 +122,10 @@ def running_coturn(binary: str, directory: Path, relay_ip: str = "127.0.0.1") ->
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def relay_configuration(entry: dict[str, Any]) -> RTCConfiguration:
+    server = RTCIceServer(
+        urls=entry["urls"], username=entry["username"], credential=entry["credential"]
+    )
+    return RTCConfiguration(iceServers=[server], iceTransportPolicy=RTCIceTransportPolicy.RELAY)

@@ -13,9 +13,10 @@ import pytest
 from telemed import appkeys
 from telemed.audit.service import local_operator
 from telemed.shapes import Json
-from tests.cases.workflow import DRAFT, call, create_case, to_scheduled, to_session
-from tests.realtime.live import Participant, participant
-from tests.signaling.callers import Caller, caller, in_call, in_session_case
+from tests.support.api import call
+from tests.support.callers import Caller, caller, in_call
+from tests.support.cases import DRAFT, create_case, in_session_case, to_scheduled, to_session
+from tests.support.participants import Participant, participant
 from tests.support.server import RunningServer
 
 FRAMES = 15

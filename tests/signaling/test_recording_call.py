@@ -18,9 +18,10 @@ import pytest
 from telemed import appkeys
 from telemed.shapes import Json
 from telemed.signaling.media.recorder import MAX_DRIFT
-from tests.cases.workflow import DRAFT, call
-from tests.signaling.callers import Caller, in_call, in_session_case
-from tests.signaling.media import CODEC_SLACK, RATE, decoded_audio, tone_power
+from tests.support.api import call
+from tests.support.callers import Caller, in_call
+from tests.support.cases import DRAFT, in_session_case
+from tests.support.media import CODEC_SLACK, RATE, decoded_audio, tone_power
 from tests.support.server import RunningServer, SignedIn
 
 # Real-time media in this process: starved of CPU, frames arrive too late to record.

@@ -26,13 +26,13 @@ from telemed.clock import ManualClock
 from telemed.shapes import Json
 from telemed.signaling.janus.client import Janus
 from telemed.signaling.janus.transport import JanusHttp
-from tests.cases.workflow import DRAFT, call
-from tests.realtime.live import participant
-from tests.signaling.callers import Caller, caller, in_call, in_session_case
-from tests.signaling.coturn import running_coturn
-from tests.signaling.media import RATE, tone_power
-from tests.signaling.test_turn import relay_configuration
+from tests.signaling.coturn import relay_configuration, running_coturn
+from tests.support.api import call
+from tests.support.callers import Caller, caller, in_call
+from tests.support.cases import DRAFT, in_session_case
 from tests.support.janus import RunningJanus
+from tests.support.media import RATE, tone_power
+from tests.support.participants import participant
 from tests.support.server import RunningServer, running
 from tests.support.services import require_binary
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 
 from telemed.shapes import Json
-from tests.realtime.live import Participant, participant
-from tests.signaling.callers import in_session_case
+from tests.support.cases import in_session_case
+from tests.support.participants import Participant, participant
 from tests.support.server import RunningServer
 
 CANDIDATE = {

@@ -9,23 +9,20 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiortc import (
     RTCConfiguration,
     RTCDataChannel,
-    RTCIceServer,
-    RTCIceTransportPolicy,
     RTCPeerConnection,
 )
 
 from telemed.clock import ManualClock
 from telemed.settings import Settings
 from telemed.signaling.ice import IceConfig, IceServers
-from tests.realtime.live import participant
-from tests.signaling.coturn import Coturn, running_coturn
-from tests.signaling.media import wait_for
+from tests.signaling.coturn import Coturn, relay_configuration, running_coturn
+from tests.support.media import wait_for
+from tests.support.participants import participant
 from tests.support.server import RunningServer
 from tests.support.services import require_binary
 
@@ -47,13 +44,6 @@ def relay_only(coturn: Coturn, clock: ManualClock, user_id: int) -> RTCConfigura
     ice = IceServers(IceConfig(turn_urls=(coturn.url,), turn_secret=coturn.secret), clock)
     [entry] = ice.for_subject(str(user_id))
     return relay_configuration(dict(entry))
-
-
-def relay_configuration(entry: dict[str, Any]) -> RTCConfiguration:
-    server = RTCIceServer(
-        urls=entry["urls"], username=entry["username"], credential=entry["credential"]
-    )
-    return RTCConfiguration(iceServers=[server], iceTransportPolicy=RTCIceTransportPolicy.RELAY)
 
 
 async def connect_relayed(

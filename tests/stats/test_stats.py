@@ -6,7 +6,8 @@ from typing import Any
 
 from telemed.clock import ManualClock
 from telemed.stats.service import months_between, percentile
-from tests.cases.workflow import DRAFT, call, create_case, to_session
+from tests.support.api import call
+from tests.support.cases import DRAFT, create_case, to_session
 from tests.support.server import RunningServer, SignedIn
 
 HOUR = 3600

@@ -26,9 +26,10 @@ from typing import Any
 
 import socketio
 
-from tests.cases.workflow import NEW_CASE
+from tests.support.api import call
+from tests.support.cases import NEW_CASE
 from tests.support.server import SignedIn
-from tests.support.topology import TelemedProcess, Topology, browser_api
+from tests.support.topology import TelemedProcess, Topology
 
 Json = dict[str, Any]
 # Users who may read and write the demo cases (bs.namcan's requests to HDCM-MIENNAM).
@@ -290,14 +291,14 @@ async def in_session_cases(topology: Topology, count: int) -> tuple[dict[str, Si
     doctor, chair = people["bs.namcan"], people["gs.chutoa"]
     case_ids = []
     for _ in range(count):
-        created = await browser_api(doctor, "POST", "/api/v1/cases", NEW_CASE, expect=201)
+        created = await call(doctor, "POST", "/api/v1/cases", NEW_CASE, expect=201, cookie=True)
         base = f"/api/v1/cases/{created['id']}/transitions"
         for body in (
             {"action": "accept"},
             {"action": "schedule", "scheduled_at": "2036-01-02T09:00:00+07:00"},
             {"action": "start_session"},
         ):
-            await browser_api(chair, "POST", base, body)
+            await call(chair, "POST", base, body, cookie=True)
         case_ids.append(created["id"])
     return people, case_ids
 
@@ -447,7 +448,7 @@ async def _write_and_kill(
 
 async def _head(reader: SignedIn, case_id: int) -> int:
     """The room's last seq, as the server's log says."""
-    board = await browser_api(reader, "GET", f"/api/v1/cases/{case_id}")
+    board = await call(reader, "GET", f"/api/v1/cases/{case_id}", cookie=True)
     head: int = board["last_seq"]
     return head
 
@@ -457,7 +458,7 @@ async def _note_bodies(reader: SignedIn, case_id: int) -> list[str]:
     after, bodies = 0, []
     while True:
         path = f"/api/v1/cases/{case_id}/events?after={after}&limit=1000"
-        page = await browser_api(reader, "GET", path)
+        page = await call(reader, "GET", path, cookie=True)
         for event in page["events"]:
             if event["type"] == "note.created":
                 bodies.append(event["data"]["note"]["body"])

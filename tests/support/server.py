@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,17 @@ from telemed.accounts.demo import DEMO_PASSWORD
 from telemed.app import create_app
 from telemed.clock import Clock
 from telemed.settings import Settings
+
+# Every demo account (PRODUCT.md, "Demo data").
+DEMO_ACCOUNTS = (
+    "bs.namcan",
+    "bs.uminh",
+    "gs.chutoa",
+    "ts.thuky",
+    "gs.timmach",
+    "gs.thankinh",
+    "kiemtra",
+)
 
 
 @dataclass
@@ -72,6 +84,11 @@ class RunningServer:
             body = await response.json()
             assert response.status == 200, body
         return SignedIn(username, body["token"], body["csrf_token"], body["user"], http)
+
+    async def sign_in_all(self, names: Sequence[str] = DEMO_ACCOUNTS) -> dict[str, SignedIn]:
+        """Each of ``names`` signed in (side by side), by name."""
+        signed = await asyncio.gather(*(self.sign_in(name) for name in names))
+        return dict(zip(names, signed, strict=True))
 
 
 @asynccontextmanager

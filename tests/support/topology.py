@@ -37,6 +37,7 @@ from tests.support.deploy import (
     service_command,
     site_environment,
 )
+from tests.support.processes import until_healthy
 from tests.support.server import SignedIn
 from tests.support.tls import HOSTNAME, Certificates, make_certificates
 
@@ -69,17 +70,9 @@ class TelemedProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        async with asyncio.timeout(60), aiohttp.ClientSession() as http:
-            while True:
-                if not self.alive:
-                    raise AssertionError(f"{self.name} exited:\n{self.log()}")
-                try:
-                    async with http.get(f"{self.url}/healthz") as response:
-                        if response.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
+        await until_healthy(
+            self.url, lambda: self.alive, lambda: f"{self.name} exited:\n{self.log()}"
+        )
 
     async def kill(self) -> None:
         """SIGKILL: no shutdown code runs at all."""
@@ -169,17 +162,6 @@ class Topology:
         for http in self._sessions:
             await http.close()
         self._sessions.clear()
-
-
-async def browser_api(
-    who: SignedIn, method: str, path: str, body: object = None, *, expect: int = 200
-) -> Any:
-    """The JSON API as the browser calls it: the session cookie and its CSRF token."""
-    headers = {"X-CSRF-Token": who.csrf_token}
-    async with who.http.request(method, path, json=body, headers=headers) as response:
-        data = await response.json()
-        assert response.status == expect, (response.status, data)
-        return data
 
 
 @asynccontextmanager

@@ -1,5 +1,6 @@
-"""Call participants for the signaling tests: a real Socket.IO client in the case room
-and real aiortc peer connections that negotiate only through the server's ``rtc:signal``.
+"""Call participants for the call tests (signaling, guests): a real Socket.IO client in the
+case room and real aiortc peer connections that negotiate only through the server's
+``rtc:signal``.
 
 In a mesh, the newcomer offers to everyone already in the call (from its join ack or
 ``call:admitted``); the others answer the offers they receive. When the server says the
@@ -29,10 +30,9 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamT
 from av import VideoFrame
 
 from telemed.shapes import Json
-from tests.cases.workflow import create_case, to_session
-from tests.realtime.live import Participant, participant
-from tests.signaling.media import SmallVideoTrack, ToneTrack
-from tests.support.server import RunningServer, SignedIn
+from tests.support.media import SmallVideoTrack, ToneTrack
+from tests.support.participants import Participant, participant
+from tests.support.server import RunningServer
 
 RECORDER = "recorder"
 SFU_PUBLISH, SFU_SUBSCRIBE = "sfu:publish", "sfu:subscribe"
@@ -279,14 +279,6 @@ class Caller:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.who.close()
-
-
-async def in_session_case(server: RunningServer) -> tuple[int, SignedIn]:
-    """A case of bs.namcan's in session with HDCM-MIENNAM: its id and the chair's API."""
-    doctor, chair = await server.sign_in("bs.namcan"), await server.sign_in("gs.chutoa")
-    case_id = int((await create_case(doctor))["id"])
-    await to_session(chair, case_id)
-    return case_id, chair
 
 
 async def caller(

@@ -1,5 +1,6 @@
-"""Building audit chains through the real AuditLog, and tampering with them as an attacker
-with database access would: raw SQL after dropping the append-only triggers."""
+"""The audit trail of a test database: read directly, to see what was recorded; verified
+as the server does; built through the real AuditLog; and tampered with as an attacker with
+database access would (raw SQL after dropping the append-only triggers)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ from telemed.accounts.principal import Actor
 from telemed.audit.chain import GENESIS_HASH, values_hash
 from telemed.audit.log import AuditEntry, AuditLog, Outcome
 from telemed.audit.models import AuditRecord
+from telemed.audit.verify import ChainVerifier, VerifyResult
 from telemed.audit.work import AuditedWork
+from telemed.cases.seals import SealCheck
 from telemed.clock import ManualClock
+from telemed.db.engine import create_engine, create_sessionmaker
 
 AUDIT = cast(Table, AuditRecord.__table__)
 Row = dict[str, Any]
@@ -50,6 +54,25 @@ async def all_rows(engine: AsyncEngine) -> list[Row]:
     async with engine.connect() as connection:
         result = await connection.execute(select(AUDIT).order_by(AUDIT.c.seq))
         return [dict(row) for row in result.mappings()]
+
+
+async def audit_rows(url: str, **where: Any) -> list[Row]:
+    """Every audit row (in chain order) whose fields equal ``where``."""
+    engine: AsyncEngine = create_engine(url)
+    try:
+        rows = await all_rows(engine)
+    finally:
+        await engine.dispose()
+    return [row for row in rows if all(row[key] == value for key, value in where.items())]
+
+
+async def verify(url: str) -> VerifyResult:
+    engine = create_engine(url)
+    try:
+        sessionmaker = create_sessionmaker(engine)
+        return await ChainVerifier(sessionmaker, records=(SealCheck(sessionmaker),)).verify()
+    finally:
+        await engine.dispose()
 
 
 async def count_rows(engine: AsyncEngine) -> int:

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -32,6 +33,22 @@ async def telemed_command(*args: str) -> None:
     )
     output, _ = await process.communicate()
     assert process.returncode == 0, output.decode(errors="replace")
+
+
+async def until_healthy(url: str, alive: Callable[[], bool], exited: Callable[[], str]) -> None:
+    """Poll ``url``'s /healthz until it answers 200 (60 s at most); fail with ``exited()``
+    as soon as the process is no longer ``alive()``."""
+    async with asyncio.timeout(60), aiohttp.ClientSession() as http:
+        while True:
+            if not alive():
+                raise AssertionError(exited())
+            try:
+                async with http.get(f"{url}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
 
 
 class ServerProcess:
@@ -72,21 +89,11 @@ class ServerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        await self._until_ready()
+        await until_healthy(self.url, lambda: self.alive, lambda: f"server exited:\n{self.log()}")
 
-    async def _until_ready(self) -> None:
-        async with asyncio.timeout(60), aiohttp.ClientSession() as http:
-            while True:
-                assert self.process is not None
-                if self.process.returncode is not None:
-                    raise AssertionError(f"server exited:\n{self.log()}")
-                try:
-                    async with http.get(f"{self.url}/healthz") as response:
-                        if response.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.returncode is None
 
     async def kill(self) -> None:
         """SIGKILL: no shutdown code runs at all."""

@@ -20,7 +20,7 @@ from telemed.signaling.media.cpu import ProcessCpuGauge
 from telemed.signaling.media.peers import PeerRegistry
 from telemed.signaling.media.recorder import MAX_DRIFT, RecordedPeer, RecordingResult
 from telemed.signaling.media.recordings import RecordingPolicy, Recordings
-from tests.signaling.media import (
+from tests.support.media import (
     CODEC_SLACK,
     RATE,
     Participant,

@@ -1,5 +1,5 @@
-"""Real aiortc participants for the signaling tests: tones that can be told apart, black
-video, and what a reviewer's player would find in a recording."""
+"""Real aiortc participants for the call and recording tests: tones that can be told apart,
+black video, and what a reviewer's player would find in a recording."""
 
 from __future__ import annotations
 
