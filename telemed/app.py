@@ -313,6 +313,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        # A batch still open (or a rescue commit still running) holds a connection that
+        # dispose() would leave behind unclosed.
+        await work.batches.close()
         await engine.dispose()
 
 
