@@ -18,13 +18,33 @@ from telemed.cases import access
 from telemed.cases.identity_cipher import IdentityCipher
 from telemed.cases.log import CaseLog, Change
 from telemed.cases.models import Case, CaseIdentity
-from telemed.cases.repository import CaseRepository
+from telemed.cases.repository import CaseFilter, CaseRepository
 from telemed.cases.schemas import IDENTITY_FIELDS, PatientIdentity
+from telemed.cases.search_text import words as search_words
 from telemed.cases.workflow import OPEN_STATUSES, require_open
 from telemed.shapes import Json
 
 IDENTITY_VIEW = "case.identity.view"
 IDENTITY_UPDATE = "case.identity.update"
+
+
+async def matching_identities(
+    repo: CaseRepository, cipher: IdentityCipher, wanted: CaseFilter
+) -> list[int]:
+    """The cases in ``wanted`` (the reader's scope: a district's own cases, a council's)
+    whose identity holds each of ``wanted.words`` as the start of one of its words.
+
+    The identity is sealed, so no index can hold it: each identity in scope is opened and
+    folded here, in memory (microseconds each), and nothing of it leaves this function
+    but the ids that match. A search is audited as ``case.search``; what matched is not a
+    reveal (the reader typed it), and the list shows the pseudonymous code only.
+    """
+    found: list[int] = []
+    for case_id, sealed in await repo.sealed_identities(wanted):
+        held = search_words(" ".join(cipher.open(case_id, sealed).values()))
+        if all(any(word.startswith(w) for word in held) for w in wanted.words):
+            found.append(case_id)
+    return found
 
 
 async def read_identity(

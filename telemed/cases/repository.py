@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from telemed.accounts.models import Council, CouncilMembership, Facility, User, UserRole
@@ -45,6 +45,8 @@ class CaseFilter:
     created_to: datetime | None = None
     # Folded words (search_text.words), each the start of a word of the case's index.
     words: Sequence[str] = ()
+    # Cases whose sealed identity holds every word (found by the service): they match too.
+    identity_ids: Sequence[int] = ()
     sort: CaseSort = "urgency"
 
 
@@ -228,25 +230,10 @@ class CaseRepository:
         self, wanted: CaseFilter, after: Position | None, limit: int
     ) -> Sequence[Case]:
         """Visible cases matching ``wanted`` in its order; keyset pagination after a key."""
-        query: Select[Any] = select(Case)
-        scope = []
-        if wanted.facility_scope is not None:
-            scope.append(Case.requesting_facility_id == wanted.facility_scope)
-        if wanted.council_scope is not None:
-            scope.append(Case.council_id.in_(wanted.council_scope))
-        if scope:
-            query = query.where(or_(*scope))
-        conditions = [
-            Case.status == wanted.status if wanted.status else None,
-            Case.urgency == wanted.urgency if wanted.urgency else None,
-            Case.council_id == wanted.council_id if wanted.council_id else None,
-            Case.requesting_facility_id == wanted.facility_id if wanted.facility_id else None,
-            Case.created_at >= wanted.created_from if wanted.created_from else None,
-            Case.created_at < wanted.created_to if wanted.created_to else None,
-        ]
-        query = query.where(*(c for c in conditions if c is not None))
+        query = select(Case).where(*self._within(wanted))
         if wanted.words:
-            query = query.where(Case.id.in_(matching_ids(self._session, wanted.words)))
+            indexed = Case.id.in_(matching_ids(self._session, wanted.words))
+            query = query.where(or_(indexed, Case.id.in_(wanted.identity_ids)))
         order: list[Any]
         if wanted.sort == "urgency":
             order = [Case.urgency_rank, Case.created_at, Case.id]
@@ -267,6 +254,32 @@ class CaseRepository:
                 pairs = ((Case.created_at, created_at), (Case.id, case_id))
                 query = query.where(tuple_before(*pairs) if newest else tuple_after(*pairs))
         return (await self._session.scalars(query.order_by(*order).limit(limit))).all()
+
+    async def sealed_identities(self, wanted: CaseFilter) -> Sequence[tuple[int, bytes]]:
+        """(case id, sealed identity) of the cases ``wanted`` names, but for its words."""
+        query = select(CaseIdentity.case_id, CaseIdentity.sealed).join(
+            Case, Case.id == CaseIdentity.case_id
+        )
+        rows = await self._session.execute(query.where(*self._within(wanted)))
+        return [(case_id, sealed) for case_id, sealed in rows.all()]
+
+    def _within(self, wanted: CaseFilter) -> list[ColumnElement[bool]]:
+        """The reader's scope and ``wanted``'s filters (not its words), as conditions."""
+        scope = []
+        if wanted.facility_scope is not None:
+            scope.append(Case.requesting_facility_id == wanted.facility_scope)
+        if wanted.council_scope is not None:
+            scope.append(Case.council_id.in_(wanted.council_scope))
+        conditions = [
+            or_(*scope) if scope else None,
+            Case.status == wanted.status if wanted.status else None,
+            Case.urgency == wanted.urgency if wanted.urgency else None,
+            Case.council_id == wanted.council_id if wanted.council_id else None,
+            Case.requesting_facility_id == wanted.facility_id if wanted.facility_id else None,
+            Case.created_at >= wanted.created_from if wanted.created_from else None,
+            Case.created_at < wanted.created_to if wanted.created_to else None,
+        ]
+        return [c for c in conditions if c is not None]
 
     # Live rooms: who is notified of a case's events, and the cases a connection watches.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from telemed.cases.board import (
     metadata_json,
     note_json,
 )
-from telemed.cases.identity import store_identity
+from telemed.cases.identity import matching_identities, store_identity
 from telemed.cases.identity_cipher import IdentityCipher
 from telemed.cases.listing import case_filter, decode_cursor, encode_cursor
 from telemed.cases.log import CaseLog
@@ -112,6 +113,9 @@ class CaseService:
         async with self._work(actor, action) as unit:
             repo = CaseRepository(unit.db)
             wanted = await case_filter(repo, principal, query)
+            if wanted.words:
+                found = await matching_identities(repo, self._cipher, wanted)
+                wanted = replace(wanted, identity_ids=found)
             after = decode_cursor(query.cursor, query.sort) if query.cursor else None
             rows = await repo.list_cases(wanted, after, query.limit + 1)
             page = list(rows[: query.limit])

@@ -3,7 +3,6 @@ the list's, and an audit row for every search, on SQLite (FTS5) and PostgreSQL."
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,15 +22,12 @@ from tests.support.server import RunningServer, SignedIn
 DAY = 24 * 3600
 
 
-async def sign_in_all(server: RunningServer) -> dict[str, SignedIn]:
-    names = ["bs.namcan", "bs.uminh", "gs.chutoa", "gs.thankinh", "kiemtra"]
-    signed = await asyncio.gather(*(server.sign_in(name) for name in names))
-    return dict(zip(names, signed, strict=True))
+PEOPLE = ["bs.namcan", "bs.uminh", "gs.chutoa", "gs.thankinh", "kiemtra"]
 
 
 @pytest.fixture
 async def people(server: RunningServer) -> dict[str, SignedIn]:
-    return await sign_in_all(server)
+    return await server.sign_in_all(PEOPLE)
 
 
 async def search(who: SignedIn, expect: int = 200, **params: Any) -> Any:
@@ -65,6 +61,28 @@ async def test_words_find_cases_whatever_their_diacritics(people: dict[str, Sign
     assert await found(doctor, q="dau nguc", status="closed") == []
 
 
+async def test_participants_find_a_case_by_the_patient_s_identity(
+    people: dict[str, SignedIn],
+) -> None:
+    """The identity is sealed, so no index holds it: a participant's words are matched
+    against the identities of the cases in their scope, opened in memory. Anyone else
+    finds nothing by it, and the answer never carries the identity."""
+    doctor, chair = people["bs.namcan"], people["gs.chutoa"]
+    identity = {"full_name": "Nguyễn Thị Bích Ngọc", "national_id": "096158001234"}
+    named = (await create_case(doctor, title="Khó thở", identity=identity))["id"]
+    await create_case(doctor, title="Khó thở")  # the same words elsewhere, no identity
+    for query in ["nguyen thi bich ngoc", "Bích Ngọc", "0961580", "ngoc 096158001234"]:
+        assert await found(doctor, q=query) == [named], query
+        assert await found(chair, q=query) == [named], query
+    assert await found(doctor, q="ngoc 999") == []
+    # Another district's doctor and another council's member: as if it did not exist.
+    assert await found(people["bs.uminh"], q="bich ngoc") == []
+    assert await found(people["gs.thankinh"], q="bich ngoc") == []
+    answer = await search(doctor, q="bich ngoc")
+    assert "Ngọc" not in str(answer)
+    assert "096158001234" not in str(answer)
+
+
 async def test_search_sees_exactly_what_the_list_shows(people: dict[str, SignedIn]) -> None:
     chest = (await create_case(people["bs.namcan"], title="Đau ngực"))["id"]
     # The other facility and the other council find nothing of it.
@@ -83,13 +101,13 @@ async def test_search_sees_exactly_what_the_list_shows(people: dict[str, SignedI
 async def test_filters_by_council_facility_urgency_and_dates(
     server: RunningServer, clock: ManualClock
 ) -> None:
-    people = await sign_in_all(server)
+    people = await server.sign_in_all(PEOPLE)
     south = (await create_case(people["bs.namcan"]))["id"]  # 2026-01-01, HDCM-MIENNAM, urgent
     clock.advance(2 * DAY)  # sessions end meanwhile: everyone signs in again
-    people = await sign_in_all(server)
+    people = await server.sign_in_all(PEOPLE)
     central = (await create_case(people["bs.namcan"], council="HDCM-TW", urgency="emergency"))["id"]
     clock.advance(2 * DAY)
-    people = await sign_in_all(server)
+    people = await server.sign_in_all(PEOPLE)
     other = (await create_case(people["bs.uminh"], urgency="routine"))["id"]  # 2026-01-05
     namcan, admin = people["bs.namcan"], people["kiemtra"]
     assert await found(namcan, council="HDCM-TW") == [central]
