@@ -9,9 +9,7 @@ so someone who can only change the database cannot sign a checkpoint for a rewri
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from telemed.audit.chain import timestamp
+from telemed.keyfiles import create_once
 
 PRIVATE_KEY_FILE = "audit-signing-key.pem"
 PUBLIC_KEY_FILE = "audit-signing-key.pub.pem"
@@ -131,21 +130,10 @@ def checkpoint_problem(checkpoint: Checkpoint, public_key: Ed25519PublicKey) -> 
 
 
 def _create_key_file(path: Path) -> None:
-    """Write a new key without ever exposing it: a private temporary file, then an
-    atomic link that fails when another process got there first (then its key wins)."""
+    """A new key, never exposed (another process's key wins a race)."""
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    create_once(path, pem)

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
-import os
 import secrets
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from telemed.keyfiles import create_once
 from telemed.settings import Settings
 
 KEY_FILE = "identity.key"
@@ -49,20 +48,8 @@ def _decode_key(text: str, where: str) -> bytes:
 
 
 def _create_key_file(path: Path) -> None:
-    """A new key, private from its first byte: a 0600 temporary file, then an atomic link
-    that fails when another process got there first (its key wins)."""
-    text = base64.urlsafe_b64encode(secrets.token_bytes(KEY_BYTES)) + b"\n"
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    """A new key, private from its first byte (another process's key wins a race)."""
+    create_once(path, base64.urlsafe_b64encode(secrets.token_bytes(KEY_BYTES)) + b"\n")
 
 
 class IdentityCipher:

@@ -8,6 +8,7 @@ import time
 from playwright.async_api import Browser, Page, expect
 
 from tests.browser.pages import Person, sign_in
+from tests.support.cases import create_case, to_session
 from tests.support.server import RunningServer
 
 CONNECT_SECONDS = 30.0
@@ -76,3 +77,17 @@ async def in_room(browser: Browser, server: RunningServer, username: str, case_i
         "data-state", "live"
     )
     return person
+
+
+async def a_call(server: RunningServer, browser: Browser) -> tuple[int, Person, Person]:
+    """A case in session with the requesting doctor and the chair both in its call."""
+    doctor_api = await server.sign_in("bs.namcan")
+    case_id = int((await create_case(doctor_api))["id"])
+    await to_session(await server.sign_in("gs.chutoa"), case_id)
+    doctor = await in_room(browser, server, "bs.namcan", case_id)
+    chair = await in_room(browser, server, "gs.chutoa", case_id)
+    await join_call(chair.page)
+    await join_call(doctor.page)
+    await assert_receiving_video(chair.page)
+    await assert_receiving_video(doctor.page)
+    return case_id, doctor, chair

@@ -12,6 +12,7 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
 from tests.browser.calls import (
+    a_call,
     assert_receiving_audio,
     assert_receiving_video,
     in_room,
@@ -19,27 +20,12 @@ from tests.browser.calls import (
     join_call,
     until,
 )
-from tests.browser.pages import Person
-from tests.support.cases import create_case, to_scheduled, to_session
+from tests.support.cases import create_case, to_scheduled
 from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.browser
 
 MEASURED = re.compile(r"^(good|fair|poor)$")
-
-
-async def a_call(server: RunningServer, browser: Browser) -> tuple[int, Person, Person]:
-    """A case in session with the requesting doctor and the chair both in its call."""
-    doctor_api = await server.sign_in("bs.namcan")
-    case_id = int((await create_case(doctor_api))["id"])
-    await to_session(await server.sign_in("gs.chutoa"), case_id)
-    doctor = await in_room(browser, server, "bs.namcan", case_id)
-    chair = await in_room(browser, server, "gs.chutoa", case_id)
-    await join_call(chair.page)
-    await join_call(doctor.page)
-    await assert_receiving_video(chair.page)
-    await assert_receiving_video(doctor.page)
-    return case_id, doctor, chair
 
 
 def tile_of(page: Page, username: str) -> Locator:
@@ -304,10 +290,6 @@ async def test_mute_and_camera_off_silence_and_darken_what_the_others_get(
         person.assert_clean()
 
 
-def tile(person: Person, username: str) -> Locator:
-    return person.page.locator(f'[data-testid="call-tile"][data-username="{username}"]')
-
-
 async def test_the_speaker_s_tile_grows_and_a_pinned_tile_stays_large(
     server: RunningServer, browser: Browser
 ) -> None:
@@ -317,7 +299,7 @@ async def test_the_speaker_s_tile_grows_and_a_pinned_tile_stays_large(
     await assert_receiving_video(member.page)
     for person in (chair, member):  # only the district doctor speaks
         await person.page.get_by_test_id("call-mute").click()
-    speaker, other = tile(chair, "bs.namcan"), tile(chair, "gs.timmach")
+    speaker, other = tile_of(chair.page, "bs.namcan"), tile_of(chair.page, "gs.timmach")
     await expect(speaker).to_have_attribute("data-speaking", "true")
     await expect(speaker).to_have_attribute("data-focus", "true")
     await expect(other).to_have_attribute("data-focus", "false")

@@ -13,10 +13,10 @@ import pytest
 from playwright.async_api import Browser
 
 from telemed.settings import Settings
-from tests.browser.calls import assert_receiving_video, in_room, join_call, until
+from tests.browser.calls import a_call, in_room, join_call, until
 from tests.browser.pages import Person
 from tests.support.callers import Caller, caller
-from tests.support.cases import create_case, in_session_case, to_session
+from tests.support.cases import in_session_case
 from tests.support.janus import RunningJanus
 from tests.support.server import RunningServer
 
@@ -67,14 +67,7 @@ def settings(make_settings: Callable[..., Settings], janus: RunningJanus) -> Set
 async def test_the_third_participant_moves_the_council_to_the_sfu_and_everyone_sees_everyone(
     server: RunningServer, browser: Browser
 ) -> None:
-    doctor_api = await server.sign_in("bs.namcan")
-    case_id = int((await create_case(doctor_api))["id"])
-    await to_session(await server.sign_in("gs.chutoa"), case_id)
-    doctor = await in_room(browser, server, "bs.namcan", case_id)
-    chair = await in_room(browser, server, "gs.chutoa", case_id)
-    await join_call(chair.page)
-    await join_call(doctor.page)
-    await assert_receiving_video(chair.page)  # two: a direct connection
+    case_id, doctor, chair = await a_call(server, browser)  # two: a direct connection
     assert "sfu" not in await chair.page.evaluate(f"({CONNECTIONS})()")
 
     member = await in_room(browser, server, "gs.timmach", case_id)

@@ -25,6 +25,25 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
+async def _started(tmp_path: Path) -> ServerProcess:
+    """A migrated SQLite database with the demo accounts, and a server process on it."""
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'telemed.db'}"
+    await telemed_command("db", "upgrade", "--database-url", database_url)
+    await telemed_command("demo", "--accounts-only", "--database-url", database_url)
+    server = ServerProcess(database_url, tmp_path / "data", {"TELEMED_SOCKET_BURST": "1000"})
+    await server.start()
+    return server
+
+
+async def _new_case(http: aiohttp.ClientSession, server: ServerProcess, doctor: str) -> int:
+    async with http.post(
+        f"{server.url}/api/v1/cases", json=NEW_CASE, headers={"Authorization": f"Bearer {doctor}"}
+    ) as response:
+        assert response.status == 201
+        case_id: int = (await response.json())["id"]
+        return case_id
+
+
 async def _participant(http: aiohttp.ClientSession, url: str, token: str) -> Participant:
     who = Participant("gs.chutoa", token, url, socketio.AsyncClient(reconnection=False))
     who.listen()
@@ -35,20 +54,10 @@ async def _participant(http: aiohttp.ClientSession, url: str, token: str) -> Par
 async def test_every_acknowledged_note_survives_kill_9_exactly_once(
     tmp_path: Path, http: aiohttp.ClientSession
 ) -> None:
-    database_url = f"sqlite+aiosqlite:///{tmp_path / 'telemed.db'}"
-    await telemed_command("db", "upgrade", "--database-url", database_url)
-    await telemed_command("demo", "--accounts-only", "--database-url", database_url)
-    server = ServerProcess(database_url, tmp_path / "data", {"TELEMED_SOCKET_BURST": "1000"})
-    await server.start()
+    server = await _started(tmp_path)
     try:
         doctor = await sign_in(http, server.url, "bs.namcan")
-        async with http.post(
-            f"{server.url}/api/v1/cases",
-            json=NEW_CASE,
-            headers={"Authorization": f"Bearer {doctor}"},
-        ) as response:
-            assert response.status == 201
-            case_id = (await response.json())["id"]
+        case_id = await _new_case(http, server, doctor)
         token = await sign_in(http, server.url, "gs.chutoa")
         chair = await _participant(http, server.url, token)
 
@@ -126,22 +135,12 @@ async def test_a_kill_9_among_batched_notes_keeps_every_acked_one_and_half_store
     commit); the process dies while they do. Every acknowledged note is stored once at its
     seq; every stored note has its audit row and no audit row lacks its note; each case's
     seqs have no gap; the chain verifies."""
-    database_url = f"sqlite+aiosqlite:///{tmp_path / 'telemed.db'}"
-    await telemed_command("db", "upgrade", "--database-url", database_url)
-    await telemed_command("demo", "--accounts-only", "--database-url", database_url)
-    server = ServerProcess(database_url, tmp_path / "data", {"TELEMED_SOCKET_BURST": "1000"})
-    await server.start()
+    server = await _started(tmp_path)
     try:
         doctor = await sign_in(http, server.url, "bs.namcan")
         case_ids: list[int] = []
         for _ in range(CASES):
-            async with http.post(
-                f"{server.url}/api/v1/cases",
-                json=NEW_CASE,
-                headers={"Authorization": f"Bearer {doctor}"},
-            ) as response:
-                assert response.status == 201
-                case_ids.append((await response.json())["id"])
+            case_ids.append(await _new_case(http, server, doctor))
         token = await sign_in(http, server.url, "gs.chutoa")
         writers = [await _participant(http, server.url, token) for _ in range(STREAMS)]
         acked: dict[str, tuple[int, int]] = {}  # client id -> (case, seq)
@@ -191,6 +190,6 @@ async def test_a_kill_9_among_batched_notes_keeps_every_acked_one_and_half_store
         await server.stop()
     for client_id, place in acked.items():
         assert stored.get(client_id) == place, client_id
-    rows = await audit_rows(database_url, action="note.create", outcome="success")
+    rows = await audit_rows(server.database_url, action="note.create", outcome="success")
     assert sorted(int(row["object_id"]) for row in rows) == sorted(note_ids)
-    assert (await verify(database_url)).ok
+    assert (await verify(server.database_url)).ok
