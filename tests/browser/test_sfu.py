@@ -7,6 +7,7 @@ over the namespace's link, the server over loopback."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 from playwright.async_api import Browser
@@ -14,6 +15,8 @@ from playwright.async_api import Browser
 from telemed.settings import Settings
 from tests.browser.calls import a_call, in_room, join_call, until
 from tests.browser.pages import Person
+from tests.support.callers import Caller, caller
+from tests.support.cases import in_session_case
 from tests.support.janus import RunningJanus
 from tests.support.server import RunningServer
 
@@ -41,6 +44,11 @@ RECEIVING = """async (kind) => {
   return receiving;
 }"""
 DECODING = f"({RECEIVING})('video')"
+HEARING = f"({RECEIVING})('audio')"
+FRAMES = 10
+# Five aiortc peers share this process with the server: time to negotiate and decode (a
+# bound on waiting, not a speed requirement).
+WAIT = 60.0
 
 
 @pytest.fixture
@@ -50,6 +58,9 @@ def settings(make_settings: Callable[..., Settings], janus: RunningJanus) -> Set
         janus_url=[janus.url],
         janus_api_secret=janus.api_secret,
         janus_admin_key=janus.admin_key,
+        # Five aiortc peers negotiating at once send more than a browser's share.
+        socket_rate_per_second=1000,
+        socket_burst=1000,
     )
 
 
@@ -70,3 +81,27 @@ async def test_the_third_participant_moves_the_council_to_the_sfu_and_everyone_s
         await until(person.page, f"({PLAYING_TILES})() === 2")
     for person in people:
         person.assert_clean()
+
+
+async def test_six_participants_one_of_them_a_browser_each_receive_every_other(
+    server: RunningServer, browser: Browser, callers: list[Caller]
+) -> None:
+    """The issue's council: five aiortc peers and the chair's Chromium page."""
+    case_id, _ = await in_session_case(server)
+    chair = await in_room(browser, server, "gs.chutoa", case_id)
+    await join_call(chair.page)
+    names = ["bs.namcan", "ts.thuky", "gs.timmach", "bs.namcan", "gs.timmach"]
+    people = [
+        await caller(server, callers, name, case_id, 300 + 110 * i) for i, name in enumerate(names)
+    ]
+    for person in people:
+        assert (await person.join_call())["state"] == "in_call"
+    page_peer = await chair.page.evaluate("window.telemedCall.peerId")
+    for person in people:
+        for other in [page_peer, *(p.peer_id for p in people if p is not person)]:
+            await person.who.until(partial(person.received_through_sfu, other, FRAMES), within=WAIT)
+    await until(chair.page, f"{DECODING}.then((n) => n === 5)", WAIT)
+    await until(chair.page, f"{HEARING}.then((n) => n === 5)", WAIT)
+    await until(chair.page, f"({PLAYING_TILES})() === 5", WAIT)
+    assert await chair.page.evaluate(f"({CONNECTIONS})()") == "sfu:publish,sfu:subscribe"
+    chair.assert_clean()

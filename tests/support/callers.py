@@ -118,16 +118,17 @@ class Caller:
 
     async def _to_sfu(self, epoch: int) -> None:
         """The call goes through the SFU (again, in a new room when ``epoch`` changed):
-        the mesh connections close, the microphone and camera are offered to the SFU."""
+        the mesh connections close, the microphone and camera are offered to the SFU.
+        The receiving connection stays: the server's offer for it may have come before the
+        join's answer, and a new room's offer says ``new_connection`` itself."""
         async with self._signals:
             if self.topology == "sfu" and self.epoch == epoch:
                 return
             self.topology, self.epoch = "sfu", epoch
-            for pc in [*self.pcs.values(), *filter(None, [self.publisher, self.subscriber])]:
+            for pc in [*self.pcs.values(), *filter(None, [self.publisher])]:
                 self.closed_mesh.append(pc)
                 await pc.close()
             self.pcs.clear()
-            self.subscriber = None
             pc = self.publisher = RTCPeerConnection(self.configuration)
             pc.addTransceiver(ToneTrack(self.frequency), direction="sendonly")
             pc.addTransceiver(SmallVideoTrack(), direction="sendonly")

@@ -29,6 +29,7 @@ export class CallPanel {
     this.links = new Map(); // remote peer id -> PeerLink (a mesh)
     this.sfu = null; // SfuLinks, once the call goes through the SFU
     this.epoch = 0; // the SFU room's: a new one means publishing again
+    this.early = []; // SFU signals that came before the join's answer said "sfu"
     this.info = new Map(); // remote peer id -> {user, role, audio_only, consent}
     this.waiting = []; // the lobby, for the chair and secretary
     this.recorder = null;
@@ -127,7 +128,10 @@ export class CallPanel {
 
   onSignal({ from, data }) {
     if (from === RECORDER) this.fromRecorder(data);
-    else if (from === PUBLISH || from === SUBSCRIBE) this.sfu?.handle(from, data);
+    else if (from === PUBLISH || from === SUBSCRIBE) {
+      if (this.sfu) this.sfu.handle(from, data);
+      else this.early.push([from, data]);
+    }
     else if (this.state === "in_call" && this.sfu === null) this.link(from, false).handle(data);
   }
 
@@ -218,6 +222,7 @@ export class CallPanel {
         this.renderTile(peerId);
       },
     });
+    for (const [from, data] of this.early.splice(0)) this.sfu.handle(from, data);
   }
 
   async leave() {
@@ -234,6 +239,7 @@ export class CallPanel {
     this.links.clear();
     this.sfu?.close();
     this.sfu = null;
+    this.early = [];
     this.info.clear();
     this.recorder?.close();
     this.recorder = null;
