@@ -37,8 +37,9 @@ CACHE_PER_CASE = 64
 
 
 class SocketSender(Protocol):
-    async def send(self, sid: str, event: str, data: Json) -> None:
-        """Send to one socket of this process only (never through the message queue)."""
+    async def send(self, to: str | list[str], event: str, data: Json) -> None:
+        """Send to sockets of this process only (never through the message queue); the
+        message is encoded once for all of them."""
         ...
 
     def listeners(self, case_id: int) -> set[str]:
@@ -118,26 +119,25 @@ class CaseFeed:
             await self._deliver(case_id, entry, seq)
             listeners = self._sender.listeners(case_id)
             told = listeners if tell_everyone else listeners - entry.watermarks.keys()
-            head = {"case_id": case_id, "last_seq": seq}
-            for sid in sorted(told):
-                await self._sender.send(sid, "case:head", head)
+            if told:
+                head = {"case_id": case_id, "last_seq": seq}
+                await self._sender.send(sorted(told), "case:head", head)
 
     async def _deliver(self, case_id: int, entry: _Case, seq: int) -> None:
         members = entry.watermarks
-        behind = {sid: mark for sid, mark in members.items() if mark < seq}
+        behind = [mark for mark in members.values() if mark < seq]
         if not behind:
             return
-        events = await self._events(entry, case_id, min(behind.values()), seq)
-        for sid in behind:
-            for event in events:
-                # Re-read the watermark: a socket detached while we were sending stops.
-                mark = members.get(sid)
-                if mark is None:
-                    break
-                if event["seq"] != mark + 1:
-                    continue
+        events = await self._events(entry, case_id, min(behind), seq)
+        for event in events:
+            # Each event goes, in one message encoded once, to every member whose
+            # watermark is just below it; so each socket gets the events in seq order.
+            due = [sid for sid, mark in members.items() if mark == event["seq"] - 1]
+            if not due:
+                continue
+            for sid in due:
                 members[sid] = event["seq"]
-                await self._sender.send(sid, "case:event", event)
+            await self._sender.send(due, "case:event", event)
 
     async def _events(self, entry: _Case, case_id: int, after: int, upto: int) -> list[Json]:
         recent = entry.recent

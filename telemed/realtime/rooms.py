@@ -53,8 +53,8 @@ def case_role(principal: Principal, case: Case) -> str:
 
 
 class RoomTransport(Protocol):
-    async def send(self, sid: str, event: str, data: Json) -> None:
-        """To one socket of this process."""
+    async def send(self, to: str | list[str], event: str, data: Json) -> None:
+        """To one socket (or several) of this process."""
         ...
 
     async def broadcast(

@@ -71,9 +71,10 @@ class SocketTransport:
     def __init__(self, sio: socketio.AsyncServer) -> None:
         self._sio = sio
 
-    async def send(self, sid: str, event: str, data: dict[str, Any]) -> None:
-        # ignore_queue: each process delivers case events to its own sockets only.
-        await self._sio.emit(event, data, to=sid, ignore_queue=True)
+    async def send(self, to: str | list[str], event: str, data: dict[str, Any]) -> None:
+        # ignore_queue: each process delivers case events to its own sockets only. Given a
+        # list, python-socketio encodes the message once for all of them.
+        await self._sio.emit(event, data, to=to, ignore_queue=True)
 
     def listeners(self, case_id: int) -> set[str]:
         return {sid for sid, _ in self._sio.manager.get_participants("/", case_room(case_id))}
