@@ -16,7 +16,10 @@ from telemed.signaling.sfu import SfuBridge
 from telemed.signaling.state import (
     IN_CALL,
     RECORDER,
+    SFU,
     SFU_PEERS,
+    Call,
+    CallPeer,
     Calls,
     send_signal,
     to_triage,
@@ -62,17 +65,20 @@ class SignalRelay:
 
     async def mode(self, connection: Connection, request_id: str, mode: ModeInput) -> Json:
         call, peer = self._calls.member(connection, mode.case_id)
-        peer.audio_only = mode.audio_only
-        notice = {"case_id": call.case_id, "peer_id": peer.peer_id, "audio_only": mode.audio_only}
-        for other in call.in_call():
-            if other is not peer:
-                await self._transport.send(other.sid, "call:mode", notice)
+        await self._switch(call, peer, mode.audio_only, others_only=True)
         return {"ok": True}
 
     async def stats(self, connection: Connection, request_id: str, stats: StatsInput) -> Json:
         call, peer = self._calls.member(connection, stats.case_id)
         figures = stats.model_dump(exclude={"case_id"})
         peer.stats = {**figures, "at": iso(self._clock.now())}
+        layer_changed, too_weak = peer.link.report(stats.packet_loss, stats.rtt_ms)
+        if layer_changed and call.topology == SFU:
+            self._sfu.link_changed(call.case_id)
+        if too_weak and not peer.audio_only:
+            # Audio never waits for video: the link stayed poor, the camera stops. The
+            # participant hears it too (its page stops sending video) and may turn it on.
+            await self._switch(call, peer, True, reason="weak_link")
         report = {
             p.peer_id: {"user": p.user, "audio_only": p.audio_only, **(p.stats or {})}
             for p in call.in_call()
@@ -81,3 +87,20 @@ class SignalRelay:
         notice = {"case_id": call.case_id, "peers": report}
         await to_triage(self._presence, self._transport, call.case_id, "call:stats", notice)
         return {"ok": True}
+
+    async def _switch(
+        self,
+        call: Call,
+        peer: CallPeer,
+        audio_only: bool,
+        *,
+        reason: str | None = None,
+        others_only: bool = False,
+    ) -> None:
+        peer.audio_only = audio_only
+        notice: Json = {"case_id": call.case_id, "peer_id": peer.peer_id, "audio_only": audio_only}
+        if reason is not None:
+            notice["reason"] = reason
+        for other in call.in_call():
+            if other is not peer or not others_only:
+                await self._transport.send(other.sid, "call:mode", notice)

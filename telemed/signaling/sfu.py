@@ -99,6 +99,11 @@ class SfuBridge:
         room = self._rooms.get(case_id)
         return room.room_id if room else None
 
+    def speaker(self, case_id: int) -> str | None:
+        """Whom Janus last heard speaking in the case's call (the peer id)."""
+        room = self._rooms.get(case_id)
+        return room.peer_of(room.speaker) if room is not None else None
+
     # -- the call's life (the call service tells, under the case's lock) ----------------
 
     async def session_started(self, case_id: int) -> None:
@@ -138,6 +143,12 @@ class SfuBridge:
         for peer in present:
             room.seat(peer)
         await self._announce(call, exclude=newcomer)
+
+    def link_changed(self, case_id: int) -> None:
+        """A participant's link moved it to another layer: the room's worker applies it."""
+        room = self._rooms.get(case_id)
+        if room is not None:
+            room.kick()
 
     async def left(self, case_id: int, peer_id: str) -> None:
         """A participant left the call: its handles go at once."""
@@ -236,8 +247,14 @@ class SfuBridge:
             # Its connection is gone (failed, or closed by the browser): the next offer
             # to sfu:publish joins the room afresh.
             self._spawn(self._publisher_lost(room, seat))
+        data = (event.get("plugindata") or {}).get("data") or {}
+        if data.get("videoroom") in ("talking", "stopped-talking"):
+            if data["videoroom"] == "talking" and data.get("id") != room.speaker:
+                # The district receives the speaker's high layer: the layers follow.
+                room.speaker = data.get("id")
+                room.kick()
         # Media up or down, a publisher appearing or leaving: subscriptions follow.
-        if event.get("janus") in ("webrtcup", "hangup", "event", "detached"):
+        elif event.get("janus") in ("webrtcup", "hangup", "event", "detached"):
             room.kick()
 
     async def _publisher_lost(self, room: SfuRoom, seat: Seat) -> None:

@@ -33,6 +33,9 @@ class Subscription:
     offering: bool = False
     # The next offer is a new handle's: the browser answers it on a new connection.
     fresh: bool = False
+    # Each feed's video m-line on this subscription, and the simulcast layer asked of it.
+    video_mids: dict[int, str] = field(default_factory=dict)
+    layers: dict[int, int] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -66,6 +69,8 @@ class SfuRoom:
     seats: dict[str, Seat] = field(default_factory=dict)
     next_feed: int = 1
     dirty: asyncio.Event = field(default_factory=asyncio.Event)
+    # The feed Janus last heard talking (its audio level events).
+    speaker: int | None = None
     worker: asyncio.Task[None] | None = None
 
     def seat(self, peer: CallPeer) -> Seat:
@@ -113,6 +118,10 @@ async def open_room(
                 "audiocodec": "opus",
                 "videocodec": "vp8,h264",
                 "notify_joining": False,
+                # Who is speaking, for the layer each district site receives.
+                "audiolevel_event": True,
+                "audio_active_packets": 50,
+                "audio_level_average": 40,
             }
             if admin_key:
                 create["admin_key"] = admin_key

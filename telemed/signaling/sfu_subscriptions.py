@@ -15,6 +15,7 @@ from telemed.realtime.rooms import RoomTransport
 from telemed.shapes import Json
 from telemed.signaling.janus.client import Reply
 from telemed.signaling.janus.errors import SfuRefused, SfuUnavailable
+from telemed.signaling.links import layer
 from telemed.signaling.sfu_room import Seat, SfuRoom, trickled
 from telemed.signaling.state import SFU_SUBSCRIBE, send_signal
 
@@ -66,6 +67,25 @@ class Subscriptions:
         }
         for seat in list(room.seats.values()):
             await self._resubscribe(room, seat, (publishing & ours) - {seat.feed})
+            await self._layers(room, seat)
+
+    async def _layers(self, room: SfuRoom, seat: Seat) -> None:
+        """Each feed's simulcast layer as the subscriber's link and the speaker call for."""
+        sub = seat.subscription
+        async with sub.lock:
+            if sub.offering or sub.handle is None or room.seats.get(seat.peer.peer_id) is not seat:
+                return
+            district = seat.peer.role == "requester"
+            wanted = {
+                feed: layer(seat.peer.link.low, district, feed, room.speaker)
+                for feed in sub.video_mids
+            }
+            changed = {feed: n for feed, n in wanted.items() if sub.layers.get(feed) != n}
+            if not changed:
+                return
+            streams = [{"mid": sub.video_mids[f], "substream": n} for f, n in changed.items()]
+            await sub.handle.message({"request": "configure", "streams": streams})
+            sub.layers.update(changed)
 
     async def _resubscribe(self, room: SfuRoom, seat: Seat, wanted: set[int]) -> None:
         sub = seat.subscription
@@ -102,6 +122,11 @@ class Subscriptions:
         live = [s for s in streams or [] if s.get("feed_id") is not None and s.get("active", True)]
         if streams is not None:
             sub.feeds = {int(s["feed_id"]) for s in live}
+            mids = {int(s["feed_id"]): s["mid"] for s in live if s.get("type") == "video"}
+            # A new or renumbered m-line starts at Janus's default layer: ask again.
+            kept = sub.layers.items()
+            sub.layers = {f: n for f, n in kept if sub.video_mids.get(f) == mids.get(f)}
+            sub.video_mids = mids
         if reply.jsep is None or reply.jsep.get("type") != "offer":
             return
         sub.offering = True
@@ -131,6 +156,7 @@ class Subscriptions:
         async with sub.lock:
             handle, sub.handle = sub.handle, None
             sub.feeds, sub.offering = set(), False
+            sub.video_mids, sub.layers = {}, {}
         if handle is not None:
             await handle.detach()
         room.kick()

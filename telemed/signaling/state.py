@@ -16,6 +16,7 @@ from telemed.realtime.connections import Connection, TokenBucket
 from telemed.realtime.presence import PresenceStore
 from telemed.realtime.rooms import RoomTransport
 from telemed.shapes import Json
+from telemed.signaling.links import Link
 
 # The server's own recorder, addressed by browsers as a peer of the call.
 RECORDER = "recorder"
@@ -41,6 +42,7 @@ class CallPeer:
     audio_only: bool = False
     consent: bool = False
     stats: Json | None = None
+    link: Link = field(default_factory=Link)
     candidates: TokenBucket = field(
         default_factory=lambda: TokenBucket(CANDIDATE_RATE, CANDIDATE_BURST)
     )

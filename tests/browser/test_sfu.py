@@ -12,7 +12,9 @@ from functools import partial
 import pytest
 from playwright.async_api import Browser
 
+from telemed import appkeys
 from telemed.settings import Settings
+from telemed.signaling.links import DOWN_AFTER, UP_AFTER
 from tests.browser.calls import a_call, in_room, join_call, until
 from tests.browser.pages import Person
 from tests.support.callers import Caller, caller
@@ -46,6 +48,9 @@ RECEIVING = """async (kind) => {
 DECODING = f"({RECEIVING})('video')"
 HEARING = f"({RECEIVING})('audio')"
 FRAMES = 10
+# The width of the camera the page sends (its full simulcast layer).
+SENT_WIDTH = """() => window.telemedCall.pcs.get("sfu:publish").getSenders()
+  .find((s) => s.track?.kind === "video").track.getSettings().width"""
 # Five aiortc peers share this process with the server: time to negotiate and decode (a
 # bound on waiting, not a speed requirement).
 WAIT = 60.0
@@ -104,4 +109,59 @@ async def test_six_participants_one_of_them_a_browser_each_receive_every_other(
     await until(chair.page, f"{HEARING}.then((n) => n === 5)", WAIT)
     await until(chair.page, f"({PLAYING_TILES})() === 5", WAIT)
     assert await chair.page.evaluate(f"({CONNECTIONS})()") == "sfu:publish,sfu:subscribe"
+    chair.assert_clean()
+
+
+async def test_a_subscriber_whose_link_weakens_gets_the_low_layer_and_climbs_back(
+    server: RunningServer, browser: Browser, callers: list[Caller]
+) -> None:
+    """The chair's page publishes two simulcast layers; a member whose reports say its link
+    weakened receives the halved one, and the full one again once its link recovers."""
+    case_id, _ = await in_session_case(server)
+    chair = await in_room(browser, server, "gs.chutoa", case_id)
+    await join_call(chair.page)
+    secretary = await caller(server, callers, "ts.thuky", case_id, 300)
+    member = await caller(server, callers, "gs.timmach", case_id, 410)
+    for person in (secretary, member):
+        assert (await person.join_call())["state"] == "in_call"
+    page_peer = await chair.page.evaluate("window.telemedCall.peerId")
+    width = partial(lambda person: person.frame_sizes.get(page_peer, (0, 0))[0], member)
+    await member.who.until(lambda: width() > 0, within=WAIT)
+    full = await chair.page.evaluate(SENT_WIDTH)
+    await member.who.until(lambda: width() == full, within=WAIT)
+
+    poor = {"case_id": case_id, "rtt_ms": 150.0, "packet_loss": 0.15, "bitrate_kbps": 200.0}
+    for _ in range(DOWN_AFTER):
+        assert (await member.who.request("rtc:stats", poor))["ok"] is True
+    await member.who.until(lambda: width() == full // 2, within=WAIT)
+    # The secretary's link is fine: it keeps the full layer.
+    assert secretary.frame_sizes[page_peer][0] == full
+
+    good = {**poor, "packet_loss": 0.0}
+    for _ in range(UP_AFTER):
+        assert (await member.who.request("rtc:stats", good))["ok"] is True
+    await member.who.until(lambda: width() == full, within=WAIT)
+    chair.assert_clean()
+
+
+async def test_the_district_receives_the_low_layer_of_everyone_but_the_speaker(
+    server: RunningServer, browser: Browser, callers: list[Caller]
+) -> None:
+    """The requesting site (the district, on the weakest uplink) gets the halved layer of
+    those not speaking; a council member on a good link gets the full one."""
+    case_id, _ = await in_session_case(server)
+    chair = await in_room(browser, server, "gs.chutoa", case_id)
+    await join_call(chair.page)
+    district = await caller(server, callers, "bs.namcan", case_id, 300)
+    member = await caller(server, callers, "gs.timmach", case_id, 410)
+    for person in (district, member):
+        assert (await person.join_call())["state"] == "in_call"
+    page_peer = await chair.page.evaluate("window.telemedCall.peerId")
+    full = await chair.page.evaluate(SENT_WIDTH)
+    sfu = server.app[appkeys.CALLS].sfu
+    # The district's own steady tone makes it the speaker (Janus's audio levels).
+    await district.who.until(lambda: sfu.speaker(case_id) == district.peer_id, within=WAIT)
+    seen = partial(lambda person: person.frame_sizes.get(page_peer, (0, 0))[0])
+    await district.who.until(lambda: seen(district) == full // 2, within=WAIT)
+    await member.who.until(lambda: seen(member) == full, within=WAIT)
     chair.assert_clean()

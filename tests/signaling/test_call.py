@@ -13,6 +13,7 @@ import pytest
 from telemed import appkeys
 from telemed.audit.service import local_operator
 from telemed.shapes import Json
+from telemed.signaling.links import AUDIO_ONLY_AFTER
 from tests.support.api import call
 from tests.support.callers import Caller, caller, in_call
 from tests.support.cases import DRAFT, create_case, in_session_case, to_scheduled, to_session
@@ -233,6 +234,33 @@ async def test_ice_servers_mode_and_stats_reach_the_right_people(
     assert member.got("call:stats") == []
     bad = await doctor.who.request("rtc:stats", {**figures, "packet_loss": 7})
     assert bad["error"]["code"] == "validation_error"
+
+
+async def test_a_link_that_stays_poor_takes_its_participant_to_audio_only_and_says_so(
+    server: RunningServer, callers: list[Caller]
+) -> None:
+    case_id, _chair = await in_session_case(server)
+    doctor, chair = await in_call(server, callers, case_id, ("bs.namcan", 440), ("gs.chutoa", 660))
+    poor = {"case_id": case_id, "rtt_ms": 120.0, "packet_loss": 0.2, "bitrate_kbps": 90.0}
+    good = {**poor, "packet_loss": 0.0}
+    # Poor spells shorter than the limit, broken by a good report, change nothing.
+    spells = [poor] * (AUDIO_ONLY_AFTER - 1) + [good] + [poor] * (AUDIO_ONLY_AFTER - 1)
+    for figures in spells:
+        assert (await doctor.who.request("rtc:stats", figures))["ok"] is True
+    await chair.who.until(lambda: len(chair.got("call:stats")) == len(spells))
+    assert doctor.got("call:mode") == chair.got("call:mode") == []
+
+    assert (await doctor.who.request("rtc:stats", poor))["ok"] is True
+    said = {"case_id": case_id, "peer_id": doctor.peer_id, "audio_only": True}
+    said["reason"] = "weak_link"
+    await doctor.who.until(lambda: bool(doctor.got("call:mode")))
+    await chair.who.until(lambda: bool(chair.got("call:mode")))
+    # The participant itself hears it (its page stops the camera), and so does the room.
+    assert doctor.got("call:mode") == chair.got("call:mode") == [said]
+    assert chair.got("call:stats")[-1]["peers"][doctor.peer_id]["audio_only"] is True
+    assert (await doctor.who.request("rtc:stats", poor))["ok"] is True
+    await chair.who.until(lambda: len(chair.got("call:stats")) == len(spells) + 2)
+    assert len(chair.got("call:mode")) == 1  # said once
 
 
 async def test_a_reconnected_participant_takes_back_its_own_place_and_no_one_elses(

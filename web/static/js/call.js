@@ -100,9 +100,9 @@ export class CallPanel {
     });
     on("call:peer_joined", (m) => this.known(m.peer));
     on("call:peer_left", (m) => this.drop(m.peer_id));
-    on("call:mode", (m) => {
-      if (this.info.has(m.peer_id)) this.info.get(m.peer_id).audio_only = m.audio_only;
-      this.renderTile(m.peer_id);
+    on("call:mode", (m) => this.onMode(m));
+    on("call:notice", (m) => {
+      if (m.notice === "sfu_needed") this.view.notice(t("call.sfu_needed", { limit: m.limit }));
     });
     on("call:lobby", (m) => {
       this.waiting = m.waiting.filter((peer) => peer.peer_id !== this.peerId); // not oneself
@@ -281,8 +281,25 @@ export class CallPanel {
     await this.sendVideo();
   }
 
+  // Someone's audio only changed; the server switches this participant itself when its
+  // link stays poor (reason "weak_link"): the camera stops here, and the page says why.
+  async onMode(m) {
+    if (m.peer_id === this.peerId) {
+      if (m.audio_only && !this.media.audioOnly) {
+        await this.toggleAudioOnly({ tell: false });
+        if (m.reason === "weak_link") this.view.notice(t("call.weak_link"));
+      }
+      return;
+    }
+    if (this.info.has(m.peer_id)) this.info.get(m.peer_id).audio_only = m.audio_only;
+    if (m.audio_only && m.reason === "weak_link") {
+      this.view.notice(t("call.weak_link_other", { name: this.info.get(m.peer_id)?.user?.full_name ?? "" }));
+    }
+    this.renderTile(m.peer_id);
+  }
+
   // Audio only: stop sending video and free the camera, but stay in the call.
-  async toggleAudioOnly() {
+  async toggleAudioOnly({ tell = true } = {}) {
     const on = !this.media.audioOnly;
     try {
       await this.media.setAudioOnly(on);
@@ -291,7 +308,8 @@ export class CallPanel {
       return;
     }
     await this.sendVideo();
-    if (this.state === "in_call") await this.channel.request("call:mode", { audio_only: on });
+    if (!on) this.view.notice(null);
+    if (tell && this.state === "in_call") await this.channel.request("call:mode", { audio_only: on });
   }
 
   // --- the other participants ------------------------------------------------------------

@@ -6,6 +6,13 @@
 // travels over rtc:signal, like the mesh's.
 
 export const PUBLISH = "sfu:publish";
+// Simulcast: the camera goes out twice, full size and halved, and the server picks for each
+// receiver the layer its link holds (docs/realtime.md, "Weak links"). Janus takes the rids
+// highest first, as offered here, and numbers its substreams from the lowest (0).
+const LAYERS = [
+  { rid: "h", maxBitrate: 600_000 },
+  { rid: "l", scaleResolutionDownBy: 2, maxBitrate: 150_000 },
+];
 export const SUBSCRIBE = "sfu:subscribe";
 
 export class SfuLinks {
@@ -28,7 +35,7 @@ export class SfuLinks {
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     const streams = stream ? [stream] : [];
     pc.addTransceiver(local.audio ?? "audio", { direction: "sendonly", streams });
-    this.video = pc.addTransceiver(local.video ?? "video", { direction: "sendonly", streams });
+    this.video = pc.addTransceiver(local.video ?? "video", { direction: "sendonly", streams, sendEncodings: LAYERS });
     pc.onnegotiationneeded = async () => {
       try {
         await pc.setLocalDescription();

@@ -89,6 +89,12 @@ export class CallView {
     $("call-error").hidden = !text;
   }
 
+  // What the server decided for the call (a weak link, the SFU needed), until the next.
+  notice(text) {
+    $("call-notice").textContent = text ?? "";
+    $("call-notice").hidden = !text;
+  }
+
   // After joining, the join button is gone: keep the keyboard focus in the call's controls.
   keepFocus() {
     if ([document.body, $("call-join")].includes(document.activeElement)) $("call-leave").focus();
