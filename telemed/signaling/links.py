@@ -71,12 +71,14 @@ class Link:
         return changed, self.poor >= AUDIO_ONLY_AFTER
 
 
-def layer(subscriber_low: bool, district: bool, feed: int, speaker: int | None) -> int:
+def layer(
+    subscriber_low: bool, district: bool, feed: int, speaker: int | None, screens: set[int]
+) -> int:
     """The substream a subscriber receives of ``feed``: the low one on a weak link; the
     district site (a hospital uplink, often the weakest) the low one of everyone but the
-    person speaking."""
+    person speaking and a shared screen (imaging must stay legible)."""
     if subscriber_low:
         return LOW
-    if district and feed != speaker:
+    if district and feed != speaker and feed not in screens:
         return LOW
     return HIGH

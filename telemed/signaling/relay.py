@@ -65,6 +65,10 @@ class SignalRelay:
 
     async def mode(self, connection: Connection, request_id: str, mode: ModeInput) -> Json:
         call, peer = self._calls.member(connection, mode.case_id)
+        if mode.screen != peer.screen:
+            peer.screen = mode.screen
+            # Through the SFU a shared screen goes out at its full layer to everyone.
+            self._sfu.link_changed(call.case_id)
         await self._switch(call, peer, mode.audio_only, others_only=True)
         return {"ok": True}
 
@@ -98,7 +102,14 @@ class SignalRelay:
         others_only: bool = False,
     ) -> None:
         peer.audio_only = audio_only
-        notice: Json = {"case_id": call.case_id, "peer_id": peer.peer_id, "audio_only": audio_only}
+        if audio_only:
+            peer.screen = False
+        notice: Json = {
+            "case_id": call.case_id,
+            "peer_id": peer.peer_id,
+            "audio_only": audio_only,
+            "screen": peer.screen,
+        }
         if reason is not None:
             notice["reason"] = reason
         for other in call.in_call():

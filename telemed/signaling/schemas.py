@@ -80,6 +80,8 @@ class SignalInput(Strict):
 class ModeInput(Strict):
     case_id: RecordId
     audio_only: bool
+    # Sharing the screen (imaging): the others show that tile large.
+    screen: bool = False
 
 
 class ConsentInput(Strict):

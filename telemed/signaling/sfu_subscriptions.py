@@ -76,8 +76,9 @@ class Subscriptions:
             if sub.offering or sub.handle is None or room.seats.get(seat.peer.peer_id) is not seat:
                 return
             district = seat.peer.role == "requester"
+            screens = {s.feed for s in room.seats.values() if s.peer.screen}
             wanted = {
-                feed: layer(seat.peer.link.low, district, feed, room.speaker)
+                feed: layer(seat.peer.link.low, district, feed, room.speaker, screens)
                 for feed in sub.video_mids
             }
             changed = {feed: n for feed, n in wanted.items() if sub.layers.get(feed) != n}

@@ -40,6 +40,7 @@ class CallPeer:
     user: Json
     state: str
     audio_only: bool = False
+    screen: bool = False
     consent: bool = False
     stats: Json | None = None
     link: Link = field(default_factory=Link)
@@ -61,6 +62,7 @@ class CallPeer:
             "user": self.user,
             "role": self.role,
             "audio_only": self.audio_only,
+            "screen": self.screen,
             "consent": self.consent,
         }
 

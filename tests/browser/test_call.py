@@ -134,7 +134,7 @@ async def test_offers_crossing_on_an_ice_restart_settle_and_the_media_goes_on(
     await assert_receiving_video(chair.page)
 
 
-async def test_sharing_the_screen_replaces_the_camera_until_it_ends(
+async def test_sharing_the_screen_replaces_the_camera_and_fills_the_large_tile_until_it_ends(
     server: RunningServer, browser: Browser
 ) -> None:
     _case_id, doctor, chair = await a_call(server, browser)
@@ -148,9 +148,14 @@ async def test_sharing_the_screen_replaces_the_camera_until_it_ends(
     )
     await until(doctor.page, sending)
     await assert_receiving_video(chair.page)
+    # The chair sees the shared screen in the large tile (imaging must be legible).
+    shown = tile_of(chair.page, "bs.namcan")
+    await expect(shown).to_have_attribute("data-screen", "true")
+    await expect(shown).to_have_attribute("data-focus", "true")
     await share.click()
     await expect(share).to_have_attribute("aria-pressed", "false")
     await until(doctor.page, f"!({sending})")
+    await expect(shown).to_have_attribute("data-screen", "false")
     await assert_receiving_video(chair.page)
     for person in (doctor, chair):
         person.assert_clean()

@@ -223,7 +223,7 @@ async def test_ice_servers_mode_and_stats_reach_the_right_people(
     mode = {"case_id": case_id, "audio_only": True}
     assert (await doctor.who.request("call:mode", mode))["ok"] is True
     await member.who.until(lambda: bool(member.got("call:mode")))
-    assert member.got("call:mode")[0] == {**mode, "peer_id": doctor.peer_id}
+    assert member.got("call:mode")[0] == {**mode, "peer_id": doctor.peer_id, "screen": False}
 
     figures = {"case_id": case_id, "rtt_ms": 42.0, "packet_loss": 0.01, "bitrate_kbps": 300.0}
     assert (await doctor.who.request("rtc:stats", {**figures, "fps": 24.0}))["ok"] is True
@@ -251,7 +251,7 @@ async def test_a_link_that_stays_poor_takes_its_participant_to_audio_only_and_sa
     assert doctor.got("call:mode") == chair.got("call:mode") == []
 
     assert (await doctor.who.request("rtc:stats", poor))["ok"] is True
-    said = {"case_id": case_id, "peer_id": doctor.peer_id, "audio_only": True}
+    said = {"case_id": case_id, "peer_id": doctor.peer_id, "audio_only": True, "screen": False}
     said["reason"] = "weak_link"
     await doctor.who.until(lambda: bool(doctor.got("call:mode")))
     await chair.who.until(lambda: bool(chair.got("call:mode")))

@@ -71,8 +71,13 @@ def test_a_link_poor_for_long_enough_asks_for_audio_only() -> None:
 
 
 def test_the_district_receives_the_speaker_high_and_everyone_else_low() -> None:
-    assert layer(False, False, 7, None) == HIGH
-    assert layer(True, False, 7, 7) == LOW
-    assert layer(False, True, 7, 7) == HIGH
-    assert layer(False, True, 8, 7) == LOW
-    assert layer(False, True, 8, None) == LOW
+    assert layer(False, False, 7, None, set()) == HIGH
+    assert layer(True, False, 7, 7, set()) == LOW
+    assert layer(False, True, 7, 7, set()) == HIGH
+    assert layer(False, True, 8, 7, set()) == LOW
+    assert layer(False, True, 8, None, set()) == LOW
+
+
+def test_a_shared_screen_goes_out_full_unless_the_subscribers_link_is_weak() -> None:
+    assert layer(False, True, 8, 7, {8}) == HIGH
+    assert layer(True, True, 8, 7, {8}) == LOW

@@ -199,7 +199,7 @@ export class CallPanel {
     for (const peer of peers) this.known(peer);
     if (topology === "sfu") this.toSfu(epoch);
     else for (const peer of peers) this.link(peer.peer_id, true);
-    if (this.media.audioOnly) this.channel.request("call:mode", { audio_only: true });
+    if (this.media.audioOnly || this.media.screen) this.tellMode();
     this.meter.start();
     this.render();
   }
@@ -269,16 +269,27 @@ export class CallPanel {
   }
 
   async toggleScreen() {
-    if (this.media.stopShare()) return this.sendVideo(); // back to the camera
+    const back = async () => {
+      await this.sendVideo(); // back to the camera
+      await this.tellMode();
+    };
+    if (this.media.stopShare()) return back();
     try {
       await this.media.startShare(() => {
-        if (this.media.stopShare()) this.sendVideo();
+        if (this.media.stopShare()) back();
       });
     } catch {
       this.error(t("call.screen_failed"));
       return;
     }
     await this.sendVideo();
+    await this.tellMode();
+  }
+
+  // The others show this participant as audio only, or its shared screen large.
+  async tellMode() {
+    if (this.state !== "in_call") return;
+    await this.channel.request("call:mode", { audio_only: this.media.audioOnly, screen: Boolean(this.media.screen) });
   }
 
   // Someone's audio only changed; the server switches this participant itself when its
@@ -291,7 +302,7 @@ export class CallPanel {
       }
       return;
     }
-    if (this.info.has(m.peer_id)) this.info.get(m.peer_id).audio_only = m.audio_only;
+    if (this.info.has(m.peer_id)) Object.assign(this.info.get(m.peer_id), { audio_only: m.audio_only, screen: m.screen });
     if (m.audio_only && m.reason === "weak_link") {
       this.view.notice(t("call.weak_link_other", { name: this.info.get(m.peer_id)?.user?.full_name ?? "" }));
     }
@@ -309,7 +320,7 @@ export class CallPanel {
     }
     await this.sendVideo();
     if (!on) this.view.notice(null);
-    if (tell && this.state === "in_call") await this.channel.request("call:mode", { audio_only: on });
+    if (tell) await this.tellMode();
   }
 
   // --- the other participants ------------------------------------------------------------

@@ -1,8 +1,8 @@
 // The video grid of the call: one tile per participant (this one first, muted), with
 // the name and part, audio-only and consent badges, the connection quality measured
 // here, and for the chair and secretary what each participant reports. One tile is
-// large: the one the user pinned, else the participant speaking now. Each other
-// participant's tile can be pinned and shown full screen.
+// large: the one the user pinned, else a shared screen (imaging), else the participant
+// speaking now. Each other participant's tile can be pinned and shown full screen.
 import { clear, element } from "./dom.js";
 import { t } from "./i18n.js";
 import { quality } from "./call_stats.js";
@@ -61,9 +61,10 @@ export class Tiles {
     this.layout();
   }
 
-  // The large tile: the pinned one, else the speaker's.
+  // The large tile: the pinned one, else a shared screen, else the speaker's.
   layout() {
-    const focus = this.tiles.has(this.pinned) ? this.pinned : this.speaker;
+    const sharing = [...this.tiles].find(([, tile]) => tile.figure.dataset.screen === "true")?.[0];
+    const focus = this.tiles.has(this.pinned) ? this.pinned : (sharing ?? this.speaker);
     for (const [peerId, tile] of this.tiles) {
       tile.figure.dataset.focus = String(peerId === focus);
       tile.figure.dataset.speaking = String(peerId === this.speaker);
@@ -78,6 +79,10 @@ export class Tiles {
     tile.name.textContent = who.part ? `${who.name} · ${who.part}` : who.name;
     if (who.username) tile.figure.dataset.username = who.username;
     tile.figure.dataset.audioOnly = String(Boolean(who.audioOnly));
+    if (tile.figure.dataset.screen !== String(Boolean(who.screen))) {
+      tile.figure.dataset.screen = String(Boolean(who.screen));
+      this.layout();
+    }
     tile.video.setAttribute("aria-label", t("call.video_of", { name: who.name }));
     tile.badge.hidden = !who.audioOnly;
     tile.consent.hidden = !who.consent;

@@ -67,6 +67,7 @@ export class CallView {
       part: info ? t(`part.${info.role}`) : "",
       username: info?.user?.username,
       audioOnly: info?.audio_only,
+      screen: info?.screen,
       consent: info?.consent,
     };
     this.tiles.update(peerId, who, panel.links.get(peerId)?.figures ?? null);
