@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     identity_key: str = Field(default="", repr=False)
     # A guest specialist's session (from a one-time invitation link), in seconds.
     guest_session_lifetime: int = Field(default=4 * 3600, gt=0)
+    # How often each process runs its periodic jobs (reminders before sessions), seconds.
+    scheduler_interval_seconds: float = Field(default=15.0, gt=0)
 
     @field_validator(
         "allowed_origins", "trusted_proxies", "stun_urls", "turn_urls", "janus_url", mode="before"
