@@ -36,3 +36,23 @@ class Notification(Base):
     # What the notice shows besides the title: urgency, scheduled_at, minutes_before.
     data: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     read_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class OutboxEmail(Base):
+    """One notification to send by email, written in the notification's transaction.
+
+    A sender claims a row by setting ``lease_until`` where no live lease is set (one
+    conditional UPDATE, so one process wins), sends, then sets ``sent_at``; after an SMTP
+    failure it clears the lease and sets ``next_attempt_at`` later (none: given up)."""
+
+    __tablename__ = "email_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"), unique=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The kind of the last failure (an exception's class), never the message's content.
+    last_error: Mapped[str | None] = mapped_column(String(200))

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from telemed.cases.models import Case, CaseStatus
-from telemed.notifications.models import Notification
+from telemed.accounts.models import User
+from telemed.cases.models import Case, CaseEvent, CaseStatus
+from telemed.notifications.models import Notification, OutboxEmail
 
 
 class NotificationRepository:
@@ -91,3 +92,75 @@ class NotificationRepository:
             .order_by(Case.id)
         )
         return rows.all()
+
+
+class OutboxRepository:
+    """The email outbox: rows to send, claimed under a lease by one sender at a time."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def addresses(self, user_ids: Sequence[int]) -> dict[int, str]:
+        """The email addresses of the active users among ``user_ids`` that have one."""
+        if not user_ids:
+            return {}
+        rows = await self._session.execute(
+            select(User.id, User.email).where(
+                User.id.in_(user_ids), User.email.is_not(None), User.is_active.is_(True)
+            )
+        )
+        return {user_id: email for user_id, email in rows if email}
+
+    def add(self, row: OutboxEmail) -> None:
+        self._session.add(row)
+
+    async def due(self, now: datetime, limit: int) -> list[int]:
+        rows = await self._session.scalars(
+            select(OutboxEmail.id)
+            .where(
+                OutboxEmail.sent_at.is_(None),
+                OutboxEmail.next_attempt_at <= now,
+                or_(OutboxEmail.lease_until.is_(None), OutboxEmail.lease_until < now),
+            )
+            .order_by(OutboxEmail.id)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def claim(self, outbox_id: int, now: datetime, until: datetime) -> bool:
+        """Take the row unless it is sent or another sender's lease is still running: one
+        conditional UPDATE, so of two senders exactly one sees it change."""
+        result = await self._session.execute(
+            update(OutboxEmail)
+            .where(
+                OutboxEmail.id == outbox_id,
+                OutboxEmail.sent_at.is_(None),
+                or_(OutboxEmail.lease_until.is_(None), OutboxEmail.lease_until < now),
+            )
+            .values(lease_until=until)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def get(self, outbox_id: int) -> tuple[OutboxEmail, Notification] | None:
+        row = (
+            await self._session.execute(
+                select(OutboxEmail, Notification)
+                .join(Notification, Notification.id == OutboxEmail.notification_id)
+                .where(OutboxEmail.id == outbox_id)
+            )
+        ).first()
+        return (row[0], row[1]) if row is not None else None
+
+    async def invitations_before(self, case_id: int, seq: int) -> int:
+        """How many times the case was scheduled up to event ``seq``: numbers the
+        invitations of its session (iCalendar SEQUENCE)."""
+        count = await self._session.scalar(
+            select(func.count())
+            .select_from(CaseEvent)
+            .where(
+                CaseEvent.case_id == case_id,
+                CaseEvent.type == "case.scheduled",
+                CaseEvent.seq <= seq,
+            )
+        )
+        return int(count or 0)
