@@ -24,6 +24,18 @@ KINDS = (
     "session.cancelled",
     "session.reminder",
 )
+# The case events that may cause notices (``notices_for`` says which do, and to whom).
+NOTIFYING_EVENTS = frozenset(
+    {
+        "case.created",
+        "case.info_requested",
+        "case.scheduled",
+        "case.accepted",
+        "case.declined",
+        "decision.signed",
+        "case.cancelled",
+    }
+)
 # Minutes before a scheduled session at which every participant is reminded.
 REMINDER_MINUTES = (30, 5)
 
@@ -44,6 +56,8 @@ async def session_participants(repo: CaseRepository, case: Case) -> list[int]:
 async def notices_for(repo: CaseRepository, case: Case, event: Json) -> list[Notice]:
     """The notices one committed event of ``case`` causes (often none)."""
     kind, data = event["type"], event["data"]
+    if kind not in NOTIFYING_EVENTS:
+        return []
     if kind == "case.created":
         council = await repo.council_member_ids(case.council_id)
         notices = [Notice("case.requested", council)]

@@ -24,7 +24,7 @@ from telemed.cases.models import Case
 from telemed.clock import Clock
 from telemed.errors import NotFound
 from telemed.notifications.models import Notification
-from telemed.notifications.recipients import Notice, notices_for
+from telemed.notifications.recipients import NOTIFYING_EVENTS, Notice, notices_for
 from telemed.notifications.repository import NotificationRepository
 from telemed.realtime.notifications import Broadcaster, user_room
 from telemed.shapes import Json, iso
@@ -96,6 +96,8 @@ class NotificationRecorder:
     async def staged(self, change: Change) -> None:
         case, rows = change.case, []
         for event in change.events:
+            if event["type"] not in NOTIFYING_EVENTS:
+                continue
             at = datetime.fromisoformat(event["at"])
             for notice in await notices_for(change.repo, case, event):
                 key = f"event:{case.id}:{event['seq']}:{notice.kind}"
@@ -120,6 +122,8 @@ class NotificationService:
     async def committed(self, events: list[Json]) -> None:
         """A listener of the case log: the committed events' notifications, live. Sent
         beside the request, whose answer waits for the commit only."""
+        if not any(event["type"] in NOTIFYING_EVENTS for event in events):
+            return  # notes, attachments, the call...: nothing to read back
         task = asyncio.create_task(self._events(events))
         self._tasks.add(task)
         task.add_done_callback(self._done)
