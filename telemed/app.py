@@ -58,6 +58,10 @@ from telemed.http.proxy import forwarded_scheme
 from telemed.http.security import add_security_headers
 from telemed.i18n import Catalogs, language_var
 from telemed.i18n import install as install_i18n
+from telemed.notifications import views as notification_views
+from telemed.notifications.outbox import EmailOutbox, EmailSender, SmtpMailer
+from telemed.notifications.reminders import SessionReminders
+from telemed.notifications.service import NotificationRecorder, NotificationService, Stored
 from telemed.ops import readiness
 from telemed.ops import views as ops_views
 from telemed.ops.metrics import Metrics
@@ -69,6 +73,7 @@ from telemed.realtime.connections import Connections
 from telemed.realtime.namespace import CaseRoomNamespace, room_handlers
 from telemed.realtime.rooms import RoomService
 from telemed.realtime.server import create_socketio_server, open_case_rooms, open_connections
+from telemed.scheduler import Job, Scheduler
 from telemed.settings import Settings
 from telemed.signaling import lifetime as signaling_lifetime
 from telemed.signaling.handlers import call_handlers
@@ -133,6 +138,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     attachment_views.add_routes(app)
     stats_views.add_routes(app)
     guest_views.add_routes(app)
+    notification_views.add_routes(app)
     page_views.add_routes(app)
     _add_static(app, settings)
     return app
@@ -164,6 +170,9 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
         # Sockets close after the call has finished its recordings (the stack unwinds in
         # reverse): their last notices still reach the participants.
         stack.push_async_callback(app[appkeys.SOCKETIO].shutdown)
+        notifications = NotificationService(app[appkeys.SESSIONMAKER], clock, live.transport)
+        app[appkeys.NOTIFICATION_SERVICE] = notifications
+        stack.push_async_callback(notifications.close)
         calls = await stack.enter_async_context(
             signaling_lifetime.calls(
                 settings,
@@ -194,10 +203,23 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
         app[appkeys.ROOM_SERVICE] = rooms
         # The listeners of committed case events, in the order they hear them.
         case_log.subscribe(live.sink)
+        case_log.subscribe(notifications)
         case_log.subscribe(calls.service)
         await stack.enter_async_context(
             realtime_lifetime.sweeping(settings, rooms, app[appkeys.SOCKET_CONNECTIONS])
         )
+        # Periodic jobs, in every process: each makes sure it acts once across processes.
+        sessionmaker = app[appkeys.SESSIONMAKER]
+        jobs: list[Job] = [SessionReminders(sessionmaker, notifications, _email(settings, clock))]
+        if settings.smtp_host:
+            mailer = SmtpMailer.from_settings(settings)
+            public_url = settings.effective_public_url
+            jobs.append(
+                EmailSender(sessionmaker, mailer, sender=settings.smtp_from, public_url=public_url)
+            )
+        scheduler = Scheduler(clock, settings.scheduler_interval_seconds, jobs)
+        app[appkeys.SCHEDULER] = scheduler
+        await stack.enter_async_context(scheduler.running())
         yield
 
 
@@ -279,7 +301,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     )
     app[appkeys.ACCOUNT_SERVICE] = AccountService(sessionmaker, clock, hasher, work)
     app[appkeys.ORGANISATION_SERVICE] = OrganisationService(sessionmaker, work)
-    case_log = CaseLog(work, clock)
+    # Notifications are stored in the transaction of the change that causes them.
+    case_log = CaseLog(work, clock, hooks=(NotificationRecorder(_email(settings, clock)),))
     app[appkeys.CASE_LOG] = case_log
     cipher = IdentityCipher.from_settings(settings)
     app[appkeys.CASE_SERVICE] = CaseService(case_log, work, clock, cipher)
@@ -317,6 +340,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         # dispose() would leave behind unclosed.
         await work.batches.close()
         await engine.dispose()
+
+
+def _email(settings: Settings, clock: Clock) -> tuple[Stored, ...]:
+    """What hears of each stored notification in its transaction: the email outbox, when
+    the server sends email."""
+    return (EmailOutbox(clock),) if settings.smtp_host else ()
 
 
 @contextlib.asynccontextmanager

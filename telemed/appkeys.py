@@ -23,10 +23,12 @@ from telemed.cases.service import CaseService
 from telemed.clock import Clock
 from telemed.guests.service import GuestService
 from telemed.i18n import Catalogs
+from telemed.notifications.service import NotificationService
 from telemed.ops.metrics import Metrics
 from telemed.ops.readiness import Readiness
 from telemed.realtime.connections import Connections
 from telemed.realtime.rooms import RoomService
+from telemed.scheduler import Scheduler
 from telemed.settings import Settings
 from telemed.signaling.lifetime import CallParts
 from telemed.stats.service import StatsService
@@ -59,3 +61,5 @@ DIRECTORY = web.AppKey("directory", Directory)
 CALLS = web.AppKey("calls", CallParts)
 GUEST_SERVICE = web.AppKey("guest_service", GuestService)
 READINESS = web.AppKey("readiness", Readiness)
+NOTIFICATION_SERVICE = web.AppKey("notification_service", NotificationService)
+SCHEDULER = web.AppKey("scheduler", Scheduler)

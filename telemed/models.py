@@ -6,6 +6,7 @@ from telemed.cases import models as cases_models
 from telemed.cases.search_index import TABLE as SEARCH_TABLE
 from telemed.db.base import Base
 from telemed.guests import models as guests_models
+from telemed.notifications import models as notifications_models
 
 metadata = Base.metadata
 
@@ -23,4 +24,5 @@ __all__ = [
     "guests_models",
     "is_unmapped",
     "metadata",
+    "notifications_models",
 ]

@@ -108,6 +108,20 @@ class Settings(BaseSettings):
     identity_key: str = Field(default="", repr=False)
     # A guest specialist's session (from a one-time invitation link), in seconds.
     guest_session_lifetime: int = Field(default=4 * 3600, gt=0)
+    # How often each process runs its periodic jobs (reminders before sessions), seconds.
+    scheduler_interval_seconds: float = Field(default=15.0, gt=0)
+    # The address people reach Telemed at (links in emails); empty: http://host:port.
+    public_url: str = ""
+    # Email: notifications also go to users' addresses through this SMTP server. No host:
+    # no email. STARTTLS upgrades the connection (port 587); implicit TLS is port 465.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: str = Field(default="", repr=False)
+    smtp_from: str = "telemed@localhost"
+    smtp_starttls: bool = True
+    smtp_implicit_tls: bool = False
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator(
         "allowed_origins", "trusted_proxies", "stun_urls", "turn_urls", "janus_url", mode="before"
@@ -115,6 +129,10 @@ class Settings(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def effective_database_url(self) -> str:

@@ -49,7 +49,9 @@ async def create_user(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     body = await parse_json(request, NewUserInput)
     seat = Seat(body.council, body.council_role, body.specialty) if body.council else None
-    new = NewUser(body.username, body.full_name, body.role, body.password, body.facility, seat)
+    new = NewUser(
+        body.username, body.full_name, body.role, body.password, body.facility, seat, body.email
+    )
     user = await request.app[appkeys.ACCOUNT_SERVICE].add_user(actor, new)
     return web.json_response(user, status=201)
 

@@ -62,6 +62,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Where notifications go by email, when the server sends email (TELEMED_SMTP_HOST).
+    email: Mapped[str | None] = mapped_column(String(254))
 
     facility: Mapped[Facility | None] = relationship(lazy="joined")
 

@@ -25,6 +25,11 @@ Specialty = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1
 # Length and commonness are the password policy's (telemed/accounts/password_policy.py),
 # checked by the service so that the CLI gets the same answer; this only bounds the input.
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+# Where notifications go by email (optional): one address, checked only for its shape.
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+]
 
 
 class FacilityInput(Strict):
@@ -63,12 +68,14 @@ class NewUserInput(Strict):
     council: Code | None = Field(default=None, description="council code to seat the user on")
     council_role: CouncilRole = CouncilRole.MEMBER
     specialty: Specialty = ""
+    email: Email | None = Field(default=None, description="for notifications by email")
 
 
 class UserUpdate(Strict):
     full_name: Name
     role: UserRole
     facility: Code | None = Field(default=None, description="facility code")
+    email: Email | None = Field(default=None, description="for notifications by email; null: none")
 
 
 class PasswordReset(Strict):

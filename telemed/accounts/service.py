@@ -52,6 +52,7 @@ class NewUser:
     password: str
     facility_code: str | None = None
     seat: Seat | None = None
+    email: str | None = None
 
 
 def require_administrator(actor: Actor) -> None:
@@ -167,6 +168,7 @@ class AccountService:
                 password_hash=password_hash,
                 is_active=True,
                 created_at=self._clock.now(),
+                email=new.email,
             )
             accounts.add(user)
             await accounts.flush()
@@ -208,6 +210,7 @@ class AccountService:
             if problems:
                 raise ValidationFailed(problems)
             user.full_name, user.role, user.facility_id = update.full_name, update.role, facility_id
+            user.email = update.email
             await accounts.flush()
             await unit.db.refresh(user)
             return user_json(user, seats)

@@ -40,6 +40,7 @@ def user_json(user: User, memberships: Iterable[CouncilMembership] = ()) -> Json
         "role": user.role.value,
         "facility": facility_ref(user.facility) if user.facility else None,
         "is_active": user.is_active,
+        "email": user.email,
         "created_at": user.created_at.isoformat(),
         "councils": [seat_json(m) for m in memberships],
     }

@@ -1,8 +1,10 @@
 """The case log's one writer: every change to a case, its events and its audit row.
 
 ``change`` opens the audited unit, locks the case and applies the access rule before any
-work; ``Change.append`` writes events (their JSON shaped here alone); after the commit the
-events go to the listeners subscribed in the application factory. A refused or failed
+work; ``Change.append`` writes events (their JSON shaped here alone); the hooks given to the
+constructor run inside the transaction, after the work, when it appended events (what must
+be stored with the change: its notifications); after the commit the events go to the
+listeners subscribed in the application factory. A refused or failed
 change rolls back, publishes nothing and leaves its ``denied``/``error`` audit row.
 """
 
@@ -32,6 +34,13 @@ Rule = Callable[[Principal, Case | None], Case]
 class CommittedListener(Protocol):
     async def committed(self, events: list[Json]) -> None:
         """Called after each commit with its events in seq order (never empty)."""
+        ...
+
+
+class ChangeHook(Protocol):
+    async def staged(self, change: Change) -> None:
+        """Called in the change's transaction once its work is done, if it appended events.
+        What it writes commits with the change; what it raises refuses the change."""
         ...
 
 
@@ -85,9 +94,10 @@ class Change:
 
 
 class CaseLog:
-    def __init__(self, work: AuditedWork, clock: Clock) -> None:
+    def __init__(self, work: AuditedWork, clock: Clock, hooks: tuple[ChangeHook, ...] = ()) -> None:
         self._work = work
         self._clock = clock
+        self._hooks = hooks
         self._listeners: list[CommittedListener] = []
 
     def subscribe(self, listener: CommittedListener) -> None:
@@ -111,6 +121,9 @@ class CaseLog:
                 case = rule(actor.user, await repo.get(case_id, for_update=True))
             change = Change(unit, repo, actor.user, self._clock, case)
             yield change
+            if change.events:
+                for hook in self._hooks:
+                    await hook.staged(change)
         if change.events:
             await self._publish(change.events)
 

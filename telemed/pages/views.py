@@ -133,6 +133,11 @@ async def admin_facilities_page(request: web.Request) -> web.StreamResponse:
     return render(request, "admin_facilities.html", principal)
 
 
+async def inbox_page(request: web.Request) -> web.StreamResponse:
+    principal = await signed_in(request)
+    return render(request, "inbox.html", principal)
+
+
 async def password_page(request: web.Request) -> web.StreamResponse:
     principal = await signed_in(request)
     if principal.is_guest:
@@ -151,3 +156,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/admin/councils", admin_councils_page)
     app.router.add_get("/admin/facilities", admin_facilities_page)
     app.router.add_get("/account/password", password_page)
+    app.router.add_get("/inbox", inbox_page)

@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from telemed.realtime.connections import Connections
 from telemed.realtime.feed import CaseFeed
-from telemed.realtime.notifications import Notifier
 from telemed.realtime.presence import InProcessPresence, PresenceStore, RedisPresence
 from telemed.realtime.rooms import CommittedEvents, RoomService
 from telemed.realtime.server import SocketTransport
@@ -59,7 +58,7 @@ async def delivery(
     transport = SocketTransport(sio)
     feed = CaseFeed(transport, CommittedEvents(sessionmaker).between)
     bus = SeqBus(redis, f"{settings.redis_prefix}:case-seq", process) if redis else None
-    sink = LiveSink(feed, bus, Notifier(sessionmaker, transport))
+    sink = LiveSink(feed, bus)
     await presence.heartbeat()
     stop = asyncio.Event()
     heartbeat = asyncio.create_task(_every(PRESENCE_HEARTBEAT_SECONDS, presence.heartbeat, stop))

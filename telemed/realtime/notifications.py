@@ -1,27 +1,15 @@
-"""Notifications on the per-user channel, derived from committed case events.
+"""The per-user channel: each signed-in socket is in its user's room, ``user:<id>``.
 
-They matter outside a case room (a new request for your council, an emergency, a question
-back to the requesting doctor, a time set) and carry no clinical text beyond the title.
-Only the process that committed the events sends them, through the Socket.IO manager, so
-each user receives each notification once whichever process they are connected to.
+What is sent there (the stored notifications, ``notify``, and the unread count, ``inbox``)
+is decided in ``telemed/notifications``; delivery only names the room and the broadcaster,
+which reaches the user's sockets on every process (through the Redis manager).
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from telemed.cases.models import Case
-from telemed.cases.repository import CaseRepository
 from telemed.shapes import Json
-
-log = logging.getLogger(__name__)
-
-NOTIFIED_TYPES = frozenset(
-    {"case.created", "case.info_requested", "case.scheduled", "case.accepted", "case.declined"}
-)
 
 
 class Broadcaster(Protocol):
@@ -34,55 +22,3 @@ class Broadcaster(Protocol):
 
 def user_room(user_id: int) -> str:
     return f"user:{user_id}"
-
-
-class Notifier:
-    def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], broadcaster: Broadcaster
-    ) -> None:
-        self._sessionmaker = sessionmaker
-        self._broadcaster = broadcaster
-
-    async def notify(self, events: list[Json]) -> None:
-        wanted = [e for e in events if e["type"] in NOTIFIED_TYPES]
-        if not wanted:
-            return
-        sends: list[tuple[list[int], Json]] = []
-        async with self._sessionmaker() as db, db.begin():
-            repo = CaseRepository(db)
-            cases = await repo.cases_by_ids(sorted({e["case_id"] for e in wanted}))
-            for event in wanted:
-                case = cases.get(event["case_id"])
-                if case is not None:
-                    sends.extend(await self._for_event(repo, case, event))
-        for user_ids, payload in sends:
-            for user_id in user_ids:
-                await self._broadcaster.broadcast(user_room(user_id), "notify", payload)
-
-    async def _for_event(
-        self, repo: CaseRepository, case: Case, event: Json
-    ) -> list[tuple[list[int], Json]]:
-        base: Json = {
-            "case_id": case.id,
-            "urgency": case.urgency.value,
-            "title": case.title,
-            "seq": event["seq"],
-            "at": event["at"],
-        }
-        kind = event["type"]
-        if kind == "case.created":
-            council = await repo.council_member_ids(case.council_id)
-            sends = [(council, {**base, "kind": "case.requested"})]
-            if case.urgency.value == "emergency":
-                sends.append((council, {**base, "kind": "emergency"}))
-            return sends
-        if kind == "case.info_requested":
-            doctors = await repo.facility_doctor_ids(case.requesting_facility_id)
-            return [(doctors, {**base, "kind": kind})]
-        if kind == "case.scheduled":
-            council = await repo.council_member_ids(case.council_id)
-            people = sorted({case.requested_by_id, *council})
-            scheduled_at = event["data"].get("scheduled_at")
-            return [(people, {**base, "kind": kind, "scheduled_at": scheduled_at})]
-        # case.accepted, case.declined: the requesting doctor learns the answer.
-        return [([case.requested_by_id], {**base, "kind": kind})]

@@ -1,4 +1,4 @@
-"""From a commit to every process: "case X reached seq N", then notifications.
+"""From a commit to every process: "case X reached seq N".
 
 The writing process hands its committed events to the local feed and tells the other
 processes only the new seq, on a Redis channel of Telemed's own. Each process reads what
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, Protocol
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -20,10 +20,6 @@ from telemed.realtime.feed import CaseFeed
 from telemed.shapes import Json
 
 log = logging.getLogger(__name__)
-
-
-class Notifications(Protocol):
-    async def notify(self, events: list[Json]) -> None: ...
 
 
 class SeqBus:
@@ -63,10 +59,9 @@ class SeqBus:
 class LiveSink:
     """Live delivery of committed case events: a listener of the case log."""
 
-    def __init__(self, feed: CaseFeed, bus: SeqBus | None, notifications: Notifications) -> None:
+    def __init__(self, feed: CaseFeed, bus: SeqBus | None) -> None:
         self._feed = feed
         self._bus = bus
-        self._notifications = notifications
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def committed(self, events: list[Json]) -> None:
@@ -80,10 +75,9 @@ class LiveSink:
                     await self._bus.publish(case_id, seq)
                 except Exception:
                     log.exception("could not announce case %s seq %s", case_id, seq)
-            # Delivery and notifications run beside the request: its answer waits for the
-            # commit only, not for every socket of the room.
+            # Delivery runs beside the request: its answer waits for the commit only, not
+            # for every socket of the room.
             self._spawn(self._feed.announce(case_id, seq))
-        self._spawn(self._notifications.notify(events))
 
     def _spawn(self, work: Any) -> None:
         task: asyncio.Task[None] = asyncio.create_task(work)

@@ -582,6 +582,17 @@ HTTP: dict[tuple[str, str], Expect | NotAudited] = {
     ),
     ("GET", "/audit"): NotAudited("a page shell: the rows come from the audited audit API"),
     ("GET", "/stats"): NotAudited("a page shell: the figures come from the audited stats API"),
+    ("GET", "/inbox"): NotAudited("a page shell: the notifications come from the inbox API"),
+    ("GET", "/api/v1/notifications"): NotAudited(
+        "reads only the caller's own notifications (a title and a case number each)"
+    ),
+    ("GET", "/api/v1/notifications/unread"): NotAudited("counts the caller's own notifications"),
+    ("POST", "/api/v1/notifications/{notification_id}/read"): NotAudited(
+        "marks one of the caller's own notifications read: no case, account or audit data"
+    ),
+    ("POST", "/api/v1/notifications/read"): NotAudited(
+        "marks the caller's own notifications read: no case, account or audit data"
+    ),
     ("GET", "/healthz"): NotAudited("operations: touches no case or account data"),
     ("GET", "/readyz"): NotAudited("operations: checks the database, Redis and disk, no data"),
     ("GET", "/metrics"): NotAudited("operations: counters only"),

@@ -120,7 +120,7 @@ async def test_controls_are_named_and_text_is_readable_on_every_main_page(
     case_id = int((await create_case(await server.sign_in("bs.namcan")))["id"])
     pages = {
         "bs.namcan": ["/", "/cases/new", f"/cases/{case_id}", "/account/password"],
-        "gs.chutoa": ["/", f"/cases/{case_id}"],
+        "gs.chutoa": ["/", f"/cases/{case_id}", "/inbox"],
         "kiemtra": ["/audit", "/stats", "/admin/users", "/admin/councils", "/admin/facilities"],
     }
     problems: list[str] = []

@@ -28,7 +28,7 @@ async def test_main_pages_fit_without_sideways_scrolling(
     await to_session(await server.sign_in("gs.chutoa"), case_id)
     pages = {
         "bs.namcan": ["/", "/cases/new", f"/cases/{case_id}", "/account/password"],
-        "gs.chutoa": ["/", f"/cases/{case_id}", f"/api/v1/cases/{case_id}/minutes"],
+        "gs.chutoa": ["/", f"/cases/{case_id}", f"/api/v1/cases/{case_id}/minutes", "/inbox"],
         "kiemtra": ["/audit", "/stats", "/admin/users", "/admin/councils", "/admin/facilities"],
     }
     overflowing: list[str] = []

@@ -70,6 +70,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/api/v1/admin/councils/{council_id}"): {"name": "X", "seat_facility": "TTYT-NAMCAN"},
     ("PUT", "/api/v1/admin/councils/{council_id}/members/{user_id}"): {"council_role": "member"},
     ("DELETE", "/api/v1/admin/councils/{council_id}/members/{user_id}"): None,
+    ("POST", "/api/v1/notifications/{notification_id}/read"): None,
 }
 # Administration routes are asked by the administrator; every other route by the chair.
 ADMIN_PREFIX = "/api/v1/admin/"

@@ -16,7 +16,7 @@ from tests.support.server import RunningServer
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "web" / "static"
 PAGES = ["/", "/cases/new", "/cases/1", "/audit", "/stats", "/account/password"]
-PAGES += ["/admin/users", "/admin/councils", "/admin/facilities"]
+PAGES += ["/admin/users", "/admin/councils", "/admin/facilities", "/inbox"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -33,6 +33,7 @@ async def test_each_role_gets_its_pages_and_others_a_translated_refusal(
     allowed = [(doctor, "/cases/new"), (admin, "/audit"), (admin, "/stats")]
     allowed += [(admin, "/admin/users"), (admin, "/admin/councils"), (admin, "/admin/facilities")]
     allowed += [(doctor, "/account/password"), (chair, "/account/password")]
+    allowed += [(doctor, "/inbox"), (chair, "/inbox")]
     for who, path in allowed:
         async with who.http.get(path) as response:
             assert response.status == 200, path

@@ -83,6 +83,7 @@ function openEdit(user) {
   $("eu-full-name").value = user.full_name;
   $("eu-role").value = user.role;
   $("eu-facility").value = user.facility ? user.facility.code : "";
+  $("eu-email").value = user.email ?? "";
   showRefusal($("edit-user-error"), null);
   $("edit-user").showModal();
 }
@@ -98,7 +99,12 @@ function openReset(user) {
 $("edit-user-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const values = formValues(event.target);
-  const body = { full_name: values.full_name, role: values.role, facility: values.facility || null };
+  const body = {
+    full_name: values.full_name,
+    role: values.role,
+    facility: values.facility || null,
+    email: values.email || null,
+  };
   try {
     await api(`${ADMIN}/users/${Number(editing.id)}`, { method: "PUT", body });
     $("edit-user").close();
@@ -133,6 +139,7 @@ $("new-user").addEventListener("submit", async (event) => {
     council: values.council || null,
     council_role: values.council_role,
     specialty: values.specialty,
+    email: values.email || null,
   };
   try {
     await api(`${ADMIN}/users`, { method: "POST", body });

@@ -1,5 +1,6 @@
 // Every signed-in page: sign-out, the session-timeout warning, live notifications.
 import { api, sessionEnded } from "./api.js";
+import { followUnreadCount } from "./inbox_badge.js";
 import { listenForNotifications } from "./notify.js";
 import { watchSession } from "./session.js";
 import { closeSocket, liveSocket } from "./socket.js";
@@ -35,4 +36,7 @@ watchSession(Number(document.body.dataset.idleTimeout), {
 document.body.dataset.ready = "true";
 
 // Administrators receive no notifications; everyone else listens on the shared socket.
-if (document.body.dataset.role !== "admin") listenForNotifications(liveSocket());
+if (document.body.dataset.role !== "admin") {
+  listenForNotifications(liveSocket());
+  followUnreadCount(liveSocket(), document.getElementById("inbox-badge"));
+}

@@ -38,16 +38,24 @@ function showEmergency(note) {
   beep();
 }
 
-function showNotice(note) {
-  const region = document.getElementById("notice");
-  if (!region) return;
+// A notice as one line of text (the live notice and the inbox alike); null for a kind
+// this page does not know.
+export function noticeText(note) {
   const key = `notify.${note.kind}`;
   const text = t(key, {
     id: Number(note.case_id),
     title: note.title ?? "",
     at: formatTime(note.scheduled_at),
+    minutes: Number(note.minutes_before ?? 0),
   });
-  if (text !== key) region.textContent = text;
+  return text === key ? null : text;
+}
+
+function showNotice(note) {
+  const region = document.getElementById("notice");
+  if (!region) return;
+  const text = noticeText(note);
+  if (text !== null) region.textContent = text;
 }
 
 export function listenForNotifications(socket) {

@@ -1,0 +1,81 @@
+"""Who is told of what: the one mapping from a committed case event to its notices.
+
+Notices carry no clinical text beyond the case's title. The stored inbox, the live
+``notify`` and the emails all come from the rows this mapping decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from telemed.cases.models import Case, Urgency
+from telemed.cases.repository import CaseRepository
+from telemed.shapes import Json, iso
+
+# Every kind a notification may have (docs/api.md, "Notifications").
+KINDS = (
+    "case.requested",
+    "emergency",
+    "case.info_requested",
+    "case.scheduled",
+    "case.accepted",
+    "case.declined",
+    "decision.signed",
+    "session.cancelled",
+    "session.reminder",
+)
+# The case events that may cause notices (``notices_for`` says which do, and to whom).
+NOTIFYING_EVENTS = frozenset(
+    {
+        "case.created",
+        "case.info_requested",
+        "case.scheduled",
+        "case.accepted",
+        "case.declined",
+        "decision.signed",
+        "case.cancelled",
+    }
+)
+# Minutes before a scheduled session at which every participant is reminded.
+REMINDER_MINUTES = (30, 5)
+
+
+@dataclass(frozen=True)
+class Notice:
+    kind: str
+    user_ids: list[int]
+    data: Json = field(default_factory=dict)
+
+
+async def session_participants(repo: CaseRepository, case: Case) -> list[int]:
+    """Who takes part in the case's session: the requesting doctor and the council."""
+    council = await repo.council_member_ids(case.council_id)
+    return sorted({case.requested_by_id, *council})
+
+
+async def notices_for(repo: CaseRepository, case: Case, event: Json) -> list[Notice]:
+    """The notices one committed event of ``case`` causes (often none)."""
+    kind, data = event["type"], event["data"]
+    if kind not in NOTIFYING_EVENTS:
+        return []
+    if kind == "case.created":
+        council = await repo.council_member_ids(case.council_id)
+        notices = [Notice("case.requested", council)]
+        if case.urgency is Urgency.EMERGENCY:
+            notices.append(Notice("emergency", council))
+        return notices
+    if kind == "case.info_requested":
+        return [Notice(kind, await repo.facility_doctor_ids(case.requesting_facility_id))]
+    if kind == "case.scheduled":
+        people = await session_participants(repo, case)
+        return [Notice(kind, people, {"scheduled_at": data.get("scheduled_at")})]
+    if kind in ("case.accepted", "case.declined"):
+        # The requesting doctor learns the answer.
+        return [Notice(kind, [case.requested_by_id])]
+    if kind == "decision.signed":
+        return [Notice(kind, await session_participants(repo, case))]
+    if kind == "case.cancelled" and data.get("from") == "scheduled":
+        # The session will not take place: its participants' calendars hear of it.
+        people = await session_participants(repo, case)
+        return [Notice("session.cancelled", people, {"scheduled_at": iso(case.scheduled_at)})]
+    return []
