@@ -20,7 +20,14 @@ from telemed.shapes import Json
 log = logging.getLogger(__name__)
 
 NOTIFIED_TYPES = frozenset(
-    {"case.created", "case.info_requested", "case.scheduled", "case.accepted", "case.declined"}
+    {
+        "case.created",
+        "case.info_requested",
+        "case.scheduled",
+        "case.accepted",
+        "case.declined",
+        "case.continued_in_writing",
+    }
 )
 
 
@@ -84,5 +91,13 @@ class Notifier:
             people = sorted({case.requested_by_id, *council})
             scheduled_at = event["data"].get("scheduled_at")
             return [(people, {**base, "kind": kind, "scheduled_at": scheduled_at})]
-        # case.accepted, case.declined: the requesting doctor learns the answer.
-        return [([case.requested_by_id], {**base, "kind": kind})]
+        sends = []
+        if event["data"].get("mode") == "written" and "answer_by" in event["data"]:
+            # A written round opens: each council member is asked for an opinion.
+            council = await repo.council_member_ids(case.council_id)
+            answer_by = event["data"]["answer_by"]
+            sends.append((council, {**base, "kind": "opinion.requested", "answer_by": answer_by}))
+        if kind in ("case.accepted", "case.declined"):
+            # The requesting doctor learns the answer.
+            sends.append(([case.requested_by_id], {**base, "kind": kind}))
+        return sends
