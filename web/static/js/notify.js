@@ -45,7 +45,7 @@ function showNotice(note) {
   const text = t(key, {
     id: Number(note.case_id),
     title: note.title ?? "",
-    at: formatTime(note.scheduled_at),
+    at: formatTime(note.scheduled_at ?? note.answer_by),
   });
   if (text !== key) region.textContent = text;
 }
