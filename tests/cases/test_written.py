@@ -4,6 +4,7 @@ every member's opinion or the chair's closing of the round."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
@@ -40,6 +41,10 @@ async def opine(who: SignedIn, case_id: int, stance: str = "concur", reason: str
     return answer
 
 
+def asked_for_opinion(who: Participant) -> bool:
+    return any(n["kind"] == "opinion.requested" for n in who.notices)
+
+
 def types(who: Participant, case_id: int) -> list[str]:
     return [e["type"] for e in who.log if e["case_id"] == case_id]
 
@@ -63,7 +68,7 @@ async def test_a_written_consultation_from_request_to_signed_decision_without_a_
         assert accepted["answer_by"] == "2026-01-03T10:00:00+00:00"
         # Every member is asked for an opinion, with the deadline; the doctor learns it.
         for who in (member_socket, third_socket, chair_socket):
-            await who.until(lambda w=who: any(n["kind"] == "opinion.requested" for n in w.notices))
+            await who.until(partial(asked_for_opinion, who))
         asked = next(n for n in third_socket.notices if n["kind"] == "opinion.requested")
         assert (asked["case_id"], asked["answer_by"]) == (case_id, accepted["answer_by"])
         await watcher.until(lambda: any(n["kind"] == "case.accepted" for n in watcher.notices))
