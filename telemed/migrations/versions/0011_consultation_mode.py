@@ -33,7 +33,10 @@ def upgrade() -> None:
     else:
         # SQLite adds a column with its CHECK inline, not as a separate ALTER.
         allowed = ", ".join(f"'{m}'" for m in MODES)
-        op.execute(f"ALTER TABLE cases ADD COLUMN mode VARCHAR(32) CHECK (mode IN ({allowed}))")
+        op.execute(
+            "ALTER TABLE cases ADD COLUMN mode VARCHAR(32) "
+            f"CONSTRAINT ck_cases_consultation_mode CHECK (mode IN ({allowed}))"
+        )
     op.add_column(
         "cases", sa.Column("answer_by", telemed.db.base.UtcDateTime(timezone=True), nullable=True)
     )
@@ -48,7 +51,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("cases", schema=None) as batch_op:
-        batch_op.drop_column("round_closed_at")
-        batch_op.drop_column("answer_by")
-        batch_op.drop_column("mode")
+    # A plain DROP COLUMN on both backends (SQLite 3.35+): recreating ``cases`` in a batch
+    # would drop a table that other tables' foreign keys point to. The column's CHECK goes
+    # with it.
+    for column in ("round_closed_at", "answer_by", "mode"):
+        op.drop_column("cases", column)
