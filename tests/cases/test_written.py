@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.cases.test_minutes_pdf import pdf_of, text_of
 from tests.support.api import call
 from tests.support.cases import DRAFT, SESSION_AT, act, create_case
 from tests.support.documents import TextOf, get
@@ -115,6 +116,9 @@ async def test_a_written_consultation_from_request_to_signed_decision_without_a_
             assert name in text.split("Thành viên đã cho ý kiến và thời điểm", 1)[1]
         english, _ = await get(doctor, base + "/minutes?lang=en")
         assert "Form of consultation Written consultation" in TextOf.of(english.decode())
+        printed = text_of(await pdf_of(doctor, case_id))
+        assert "Hội chẩn bằng văn bản" in printed
+        assert "PGS. Võ Hô Hấp" in printed.split("Thành viên đã cho ý kiến", 1)[1]
     finally:
         for who in room:
             await who.close()
