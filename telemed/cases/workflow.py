@@ -1,6 +1,12 @@
 """The consultation's workflow: which action moves a case from which status and who may take
 it, and from those same rules, what one user may do on a case now.
 
+A case accepted is consulted in one of two modes (docs/api.md, "Status machine"): a live
+session (accept, schedule, start_session, sign in session) or in writing (accept_written;
+members give their opinions on the draft; sign once every member has, or the chair closed
+the round). Scheduling turns a written case live; continue_in_writing turns a live one
+written. A transition's guard refuses it where the mode does not fit.
+
 The page offers exactly ``allowed_actions`` (docs/api.md): it holds no copy of these rules,
 and the services still check every request.
 """
