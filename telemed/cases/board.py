@@ -47,6 +47,9 @@ def case_core_json(
         "requested_by": actor_json(requester),
         "council": {"id": council.id, "code": council.code, "name": council.name},
         "scheduled_at": iso(case.scheduled_at),
+        "mode": case.mode.value if case.mode else None,
+        "answer_by": iso(case.answer_by),
+        "round_closed_at": iso(case.round_closed_at),
         "outcome": case.outcome,
         "created_at": iso(case.created_at),
     }
@@ -134,6 +137,7 @@ def metadata_json(case: Case, facility: Facility, council: Council) -> Json:
         "requesting_facility": {"id": facility.id, "code": facility.code, "name": facility.name},
         "council": {"id": council.id, "code": council.code, "name": council.name},
         "scheduled_at": iso(case.scheduled_at),
+        "mode": case.mode.value if case.mode else None,
         "created_at": iso(case.created_at),
         "updated_at": iso(case.updated_at),
         "last_seq": case.last_seq,
@@ -173,6 +177,10 @@ def assemble(
     }
 
 
+# The case's own fields a transition's event may carry (the new value) beside its status.
+CORE_FIELDS_OF_TRANSITIONS = ("scheduled_at", "outcome", "mode", "answer_by", "round_closed_at")
+
+
 def replay(events: Sequence[Json]) -> Json:
     """The board from the log alone: fold every event, in seq order, into the state."""
     core: Json = {}
@@ -191,7 +199,7 @@ def replay(events: Sequence[Json]) -> Json:
             pass  # the identity is not on the board (telemed/cases/identity.py)
         elif kind.startswith("case."):
             core["status"] = data["to"]
-            for field in ("scheduled_at", "outcome"):
+            for field in CORE_FIELDS_OF_TRANSITIONS:
                 if field in data:
                     core[field] = data[field]
         elif kind == "note.created":

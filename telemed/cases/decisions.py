@@ -11,6 +11,7 @@ from telemed.cases.log import CaseLog
 from telemed.cases.models import (
     Case,
     CaseStatus,
+    ConsultationMode,
     Decision,
     DecisionOpinion,
     DecisionStatus,
@@ -19,7 +20,8 @@ from telemed.cases.models import (
 from telemed.cases.repository import CaseRepository
 from telemed.cases.schemas import DecisionDraft, OpinionInput, SignInput
 from telemed.cases.seals import decision_hash
-from telemed.cases.workflow import AMENDING_STATUSES, DRAFTING_STATUSES
+from telemed.cases.workflow import AMENDING_STATUSES, DRAFTING_STATUSES, sign_refusal
+from telemed.cases.written import awaited
 from telemed.clock import Clock
 from telemed.errors import Conflict, FieldProblem, ValidationFailed
 from telemed.shapes import Json
@@ -126,13 +128,14 @@ class DecisionService:
             unit.entry.object_id = str(current.id)
             _require_version(current, sign.version)
             amendment = current.amends_id is not None
-            if not amendment and case.status is not S.IN_SESSION:
-                raise Conflict(
-                    f"A decision is signed during the session; the case is {case.status.value}.",
-                    status=case.status.value,
-                )
-            if amendment and case.status not in AMENDING_STATUSES:
-                raise Conflict(f"The case is {case.status.value}.", status=case.status.value)
+            decisions = await repo.decisions(case.id)
+            waiting = await awaited(repo, case, decisions)
+            if (why := sign_refusal(case, current, waiting, principal)) is not None:
+                details: Json = {"status": case.status.value}
+                if case.mode is ConsultationMode.WRITTEN:
+                    others = [u.username for uid, u in waiting.items() if uid != principal.user_id]
+                    details["awaiting"] = others
+                raise Conflict(why, **details)
             await _check_complete(repo, case, current)
             now = self._clock.now()
             opinions = await repo.opinions([current.id])
@@ -149,10 +152,11 @@ class DecisionService:
             stored = decision_json(current, opinions, users)
             await change.append("decision.signed", {"decision": stored})
             if not amendment:
+                before = case.status
                 case.status, case.decided_at = S.DECIDED, now
                 await change.append(
                     "case.decided",
-                    {"action": "decide", "from": S.IN_SESSION.value, "to": S.DECIDED.value},
+                    {"action": "decide", "from": before.value, "to": S.DECIDED.value},
                 )
         return stored
 

@@ -24,7 +24,7 @@ from telemed.accounts.repository import AccountRepository
 from telemed.audit.service import OPERATOR_ADDRESS
 from telemed.cases.attachments import AttachmentService, FormField
 from telemed.cases.decisions import DecisionService
-from telemed.cases.demo_cases import CASES, MEMBER, TRIAGE, DemoCase, FileKind
+from telemed.cases.demo_cases import CASES, MEMBER, TRIAGE, DemoCase, DemoDecision, FileKind
 from telemed.cases.repository import CaseRepository
 from telemed.cases.schemas import (
     Answer,
@@ -113,6 +113,9 @@ async def _build(services: DemoServices, actors: dict[str, Actor], spec: DemoCas
         return
     if spec.stage == "requested":
         return
+    if spec.stage == "written":
+        await _written(services, actors, spec, case_id)
+        return
     await services.cases.transition(secretary, case_id, TransitionInput(action="accept"))
     when = _session_time(services, spec)
     schedule = TransitionInput(action="schedule", scheduled_at=when)
@@ -123,7 +126,15 @@ async def _build(services: DemoServices, actors: dict[str, Actor], spec: DemoCas
     if spec.stage == "scheduled" or spec.decision is None:
         return
     await services.cases.transition(chair, case_id, TransitionInput(action="start_session"))
-    decision = spec.decision
+    version = await _draft(services, chair, case_id, spec.decision)
+    await services.decisions.opine(member, case_id, OpinionInput(version=version, stance="concur"))
+    await services.decisions.sign(chair, case_id, SignInput(version=version))
+    if spec.stage == "closed":
+        change = TransitionInput(action="close", outcome=spec.outcome)
+        await services.cases.transition(doctor, case_id, change)
+
+
+async def _draft(services: DemoServices, chair: Actor, case_id: int, decision: DemoDecision) -> int:
     draft = DecisionDraft(
         version=0,
         answers=[Answer(question=n, answer=a) for n, a in enumerate(decision.answers, start=1)],
@@ -131,12 +142,25 @@ async def _build(services: DemoServices, actors: dict[str, Actor], spec: DemoCas
         transfer=decision.transfer,
         follow_up=decision.follow_up,
     )
-    version = int((await services.decisions.draft(chair, case_id, draft))["version"])
-    await services.decisions.opine(member, case_id, OpinionInput(version=version, stance="concur"))
-    await services.decisions.sign(chair, case_id, SignInput(version=version))
-    if spec.stage == "closed":
-        change = TransitionInput(action="close", outcome=spec.outcome)
-        await services.cases.transition(doctor, case_id, change)
+    return int((await services.decisions.draft(chair, case_id, draft))["version"])
+
+
+async def _written(
+    services: DemoServices, actors: dict[str, Actor], spec: DemoCase, case_id: int
+) -> None:
+    """A written consultation under way: answers asked for in two days, a note, the
+    chair's draft and the member's opinion; the secretary's is still awaited."""
+    chair = actors[TRIAGE[spec.council][0]]
+    answer_by = services.clock.now() + timedelta(days=2)
+    accept = TransitionInput(action="accept_written", answer_by=answer_by)
+    await services.cases.transition(chair, case_id, accept)
+    for note in spec.notes:
+        body = NewNote(body=note.body, question=note.question)
+        await services.cases.add_note(actors[note.author], case_id, body)
+    assert spec.decision is not None
+    version = await _draft(services, chair, case_id, spec.decision)
+    opinion = OpinionInput(version=version, stance="concur")
+    await services.decisions.opine(actors[MEMBER[spec.council]], case_id, opinion)
 
 
 def _session_time(services: DemoServices, spec: DemoCase) -> datetime:

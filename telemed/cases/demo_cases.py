@@ -8,7 +8,9 @@ from typing import Literal
 
 from telemed.cases.models import Sex, Urgency
 
-Stage = Literal["requested", "info_requested", "scheduled", "decided", "closed"]
+# "written": a written consultation under way, the member's opinion given, the
+# secretary's still awaited.
+Stage = Literal["requested", "info_requested", "written", "scheduled", "decided", "closed"]
 FileKind = Literal["ecg", "lab", "xray"]
 
 
@@ -241,6 +243,34 @@ CASES: tuple[DemoCase, ...] = (
         ),
         outcome="Sau 4 tuần huyết áp 132/84 mmHg, kali 4,0 mmol/L. Tỷ aldosteron/renin bình "
         "thường. Tiếp tục điều trị tại huyện.",
+    ),
+    DemoCase(
+        doctor="bs.namcan",
+        council="HDCM-MIENNAM",
+        stage="written",
+        patient_code="NC-2026-006",
+        sex=Sex.MALE,
+        birth_year=1966,
+        title="Điện tâm đồ nghi block nhĩ thất, có cần chuyển tuyến?",
+        summary="Nam 60 tuổi, chóng mặt thoáng qua 2 lần trong tuần, không ngất. Mạch 48 "
+        "lần/phút, huyết áp 130/80 mmHg. Đang dùng bisoprolol 5 mg.",
+        questions=(
+            "Điện tâm đồ là block nhĩ thất độ mấy?",
+            "Có cần chuyển tuyến đặt máy tạo nhịp?",
+        ),
+        specialty="Tim mạch",
+        urgency=Urgency.URGENT,
+        files=("ecg",),
+        notes=(DemoNote("gs.timmach", "PR kéo dài dần rồi mất một QRS: Wenckebach.", question=1),),
+        decision=DemoDecision(
+            answers=(
+                "Block nhĩ thất độ II Mobitz I (Wenckebach).",
+                "Chưa cần chuyển tuyến: ngừng bisoprolol, theo dõi Holter 24 giờ.",
+            ),
+            treatment_direction="Ngừng bisoprolol; Holter điện tâm đồ 24 giờ; gửi lại kết "
+            "quả cho hội đồng.",
+            follow_up="Tái khám sau 1 tuần với kết quả Holter.",
+        ),
     ),
     DemoCase(
         doctor="bs.uminh",

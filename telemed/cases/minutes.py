@@ -181,6 +181,24 @@ def _identity_shown(identity: dict[str, str] | None) -> dict[str, str | None] | 
     return shown
 
 
+def _answered(board: Json) -> list[Json]:
+    """Who gave an opinion on the decision the minutes report (the latest signed one, else
+    the draft), and when: in a written consultation, the council's answers."""
+    decisions = board["decisions"]
+    signed = [d for d in decisions if d["status"] == "signed"]
+    reported = signed[-1] if signed else (decisions[-1] if decisions else None)
+    if reported is None:
+        return []
+    return [
+        {
+            "full_name": o["user"]["full_name"] if o["user"] else None,
+            "stance": o["stance"],
+            "at": local_time(o["at"]),
+        }
+        for o in reported["opinions"]
+    ]
+
+
 def minutes_data(record: Json) -> Json:
     """Everything the minutes show, already ordered and formatted; texts still raw."""
     board = record["board"]
@@ -199,6 +217,8 @@ def minutes_data(record: Json) -> Json:
             "created_at": local_time(board["created_at"]),
             "scheduled_at": local_time(board["scheduled_at"]),
             "session_started_at": local_time(record["session_started_at"]),
+            "mode": board.get("mode"),
+            "answer_by": local_time(board.get("answer_by")),
             "outcome": board["outcome"],
         },
         "council": {**board["council"], "seat": record["council_seat"]},
@@ -235,6 +255,7 @@ def minutes_data(record: Json) -> Json:
             for q in board["questions"]
         ],
         "decision": conclusion,
+        "answered": _answered(board),
         # The versions the current decision replaced, newest first, each as it was signed.
         "earlier": versions[-2::-1],
         "draft_pending": any(d["status"] == "draft" for d in board["decisions"]),

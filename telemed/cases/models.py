@@ -55,6 +55,14 @@ class CaseStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class ConsultationMode(enum.StrEnum):
+    """How the council answers: in writing on the board, or in a live session. Chosen on
+    acceptance; a case may move from one to the other (telemed/cases/workflow.py)."""
+
+    WRITTEN = "written"
+    LIVE = "live"
+
+
 class Case(Base):
     __tablename__ = "cases"
 
@@ -72,6 +80,14 @@ class Case(Base):
     urgency_rank: Mapped[int] = mapped_column(Integer)
     status: Mapped[CaseStatus] = mapped_column(enum_column(CaseStatus, "case_status"))
     scheduled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # None until accepted.
+    mode: Mapped[ConsultationMode | None] = mapped_column(
+        enum_column(ConsultationMode, "consultation_mode")
+    )
+    # The written round: when members are asked to have answered by, and when the chair
+    # closed it (signing then needs no more opinions). A new round clears the closing.
+    answer_by: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    round_closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     outcome: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -177,6 +177,16 @@ class CaseRepository:
         )
         return rows.all()
 
+    async def council_members(self, council_id: int) -> Sequence[User]:
+        """The active users seated on the council, by id."""
+        rows = await self._session.scalars(
+            select(User)
+            .join(CouncilMembership, CouncilMembership.user_id == User.id)
+            .where(CouncilMembership.council_id == council_id, User.is_active.is_(True))
+            .order_by(User.id)
+        )
+        return rows.all()
+
     async def opinion(self, decision_id: int, user_id: int) -> DecisionOpinion | None:
         return await self._session.get(DecisionOpinion, (decision_id, user_id))
 

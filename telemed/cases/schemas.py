@@ -118,6 +118,9 @@ class NewNote(Strict):
 
 TransitionAction = Literal[
     "accept",
+    "accept_written",
+    "continue_in_writing",
+    "close_round",
     "decline",
     "request_info",
     "provide_info",
@@ -134,6 +137,9 @@ class TransitionInput(Strict):
     message: Reason | None = None
     outcome: LongText | None = None
     scheduled_at: Instant | None = None
+    answer_by: Instant | None = Field(
+        default=None, description="a written consultation's deadline for the members' opinions"
+    )
 
 
 class Answer(Strict):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telemed.accounts.models import UserRole
@@ -34,7 +34,8 @@ from telemed.cases.schemas import (
     TransitionInput,
 )
 from telemed.cases.seals import note_hash
-from telemed.cases.workflow import TRANSITIONS, allowed_actions, require_open
+from telemed.cases.workflow import TRANSITIONS, Transition, allowed_actions, require_open
+from telemed.cases.written import awaited, round_json
 from telemed.clock import Clock
 from telemed.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 from telemed.shapes import Json, actor_json, iso
@@ -134,7 +135,8 @@ class CaseService:
                 return await self._metadata(repo, case)
             board = await self._board(repo, case)
             decisions = await repo.decisions(case.id)
-            board["allowed_actions"] = allowed_actions(actor.user, case, decisions)
+            waiting = await awaited(repo, case, decisions)
+            board["allowed_actions"] = allowed_actions(actor.user, case, decisions, waiting)
             return board
 
     async def actions(self, actor: Actor, case_id: int) -> Json:
@@ -142,12 +144,15 @@ class CaseService:
         async with self._work(actor, "case.actions", case_id=case_id) as unit:
             repo = CaseRepository(unit.db)
             case = access.require_board(actor.user, await repo.get(case_id))
-            allowed = allowed_actions(actor.user, case, await repo.decisions(case.id))
+            decisions = await repo.decisions(case.id)
+            waiting = await awaited(repo, case, decisions)
             return {
                 "case_id": case.id,
                 "status": case.status.value,
+                "mode": case.mode.value if case.mode else None,
                 "last_seq": case.last_seq,
-                "allowed_actions": allowed,
+                "allowed_actions": allowed_actions(actor.user, case, decisions, waiting),
+                "written_round": round_json(case, waiting),
             }
 
     async def events(self, actor: Actor, case_id: int, query: EventsQuery) -> Json:
@@ -176,6 +181,8 @@ class CaseService:
                     f"Cannot {change.action.replace('_', ' ')} a case that is {case.status.value}.",
                     status=case.status.value,
                 )
+            if (why := rule.refusal(case)) is not None:
+                raise Conflict(why, status=case.status.value)
             data: Json = {
                 "action": change.action,
                 "from": case.status.value,
@@ -188,19 +195,42 @@ class CaseService:
                     data[field] = getattr(change, field)
             if change.action == "schedule":
                 assert change.scheduled_at is not None
-                if change.scheduled_at < self._clock.now() - SCHEDULE_SLACK:
-                    raise ValidationFailed(
-                        [FieldProblem("scheduled_at", "must not be in the past", "in_the_past")]
-                    )
-                case.scheduled_at = change.scheduled_at.astimezone(UTC)
+                case.scheduled_at = self._future(change.scheduled_at, "scheduled_at")
                 data["scheduled_at"] = iso(case.scheduled_at)
             if change.action == "close":
                 case.outcome = change.outcome
                 data["outcome"] = change.outcome
+            self._change_mode(case, rule, change, data)
             case.status = rule.target
             await writing.append(rule.event, data)
             board = await self._board(writing.repo, case)
         return board
+
+    def _future(self, moment: datetime, field: str) -> datetime:
+        """``moment`` in UTC, refused when it is already past (``field`` names it)."""
+        if moment < self._clock.now() - SCHEDULE_SLACK:
+            raise ValidationFailed([FieldProblem(field, "must not be in the past", "in_the_past")])
+        return moment.astimezone(UTC)
+
+    def _change_mode(
+        self, case: Case, rule: Transition, change: TransitionInput, data: Json
+    ) -> None:
+        """The written round a transition opens or closes, and the mode it leaves the case in
+        (everything already written stays on the board either way)."""
+        if change.answer_by is not None and rule.needs == "answer_by":
+            # A new written round: its deadline, nothing closed yet, no session planned.
+            case.answer_by = self._future(change.answer_by, "answer_by")
+            case.round_closed_at = None
+            data.update(answer_by=iso(case.answer_by), round_closed_at=None)
+            if case.scheduled_at is not None:
+                case.scheduled_at = None
+                data["scheduled_at"] = None
+        if change.action == "close_round":
+            case.round_closed_at = self._clock.now()
+            data["round_closed_at"] = iso(case.round_closed_at)
+        if rule.mode is not None:
+            case.mode = rule.mode
+            data["mode"] = rule.mode.value
 
     async def add_note(self, actor: Actor, case_id: int, new: NewNote) -> tuple[Json, bool]:
         """The stored note and whether it is new (False when ``client_id`` was seen before)."""

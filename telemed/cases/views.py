@@ -100,7 +100,8 @@ async def add_note(request: web.Request) -> web.Response:
 
 
 @describe(
-    "Move the case: accept, decline, request_info, provide_info, schedule, start_session, "
+    "Move the case: accept (live session) or accept_written (written consultation), decline, "
+    "request_info, provide_info, schedule, start_session, continue_in_writing, close_round, "
     "close, cancel.",
     tag="cases",
     body=TransitionInput,

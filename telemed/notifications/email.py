@@ -44,6 +44,10 @@ LINES: dict[str, tuple[str, str]] = {
         "Hội chẩn ca số {id} bắt đầu sau {minutes} phút ({at})",
         "The session of case no. {id} starts in {minutes} minutes ({at})",
     ),
+    "opinion.requested": (
+        "Hội đồng xin ý kiến của bạn về ca số {id} (hội chẩn bằng văn bản)",
+        "The council asks your opinion on case no. {id} (written consultation)",
+    ),
     "decision.signed": (
         "Kết luận của hội đồng cho ca số {id} đã được ký",
         "The council's decision on case no. {id} is signed",

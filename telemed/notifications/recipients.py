@@ -23,6 +23,7 @@ KINDS = (
     "decision.signed",
     "session.cancelled",
     "session.reminder",
+    "opinion.requested",
 )
 # The case events that may cause notices (``notices_for`` says which do, and to whom).
 NOTIFYING_EVENTS = frozenset(
@@ -34,6 +35,7 @@ NOTIFYING_EVENTS = frozenset(
         "case.declined",
         "decision.signed",
         "case.cancelled",
+        "case.continued_in_writing",
     }
 )
 # Minutes before a scheduled session at which every participant is reminded.
@@ -69,9 +71,17 @@ async def notices_for(repo: CaseRepository, case: Case, event: Json) -> list[Not
     if kind == "case.scheduled":
         people = await session_participants(repo, case)
         return [Notice(kind, people, {"scheduled_at": data.get("scheduled_at")})]
+    notices = []
+    if data.get("mode") == "written" and "answer_by" in data:
+        # A written round opens (on accepting, or continuing in writing): each council
+        # member is asked for an opinion by the round's deadline.
+        council = await repo.council_member_ids(case.council_id)
+        notices.append(Notice("opinion.requested", council, {"answer_by": data["answer_by"]}))
     if kind in ("case.accepted", "case.declined"):
         # The requesting doctor learns the answer.
-        return [Notice(kind, [case.requested_by_id])]
+        notices.append(Notice(kind, [case.requested_by_id]))
+    if notices:
+        return notices
     if kind == "decision.signed":
         return [Notice(kind, await session_participants(repo, case))]
     if kind == "case.cancelled" and data.get("from") == "scheduled":

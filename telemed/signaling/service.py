@@ -196,6 +196,9 @@ class CallService:
                 await self._open(case_id)
             elif kind.startswith("case.") and data.get("to") in ENDING:
                 await self.end(case_id, f"case {data['to']}")
+            elif kind == "case.continued_in_writing":
+                # The session will not happen (or stops): the case goes on in writing.
+                await self.end(case_id, "case continued in writing")
 
     async def _open(self, case_id: int) -> None:
         request_id = f"call-{secrets.token_hex(4)}"

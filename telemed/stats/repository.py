@@ -6,11 +6,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from telemed.accounts.models import Facility
-from telemed.cases.models import Case, CaseStatus, Decision, DecisionStatus, Urgency
+from telemed.accounts.models import CouncilMembership, Facility
+from telemed.cases.models import (
+    Case,
+    CaseEvent,
+    CaseStatus,
+    ConsultationMode,
+    Decision,
+    DecisionStatus,
+    Urgency,
+)
+
+# What counts as the council's answer: a note, a draft decision or an opinion by a member
+# of the asked council (the requesting doctor's notes do not).
+ANSWER_TYPES = ("note.created", "decision.drafted", "decision.opinion")
 
 
 @dataclass(frozen=True)
@@ -23,6 +35,7 @@ class CaseFacts:
     status: CaseStatus
     created_at: datetime
     decided_at: datetime | None
+    mode: ConsultationMode | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,7 @@ class StatsRepository:
             Case.status,
             Case.created_at,
             Case.decided_at,
+            Case.mode,
         ).order_by(Case.id)
         if since is not None:
             query = query.where(Case.created_at >= since)
@@ -70,6 +84,28 @@ class StatsRepository:
             query = query.where(Case.created_at < until)
         rows = await self._session.execute(query)
         return [SignedOutcome(*row) for row in rows.all()]
+
+    async def first_answers(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[int, datetime]:
+        """When the asked council first answered each case of the window (case id → time)."""
+        query = (
+            select(CaseEvent.case_id, func.min(CaseEvent.at))
+            .join(Case, Case.id == CaseEvent.case_id)
+            .join(
+                CouncilMembership,
+                (CouncilMembership.user_id == CaseEvent.actor_id)
+                & (CouncilMembership.council_id == Case.council_id),
+            )
+            .where(CaseEvent.type.in_(ANSWER_TYPES))
+            .group_by(CaseEvent.case_id)
+        )
+        if since is not None:
+            query = query.where(Case.created_at >= since)
+        if until is not None:
+            query = query.where(Case.created_at < until)
+        rows = await self._session.execute(query)
+        return {case_id: at for case_id, at in rows.all()}
 
     async def facilities(self) -> Sequence[Facility]:
         return (await self._session.scalars(select(Facility).order_by(Facility.code))).all()

@@ -1,4 +1,6 @@
-"""Statistics for administrators: volume, time from request to signed decision, transfers.
+"""Statistics for administrators: volume, time from request to signed decision, transfers,
+and per consultation mode and urgency the time to the council's first answer and to the
+decision.
 
 Figures carry no clinical content: counts per facility and month, durations per urgency,
 and the share of decided cases whose (latest) signed decision keeps the patient where
@@ -9,13 +11,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 
 from telemed.accounts.models import UserRole
 from telemed.accounts.principal import Actor
 from telemed.audit.work import AuditedWork
-from telemed.cases.models import Urgency
+from telemed.cases.models import ConsultationMode, Urgency
 from telemed.clock import Clock
 from telemed.errors import Forbidden
 from telemed.shapes import Json
@@ -76,6 +78,44 @@ def time_to_decision(cases: Sequence[CaseFacts]) -> list[Json]:
     return rows
 
 
+def per_mode(cases: Sequence[CaseFacts], first_answers: Mapping[int, datetime]) -> list[Json]:
+    """Time from request to the council's first answer and to the signed decision, per
+    consultation mode (the one the case is in now) and urgency. Cases never accepted have
+    no mode and are left out."""
+    rows = []
+    for mode in ConsultationMode:
+        for urgency in Urgency:
+            group = [c for c in cases if c.mode is mode and c.urgency is urgency]
+            answered = [
+                (first_answers[c.id] - c.created_at).total_seconds()
+                for c in group
+                if c.id in first_answers
+            ]
+            decided = [
+                (c.decided_at - c.created_at).total_seconds()
+                for c in group
+                if c.decided_at is not None
+            ]
+            rows.append(
+                {
+                    "mode": mode.value,
+                    "urgency": urgency.value,
+                    "cases": len(group),
+                    "first_answer": _durations(answered),
+                    "decision": _durations(decided),
+                }
+            )
+    return rows
+
+
+def _durations(seconds: Sequence[float]) -> Json:
+    return {
+        "count": len(seconds),
+        "median_seconds": percentile(seconds, 0.5),
+        "p90_seconds": percentile(seconds, 0.9),
+    }
+
+
 def transfers(outcomes: Sequence[SignedOutcome]) -> Json:
     # Ordered by decision id: an amendment's answer replaces the one it amends.
     latest = {o.case_id: o.transfer for o in outcomes}
@@ -104,6 +144,7 @@ class StatsService:
             repo = StatsRepository(unit.db)
             cases = await repo.cases(query.since, query.until)
             outcomes = await repo.signed_outcomes(query.since, query.until)
+            first_answers = await repo.first_answers(query.since, query.until)
             facilities = {f.id: f for f in await repo.facilities()}
         counts = Counter(c.facility_id for c in cases)
         return {
@@ -124,5 +165,6 @@ class StatsService:
             ],
             "per_month": per_month(cases),
             "time_to_decision": time_to_decision(cases),
+            "per_mode": per_mode(cases, first_answers),
             "transfer": transfers(outcomes),
         }

@@ -12,7 +12,8 @@ from telemed.stats.schemas import StatsQuery
 
 
 @describe(
-    "Requests per facility and month, time to a signed decision by urgency, share of cases "
+    "Requests per facility and month, time to a signed decision by urgency, time to the "
+    "first answer and to the decision per consultation mode and urgency, share of cases "
     "resolved without transfer (administrators).",
     tag="stats",
     query=StatsQuery,

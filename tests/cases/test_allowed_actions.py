@@ -17,13 +17,15 @@ import pytest
 from PIL import Image
 
 from tests.support.api import call
-from tests.support.cases import CASE_AT, DRAFT
+from tests.support.cases import CASE_AT, DRAFT, act
 from tests.support.server import RunningServer, SignedIn
 
 Json = dict[str, Any]
 PARTICIPANTS = ["bs.namcan", "gs.chutoa", "ts.thuky", "gs.timmach"]
 People = dict[str, SignedIn]
 Setup = Callable[[People], Awaitable[int]]
+# A written round's deadline, days after the manual clock's start.
+ANSWER_BY = "2026-01-04T09:00:00+07:00"
 
 
 async def _drafted_early(p: People) -> int:
@@ -39,11 +41,47 @@ async def _amending(p: People) -> int:
     return case_id
 
 
+async def _written(p: People) -> int:
+    case_id = await CASE_AT["requested"](p)
+    await act(p["gs.chutoa"], case_id, "accept_written", answer_by=ANSWER_BY)
+    return case_id
+
+
+async def _written_drafted(p: People) -> int:
+    """A written consultation whose draft no member has answered: not signed yet."""
+    case_id = await _written(p)
+    await call(p["gs.chutoa"], "PUT", f"/api/v1/cases/{case_id}/decision/draft", DRAFT)
+    return case_id
+
+
+async def _written_answered(p: People) -> int:
+    """Every member but the chair has answered: the chair may sign, the secretary not."""
+    case_id = await _written_drafted(p)
+    for name in ("ts.thuky", "gs.timmach"):
+        await call(
+            p[name],
+            "POST",
+            f"/api/v1/cases/{case_id}/decision/opinions",
+            {"version": 1, "stance": "concur"},
+        )
+    return case_id
+
+
+async def _round_closed(p: People) -> int:
+    case_id = await _written_drafted(p)
+    await act(p["gs.chutoa"], case_id, "close_round")
+    return case_id
+
+
 STAGES: dict[str, Setup] = {
     "requested": CASE_AT["requested"],
     "info_requested": CASE_AT["info_requested"],
     "accepted": CASE_AT["accepted"],
     "drafted_early": _drafted_early,
+    "written": _written,
+    "written_drafted": _written_drafted,
+    "written_answered": _written_answered,
+    "round_closed": _round_closed,
     "scheduled": CASE_AT["scheduled"],
     "in_session": CASE_AT["in_session"],
     "drafted": CASE_AT["drafted"],
@@ -127,6 +165,12 @@ ACTIONS = [
     Action(frozenset({"attach"}), _upload, keeps_state=True),
     Action(frozenset({"opine"}), _opine, keeps_state=True),
     Action(frozenset({"accept"}), _transition("accept")),
+    Action(frozenset({"accept_written"}), _transition("accept_written", answer_by=ANSWER_BY)),
+    Action(
+        frozenset({"continue_in_writing"}),
+        _transition("continue_in_writing", answer_by=ANSWER_BY),
+    ),
+    Action(frozenset({"close_round"}), _transition("close_round")),
     Action(frozenset({"decline"}), _transition("decline", reason="r")),
     Action(frozenset({"request_info"}), _transition("request_info", message="m")),
     Action(frozenset({"provide_info"}), _transition("provide_info", message="m")),
@@ -218,8 +262,10 @@ async def test_a_guest_may_join_the_call_and_nothing_else_and_outsiders_learn_no
     assert answer == {
         "case_id": case_id,
         "status": "in_session",
+        "mode": "live",
         "last_seq": answer["last_seq"],
         "allowed_actions": ["join_call"],
+        "written_round": None,
     }
     other = await CASE_AT["requested"](people)
     await call(guest, "GET", f"/api/v1/cases/{other}/actions", expect=404)

@@ -60,6 +60,7 @@ async def _what_each_account_sees(settings: Settings) -> dict[str, Any]:
             cases = (await call(who, "GET", "/api/v1/cases?limit=200"))["items"]
             seen[username] = {case["status"] for case in cases}
             if username == "bs.namcan":
+                seen["modes"] = {case["mode"] for case in cases}
                 decided = next(c for c in cases if c["status"] == "decided")
                 board = await call(who, "GET", f"/api/v1/cases/{decided['id']}")
                 seen["board"] = board
@@ -81,7 +82,7 @@ def test_a_fresh_demo_shows_every_account_cases_at_every_stage(tmp_path: Path) -
     assert main(["db", "upgrade", *flags]) == 0
     assert main(["demo", *flags]) == 0
     first = asyncio.run(_counts(url))
-    assert first["Case"] == 10
+    assert first["Case"] == 11
     assert main(["demo", *flags]) == 0
     second = asyncio.run(_counts(url))
     assert {k: v for k, v in second.items() if k != "AuditRecord"} == {
@@ -93,6 +94,7 @@ def test_a_fresh_demo_shows_every_account_cases_at_every_stage(tmp_path: Path) -
     seen = asyncio.run(_what_each_account_sees(settings))
     for username in ACCOUNTS:
         assert seen[username] >= STAGES, username
+    assert seen["modes"] == {None, "written", "live"}
     board = seen["board"]
     kinds = {a["kind"] for a in board["attachments"]}
     assert kinds == {"image", "pdf"}

@@ -21,7 +21,7 @@ import pytest
 from telemed.cases.board import replay
 from telemed.cases.workflow import TRANSITIONS
 from tests.support.api import call
-from tests.support.cases import DRAFT, act, create_case, to_session
+from tests.support.cases import DRAFT, SESSION_AT, act, create_case, to_session
 from tests.support.server import RunningServer
 from tests.support.services import require_binary
 
@@ -119,6 +119,9 @@ class Log:
             "requested_by": DOCTOR,
             "council": {"id": 1, "code": "HDCM-MIENNAM", "name": "Hội đồng miền Nam"},
             "scheduled_at": None,
+            "mode": None,
+            "answer_by": None,
+            "round_closed_at": None,
             "outcome": None,
             "created_at": "2026-03-01T00:00:00+00:00",
         }
@@ -129,6 +132,8 @@ class Log:
         rule = TRANSITIONS.get(action)
         target = rule.target.value if rule else "decided"
         data = {"action": action, "from": self.status, "to": target, **fields}
+        if rule is not None and rule.mode is not None:
+            data["mode"] = rule.mode.value
         self.status = target
         return self.add(rule.event if rule else "case.decided", actor, data)
 
@@ -210,7 +215,7 @@ class Log:
         }
         self.decisions[draft["id"]] = signed
         self.add("decision.signed", by, {"decision": signed})
-        if self.status == "in_session":
+        if self.status in ("in_session", "accepted"):
             self.move("decide", by)
         return self
 
@@ -289,6 +294,28 @@ def named_logs() -> Iterator[tuple[str, list[Json]]]:
         .move("close", DOCTOR, outcome="Ổn định")
         .events,
     )
+    yield (
+        "written, made live, back to writing when the session cannot happen, signed",
+        Log()
+        .created()
+        .move("accept_written", CHAIR, answer_by="2026-03-02T01:00:00+00:00", round_closed_at=None)
+        .draft(CHAIR, "Nhồi máu cơ tim")
+        .opinion(MEMBER, "concur")
+        .note(SECRETARY, "Cần chụp mạch", question=1)
+        .move("schedule", CHAIR, scheduled_at="2026-03-03T01:00:00+00:00")
+        .move("start_session", CHAIR)
+        .move(
+            "continue_in_writing",
+            SECRETARY,
+            answer_by="2026-03-04T01:00:00+00:00",
+            round_closed_at=None,
+            scheduled_at=None,
+        )
+        .opinion(SECRETARY, "dissent", "Chưa đủ")
+        .move("close_round", CHAIR, round_closed_at="2026-03-04T02:00:00+00:00")
+        .sign(CHAIR)
+        .events,
+    )
     tied = "2026-03-01T05:00:00+00:00"
     yield (
         "opinions given at the same instant sort by user",
@@ -325,7 +352,13 @@ def _any_step(log: Log, rng: random.Random) -> None:
         log.attachment(who, f"f{len(log.events)}.png", rng.choice(["image", "pdf", "dicom"]))
     elif choice == 3:
         action = rng.choice(list(TRANSITIONS))
-        extra = {"scheduled_at": log.at()} if action == "schedule" else {}
+        extra: Json = {"scheduled_at": log.at()} if action == "schedule" else {}
+        if action in ("accept_written", "continue_in_writing"):
+            extra = {"answer_by": log.at(), "round_closed_at": None}
+            if rng.random() < 0.5:
+                extra["scheduled_at"] = None
+        if action == "close_round":
+            extra = {"round_closed_at": log.at()}
         if action == "close":
             extra = {"outcome": f"kết quả {len(log.events)}"}
         log.move(action, who, **extra)
@@ -381,6 +414,32 @@ async def test_the_page_folds_a_real_case_log_into_the_board_the_api_returns(
     log = (await call(chair, "GET", base + "/events?after=0&limit=1000"))["events"]
     board = await call(doctor, "GET", base)
     del board["allowed_actions"]  # the reader's, not the log's
+    [folded] = fold_in_browser_code([log])
+    assert folded == board
+    assert folded == replay(log)
+
+
+async def test_the_page_folds_a_real_written_consultation_that_went_live_and_back(
+    server: RunningServer,
+) -> None:
+    doctor, chair = await server.sign_in("bs.namcan"), await server.sign_in("gs.chutoa")
+    member = await server.sign_in("gs.timmach")
+    case_id = int((await create_case(doctor))["id"])
+    base = f"/api/v1/cases/{case_id}"
+    await act(chair, case_id, "accept_written", answer_by=SESSION_AT)
+    await call(chair, "PUT", base + "/decision/draft", DRAFT)
+    await call(member, "POST", base + "/decision/opinions", {"version": 1, "stance": "concur"})
+    await act(chair, case_id, "schedule", scheduled_at=SESSION_AT)
+    await act(chair, case_id, "start_session")
+    await act(chair, case_id, "continue_in_writing", answer_by=SESSION_AT)
+    await act(chair, case_id, "close_round")
+    await call(chair, "POST", base + "/decision/sign", {"version": 1})
+
+    log = (await call(chair, "GET", base + "/events?after=0&limit=1000"))["events"]
+    board = await call(doctor, "GET", base)
+    del board["allowed_actions"]
+    assert (board["mode"], board["status"], board["scheduled_at"]) == ("written", "decided", None)
+    assert board["round_closed_at"] is not None
     [folded] = fold_in_browser_code([log])
     assert folded == board
     assert folded == replay(log)

@@ -193,6 +193,28 @@ async def test_the_call_ends_when_the_decision_is_signed(
     assert leaves == sorted([doctor.peer_id, chair.peer_id])
 
 
+async def test_the_call_ends_when_the_session_gives_way_to_a_written_consultation(
+    server: RunningServer, callers: list[Caller]
+) -> None:
+    case_id, chair_http = await in_session_case(server)
+    doctor, chair = await in_call(server, callers, case_id, ("bs.namcan", 440), ("gs.chutoa", 660))
+
+    path = f"/api/v1/cases/{case_id}"
+    await call(
+        chair_http,
+        "POST",
+        path + "/transitions",
+        {"action": "continue_in_writing", "answer_by": "2036-01-02T09:00:00+07:00"},
+    )
+    for person in (doctor, chair):
+        await person.who.until(partial(person.heard, "call:ended"))
+        assert person.got("call:ended")[0]["reason"] == "case continued in writing"
+    refused = await _signal(doctor.who, case_id, chair.peer_id)
+    assert refused["error"]["code"] == "forbidden"
+    actions = await call(chair_http, "GET", path + "/actions")
+    assert "join_call" not in actions["allowed_actions"]
+
+
 async def test_a_participant_removed_from_the_council_loses_the_call(
     server: RunningServer, callers: list[Caller]
 ) -> None:

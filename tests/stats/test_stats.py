@@ -7,7 +7,7 @@ from typing import Any
 from telemed.clock import ManualClock
 from telemed.stats.service import months_between, percentile
 from tests.support.api import call
-from tests.support.cases import DRAFT, create_case, to_session
+from tests.support.cases import DRAFT, act, create_case, to_session
 from tests.support.server import RunningServer, SignedIn
 
 HOUR = 3600
@@ -108,3 +108,49 @@ async def test_only_administrators_see_the_statistics(server: RunningServer) -> 
     anonymous = server.http()
     async with anonymous.get("/api/v1/stats") as response:
         assert response.status == 401
+
+
+async def test_first_answer_and_decision_are_timed_per_mode_and_urgency(
+    server: RunningServer, clock: ManualClock
+) -> None:
+    doctor, chair = await server.sign_in("bs.namcan"), await server.sign_in("gs.chutoa")
+    written = int((await create_case(doctor, urgency="emergency"))["id"])
+    live = int((await create_case(doctor, urgency="emergency"))["id"])
+    never = int((await create_case(doctor, urgency="emergency"))["id"])
+    await act(chair, written, "accept_written", answer_by="2026-01-05T09:00:00+07:00")
+    await to_session(chair, live)
+    # The requesting doctor's own note is not the council's answer.
+    await call(doctor, "POST", f"/api/v1/cases/{live}/notes", {"body": "Mạch 110."}, expect=201)
+    assert never  # requested, never accepted: no mode, in no row
+
+    clock.advance(HOUR)
+    member = await server.sign_in("gs.timmach")
+    await call(member, "POST", f"/api/v1/cases/{written}/notes", {"body": "NMCT"}, expect=201)
+    clock.advance(HOUR)
+    await decide(await server.sign_in("gs.chutoa"), live, transfer=True)
+    clock.advance(HOUR)
+    chair = await server.sign_in("gs.chutoa")
+    await call(chair, "PUT", f"/api/v1/cases/{written}/decision/draft", DRAFT)
+    await act(chair, written, "close_round")
+    await call(chair, "POST", f"/api/v1/cases/{written}/decision/sign", {"version": 1})
+
+    figures = await stats(await server.sign_in("kiemtra"))
+    rows = {(r["mode"], r["urgency"]): r for r in figures["per_mode"]}
+    assert len(rows) == 6
+    assert rows[("written", "emergency")] == {
+        "mode": "written",
+        "urgency": "emergency",
+        "cases": 1,
+        "first_answer": {"count": 1, "median_seconds": HOUR, "p90_seconds": HOUR},
+        "decision": {"count": 1, "median_seconds": 3 * HOUR, "p90_seconds": 3 * HOUR},
+    }
+    # The live case's first answer is the chair's draft, signed at once.
+    assert rows[("live", "emergency")]["first_answer"]["median_seconds"] == 2 * HOUR
+    assert rows[("live", "emergency")]["decision"]["median_seconds"] == 2 * HOUR
+    assert rows[("written", "routine")] == {
+        "mode": "written",
+        "urgency": "routine",
+        "cases": 0,
+        "first_answer": {"count": 0, "median_seconds": None, "p90_seconds": None},
+        "decision": {"count": 0, "median_seconds": None, "p90_seconds": None},
+    }

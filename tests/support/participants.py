@@ -108,9 +108,11 @@ async def sign_in(http: aiohttp.ClientSession, url: str, username: str) -> str:
         return token
 
 
-async def participant(server: RunningServer, username: str) -> Participant:
+async def participant(
+    server: RunningServer, username: str, password: str = DEMO_PASSWORD
+) -> Participant:
     """A signed-in user connected to ``server`` with a real Socket.IO client."""
-    signed = await server.sign_in(username)
+    signed = await server.sign_in(username, password)
     who = Participant(username, signed.token, server.url, server.socket(), signed=signed)
     who.listen()
     await who.connect()

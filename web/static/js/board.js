@@ -15,6 +15,10 @@ export function emptyBoard() {
   };
 }
 
+// The case's own fields a transition's event may carry beside its status (as the server's
+// CORE_FIELDS_OF_TRANSITIONS).
+const TRANSITION_FIELDS = ["scheduled_at", "outcome", "mode", "answer_by", "round_closed_at"];
+
 function clone(value) {
   return structuredClone(value);
 }
@@ -35,8 +39,9 @@ export function applyEvent(board, event) {
     // The identity is not on the board: the page asks for it (identity.js).
   } else if (type.startsWith("case.")) {
     board.core.status = data.to;
-    if ("scheduled_at" in data) board.core.scheduled_at = data.scheduled_at;
-    if ("outcome" in data) board.core.outcome = data.outcome;
+    for (const field of TRANSITION_FIELDS) {
+      if (field in data) board.core[field] = data[field];
+    }
   } else if (type === "note.created") {
     board.notes.push(clone(data.note));
   } else if (type === "attachment.added") {

@@ -32,6 +32,12 @@ function waitingCell(item) {
   return cell;
 }
 
+// The status, and once accepted the way the council answers (written or live).
+function statusText(item) {
+  const status = t(`status.${item.status}`);
+  return item.mode ? `${status} · ${t(`mode.${item.mode}`)}` : status;
+}
+
 function row(item) {
   const tr = element("tr", { attrs: { "data-testid": "case-row", "data-case-id": item.id } });
   const link = element("a", {
@@ -53,7 +59,7 @@ function row(item) {
     element("td", { text: item.title ?? "—" }),
     element("td", { text: item.patient_code ?? "—" }),
     urgency,
-    element("td", { text: t(`status.${item.status}`), attrs: { "data-testid": "case-row-status" } }),
+    element("td", { text: statusText(item), attrs: { "data-testid": "case-row-status" } }),
     element("td", { text: place ?? "—" }),
     element("td", { text: formatTime(item.scheduled_at) }),
     waitingCell(item),

@@ -3,7 +3,7 @@
 // posted with a client_id and retried until acknowledged, presence, and the actions the
 // server says this user may take now (the page keeps no copy of the workflow's rules).
 import { api, noteActivity } from "./api.js";
-import { applyEvent, emptyBoard } from "./board.js";
+import { applyEvent, emptyBoard, openDraft } from "./board.js";
 import { CallPanel } from "./call.js";
 import { confirmAction } from "./confirm.js";
 import { DecisionPanel } from "./decision.js";
@@ -13,18 +13,20 @@ import { errorText, formatTime, localToIso, problemText, t } from "./i18n.js";
 import { IdentityPanel } from "./identity.js";
 import { liveSocket } from "./socket.js";
 import { uploadFiles } from "./upload.js";
+import { WrittenPanel, writtenEventText } from "./written.js";
 
 const body = document.body.dataset;
 const caseId = Number(body.caseId);
 const userId = Number(body.userId);
 const board = emptyBoard();
 // allowed_actions as the server last answered them, for the seq it answered at.
-const actions = { known: false, lastSeq: -1, allowed: new Set() };
+const actions = { known: false, lastSeq: -1, allowed: new Set(), round: null };
 const socket = liveSocket();
 const decisions = new DecisionPanel(caseId, () => join());
 const call = new CallPanel(caseId, socket);
 const identity = new IdentityPanel(caseId, body.role);
 const guests = new GuestPanel(caseId);
+const written = new WrittenPanel();
 const pending = new Map(); // client_id -> {payload, item}
 
 const $ = (id) => document.getElementById(id);
@@ -140,6 +142,9 @@ function eventText(event) {
   switch (event.type) {
     case "attachment.added":
       return t("event.attachment.added", { who, file: d.attachment.filename });
+    case "case.accepted":
+    case "case.continued_in_writing":
+      return writtenEventText(event, who);
     case "case.scheduled":
       return t("event.case.scheduled", { who, at: formatTime(d.scheduled_at) });
     case "decision.drafted":
@@ -187,6 +192,7 @@ function renderAll() {
   decisions.render(board, actions.allowed, userId);
   call.render(actions.allowed);
   guests.render(actions.allowed);
+  written.render(board.core, actions.round, openDraft(board) !== null);
 }
 
 // What this user may do now, asked of the server after joining and after every event that
@@ -202,6 +208,7 @@ async function refreshActions() {
   actions.known = true;
   actions.lastSeq = answer.last_seq;
   actions.allowed = new Set(answer.allowed_actions);
+  actions.round = answer.written_round ?? null;
   if (board.core) renderAll();
 }
 
@@ -349,7 +356,7 @@ $("note-form").addEventListener("submit", (event) => {
 // --- actions, uploads, viewer ----------------------------------------------------------
 
 // Actions that cannot be taken back are confirmed first.
-const CONFIRM = { cancel: true, decline: true };
+const CONFIRM = { cancel: true, decline: true, close_round: true };
 
 for (const form of document.querySelectorAll("form.action")) {
   form.addEventListener("submit", async (event) => {

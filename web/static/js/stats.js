@@ -1,7 +1,7 @@
 // The statistics page: figures from GET /api/v1/stats drawn as SVG bar charts.
 import { api } from "./api.js";
 import { barChart, shareBar } from "./charts.js";
-import { element } from "./dom.js";
+import { clear, element } from "./dom.js";
 import { errorText, formatDuration, formatNumber, formatPercent, locale, t } from "./i18n.js";
 
 const form = document.getElementById("stats-filters");
@@ -18,6 +18,29 @@ function nextDay(value) {
   const date = new Date(`${value}T00:00:00`);
   date.setDate(date.getDate() + 1);
   return date.toISOString();
+}
+
+// "median / 90th percentile (count)" of one duration figure.
+function durations(figure) {
+  if (!figure.count) return "—";
+  const median = formatDuration(figure.median_seconds);
+  return `${median} / ${formatDuration(figure.p90_seconds)} (${formatNumber(figure.count)})`;
+}
+
+function perModeRows(rows) {
+  const body = document.getElementById("per-mode-rows");
+  clear(body);
+  for (const row of rows) {
+    const tr = element("tr", { attrs: { "data-testid": "per-mode-row", "data-mode": row.mode, "data-urgency": row.urgency } });
+    tr.append(
+      element("td", { text: t(`mode.${row.mode}`) }),
+      element("td", { text: t(`urgency.${row.urgency}`) }),
+      element("td", { text: formatNumber(row.cases) }),
+      element("td", { text: durations(row.first_answer), attrs: { "data-testid": "per-mode-first-answer" } }),
+      element("td", { text: durations(row.decision), attrs: { "data-testid": "per-mode-decision" } }),
+    );
+    body.append(tr);
+  }
 }
 
 async function load() {
@@ -62,6 +85,7 @@ async function load() {
     })),
     { title: t("stats.time_to_decision"), labelWidth: 240 },
   );
+  perModeRows(stats.per_mode);
   const transfer = stats.transfer;
   const share = transfer.share_without_transfer;
   shareBar(document.getElementById("chart-transfer"), share, {
