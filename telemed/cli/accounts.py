@@ -11,26 +11,22 @@ from collections.abc import Awaitable, Callable
 from telemed.accounts.models import CouncilRole, UserRole
 from telemed.accounts.passwords import PasswordHasher
 from telemed.accounts.service import AccountService, NewUser, Seat
-from telemed.audit.log import AuditLog
-from telemed.audit.work import AuditedWork
-from telemed.cli.common import Commands, database_flags, operator, settings_of
-from telemed.clock import SystemClock
-from telemed.db.engine import create_engine, create_sessionmaker
-from telemed.db.migrations import ensure_migrated
+from telemed.cli.common import Commands, database, database_flags, operator, settings_of
 from telemed.settings import Settings
 
+Action = Callable[[AccountService], Awaitable[object]]
 
-async def _with_accounts(
-    settings: Settings, action: Callable[[AccountService], Awaitable[None]]
-) -> None:
-    engine = create_engine(settings.effective_database_url)
-    try:
-        await ensure_migrated(engine)
-        sessionmaker, clock = create_sessionmaker(engine), SystemClock()
-        work = AuditedWork(sessionmaker, AuditLog(clock))
-        await action(AccountService(sessionmaker, clock, PasswordHasher(), work))
-    finally:
-        await engine.dispose()
+
+def _run(settings: Settings, action: Action, done: str) -> int:
+    """Runs one account action as the operator, then says what was done."""
+
+    async def run() -> None:
+        async with database(settings) as (sessionmaker, clock, work):
+            await action(AccountService(sessionmaker, clock, PasswordHasher(), work))
+
+    asyncio.run(run())
+    print(done)
+    return 0
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -55,48 +51,38 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         args.facility,
         seat,
     )
-
-    async def add(accounts: AccountService) -> None:
-        await accounts.add_user(operator(), new)
-
-    asyncio.run(_with_accounts(settings, add))
-    print(f"User {args.username} added.")
-    return 0
+    return _run(
+        settings,
+        lambda accounts: accounts.add_user(operator(), new),
+        f"User {args.username} added.",
+    )
 
 
 def cmd_user_disable(args: argparse.Namespace) -> int:
-    settings = settings_of(args)
-
-    async def disable(accounts: AccountService) -> None:
-        await accounts.disable_user(operator(), args.username)
-
-    asyncio.run(_with_accounts(settings, disable))
-    print(f"User {args.username} is disabled and signed out everywhere.")
-    return 0
+    return _run(
+        settings_of(args),
+        lambda accounts: accounts.disable_user(operator(), args.username),
+        f"User {args.username} is disabled and signed out everywhere.",
+    )
 
 
 def cmd_council_set_member(args: argparse.Namespace) -> int:
-    settings = settings_of(args)
-
-    async def set_member(accounts: AccountService) -> None:
-        await accounts.set_membership(
-            operator(), args.username, args.council, CouncilRole(args.council_role), args.specialty
-        )
-
-    asyncio.run(_with_accounts(settings, set_member))
-    print(f"{args.username} sits on {args.council} as {args.council_role}.")
-    return 0
+    role = CouncilRole(args.council_role)
+    return _run(
+        settings_of(args),
+        lambda accounts: accounts.set_membership(
+            operator(), args.username, args.council, role, args.specialty
+        ),
+        f"{args.username} sits on {args.council} as {args.council_role}.",
+    )
 
 
 def cmd_council_remove_member(args: argparse.Namespace) -> int:
-    settings = settings_of(args)
-
-    async def remove(accounts: AccountService) -> None:
-        await accounts.remove_membership(operator(), args.username, args.council)
-
-    asyncio.run(_with_accounts(settings, remove))
-    print(f"{args.username} no longer sits on {args.council}.")
-    return 0
+    return _run(
+        settings_of(args),
+        lambda accounts: accounts.remove_membership(operator(), args.username, args.council),
+        f"{args.username} no longer sits on {args.council}.",
+    )
 
 
 def register(commands: Commands) -> None:

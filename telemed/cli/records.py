@@ -13,15 +13,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from telemed.audit.checkpoints import CheckpointSigner
-from telemed.audit.log import AuditLog
 from telemed.audit.schemas import VerifyInput
 from telemed.audit.service import AuditService
-from telemed.audit.work import AuditedWork
 from telemed.cases.seals import SealCheck
-from telemed.cli.common import Commands, database_flags, operator, settings_of
+from telemed.cli.common import Commands, database, database_flags, operator, settings_of
 from telemed.clock import SystemClock
-from telemed.db.engine import create_engine, create_sessionmaker
-from telemed.db.migrations import ensure_migrated
 from telemed.ops.archive import DamagedArchive
 from telemed.ops.backup import Backups, RestoreRefused, prune
 from telemed.settings import Settings
@@ -30,16 +26,10 @@ from telemed.settings import Settings
 async def _with_audit(
     settings: Settings, action: Callable[[AuditService], Awaitable[dict[str, Any]]]
 ) -> dict[str, Any]:
-    engine = create_engine(settings.effective_database_url)
-    try:
-        await ensure_migrated(engine)
-        sessionmaker, clock = create_sessionmaker(engine), SystemClock()
-        work = AuditedWork(sessionmaker, AuditLog(clock))
+    async with database(settings) as (sessionmaker, clock, work):
         signer = CheckpointSigner.load_or_create(settings.data_dir)
         records = (SealCheck(sessionmaker),)
         return await action(AuditService(sessionmaker, work, signer, clock, records=records))
-    finally:
-        await engine.dispose()
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
