@@ -15,7 +15,7 @@ from telemed.accounts.passwords import PasswordHasher
 from telemed.accounts.principal import Actor
 from telemed.accounts.repository import AccountRepository, SessionRepository
 from telemed.accounts.schemas import PasswordChange, UserUpdate
-from telemed.accounts.shapes import Json, user_json
+from telemed.accounts.shapes import user_json
 from telemed.audit.log import AuditEntry
 from telemed.audit.service import OPERATOR_ADDRESS
 from telemed.audit.work import AuditedWork
@@ -30,6 +30,7 @@ from telemed.errors import (
     ValidationFailed,
     WrongPassword,
 )
+from telemed.shapes import Json
 
 # A user is named by id (the API's paths) or by username (the CLI).
 UserRef = int | str
