@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from telemed.accounts.models import CouncilRole, UserRole
 from telemed.accounts.passwords import PasswordHasher
 from telemed.accounts.service import AccountService, NewUser, Seat
-from telemed.cli.common import Commands, database, database_flags, operator, settings_of
+from telemed.cli.common import Commands, database, database_command, operator, settings_of
 from telemed.settings import Settings
 
 Action = Callable[[AccountService], Awaitable[object]]
@@ -103,13 +103,11 @@ def register(commands: Commands) -> None:
     user_add.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
-    database_flags(user_add)
-    user_add.set_defaults(handler=cmd_user_add)
+    database_command(user_add, cmd_user_add)
 
     user_disable = user.add_parser("disable", help="disable a user and end their sessions")
     user_disable.add_argument("username")
-    database_flags(user_disable)
-    user_disable.set_defaults(handler=cmd_user_disable)
+    database_command(user_disable, cmd_user_disable)
 
     council = commands.add_parser("council", help="council membership").add_subparsers(
         dest="council_command", required=True, metavar="ACTION"
@@ -121,11 +119,9 @@ def register(commands: Commands) -> None:
         "--council-role", default="member", choices=[r.value for r in CouncilRole]
     )
     set_member.add_argument("--specialty", default="")
-    database_flags(set_member)
-    set_member.set_defaults(handler=cmd_council_set_member)
+    database_command(set_member, cmd_council_set_member)
 
     remove_member = council.add_parser("remove-member", help="remove a user from a council")
     remove_member.add_argument("username")
     remove_member.add_argument("council")
-    database_flags(remove_member)
-    remove_member.set_defaults(handler=cmd_council_remove_member)
+    database_command(remove_member, cmd_council_remove_member)

@@ -16,7 +16,7 @@ from telemed.audit.checkpoints import CheckpointSigner
 from telemed.audit.schemas import VerifyInput
 from telemed.audit.service import AuditService
 from telemed.cases.seals import SealCheck
-from telemed.cli.common import Commands, database, database_flags, operator, settings_of
+from telemed.cli.common import Commands, database, database_command, operator, settings_of
 from telemed.clock import SystemClock
 from telemed.ops.archive import DamagedArchive
 from telemed.ops.backup import Backups, RestoreRefused, prune
@@ -126,8 +126,7 @@ def register(commands: Commands) -> None:
     )
     audit_verify.add_argument("--checkpoint", metavar="FILE", help="a checkpoint JSON file")
     audit_verify.add_argument("--json", action="store_true", help="print the result as JSON")
-    database_flags(audit_verify)
-    audit_verify.set_defaults(handler=cmd_audit_verify)
+    database_command(audit_verify, cmd_audit_verify)
 
     audit_checkpoint = audit.add_parser(
         "checkpoint",
@@ -138,8 +137,7 @@ def register(commands: Commands) -> None:
     audit_checkpoint.add_argument(
         "--output", metavar="FILE", help="write it to FILE (default: print it)"
     )
-    database_flags(audit_checkpoint)
-    audit_checkpoint.set_defaults(handler=cmd_audit_checkpoint)
+    database_command(audit_checkpoint, cmd_audit_checkpoint)
 
     backup = commands.add_parser(
         "backup",
@@ -154,8 +152,7 @@ def register(commands: Commands) -> None:
     backup.add_argument(
         "--recipient", action="append", metavar="AGE_KEY", help="encrypt to this age public key"
     )
-    database_flags(backup)
-    backup.set_defaults(handler=cmd_backup)
+    database_command(backup, cmd_backup)
 
     restore = commands.add_parser(
         "restore",
@@ -166,5 +163,4 @@ def register(commands: Commands) -> None:
     restore.add_argument(
         "--signing-key", metavar="FILE", help="the audit signing key, kept apart from backups"
     )
-    database_flags(restore)
-    restore.set_defaults(handler=cmd_restore)
+    database_command(restore, cmd_restore)
