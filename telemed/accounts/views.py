@@ -7,20 +7,18 @@ from pydantic import BaseModel, Field
 
 from telemed import appkeys
 from telemed.accounts.devices import device_cookie_name
-from telemed.accounts.principal import Actor
 from telemed.accounts.schemas import PasswordChange
 from telemed.errors import InvalidCredentials, TooManyAttempts
 from telemed.http.api import Call, api
 from telemed.http.auth import (
+    anonymous_actor,
     clear_session_cookie,
     current_principal,
-    request_address,
     require_own_origin,
-    set_session_cookie,
+    signed_in_response,
 )
 from telemed.http.openapi import describe
 from telemed.http.requests import parse_json
-from telemed.logs import request_id_var
 from telemed.shapes import Json
 
 LOGIN_PATH = "/api/v1/auth/login"
@@ -48,9 +46,7 @@ class LoginBody(BaseModel):
 async def login(request: web.Request) -> web.Response:
     require_own_origin(request)
     body = await parse_json(request, LoginBody)
-    actor = Actor(
-        None, request_address(request), request_id_var.get(), attempted_username=body.username
-    )
+    actor = anonymous_actor(request, body.username)
     device_cookie = request.cookies.get(device_cookie_name(body.username))
     try:
         result = await request.app[appkeys.AUTH_SERVICE].login(
@@ -62,17 +58,8 @@ async def login(request: web.Request) -> web.Response:
     except TooManyAttempts:
         request.app[appkeys.METRICS].sign_in_failed("throttled")
         raise
-    response = web.json_response(
-        {
-            "token": result.token,
-            "csrf_token": result.csrf_token,
-            "user": result.principal.as_json(),
-        }
-    )
     settings = request.app[appkeys.SETTINGS]
-    set_session_cookie(
-        response, result.token, secure=settings.cookie_secure, max_age=settings.session_lifetime
-    )
+    response = signed_in_response(request, result, settings.session_lifetime)
     if result.device_cookie is not None:
         response.set_cookie(
             device_cookie_name(body.username),

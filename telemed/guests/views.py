@@ -5,30 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from telemed import appkeys
-from telemed.accounts.auth import LoginResult
-from telemed.accounts.principal import Actor
 from telemed.guests.schemas import InviteInput, RedeemInput
 from telemed.http.api import Call, api
-from telemed.http.auth import request_address, require_own_origin, set_session_cookie
+from telemed.http.auth import anonymous_actor, require_own_origin, signed_in_response
 from telemed.http.openapi import describe
 from telemed.http.requests import parse_json
-from telemed.logs import request_id_var
 from telemed.pages.views import render
 from telemed.shapes import Json
-
-
-def _anonymous(request: web.Request) -> Actor:
-    return Actor(None, request_address(request), request_id_var.get())
-
-
-def _with_cookie(request: web.Request, response: web.StreamResponse, login: LoginResult) -> None:
-    settings = request.app[appkeys.SETTINGS]
-    set_session_cookie(
-        response,
-        login.token,
-        secure=settings.cookie_secure,
-        max_age=settings.guest_session_lifetime,
-    )
 
 
 @api(
@@ -55,17 +38,10 @@ async def create_invite(call: Call[InviteInput]) -> Json:
 async def redeem_invite(request: web.Request) -> web.Response:
     require_own_origin(request)
     body = await parse_json(request, RedeemInput)
-    login = await request.app[appkeys.GUEST_SERVICE].redeem(_anonymous(request), body.token)
-    response = web.json_response(
-        {
-            "token": login.token,
-            "csrf_token": login.csrf_token,
-            "user": login.principal.as_json(),
-            "case_id": login.principal.guest_case_id,
-        }
-    )
-    _with_cookie(request, response, login)
-    return response
+    guests = request.app[appkeys.GUEST_SERVICE]
+    login = await guests.redeem(anonymous_actor(request), body.token)
+    lifetime = request.app[appkeys.SETTINGS].guest_session_lifetime
+    return signed_in_response(request, login, lifetime, case_id=login.principal.guest_case_id)
 
 
 async def join_page(request: web.Request) -> web.StreamResponse:
