@@ -118,7 +118,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             response.headers["Allow"] = exc.headers["Allow"]
         return response
     except Exception:
-        log.exception("unhandled error in %s %s", request.method, _route_name(request))
+        log.exception("unhandled error in %s %s", request.method, route_name(request))
         return _respond(
             request,
             500,
@@ -129,6 +129,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
 
 
-def _route_name(request: web.Request) -> str:
-    info = request.match_info.route.resource
-    return info.canonical if info is not None else "unmatched"
+def route_name(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    # The route pattern, never the concrete path: paths hold ids, queries may hold more.
+    return resource.canonical if resource is not None else "unmatched"
