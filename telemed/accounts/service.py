@@ -17,7 +17,7 @@ from telemed.accounts.repository import AccountRepository, SessionRepository
 from telemed.accounts.schemas import PasswordChange, UserUpdate
 from telemed.accounts.shapes import user_json
 from telemed.audit.log import AuditEntry
-from telemed.audit.service import OPERATOR_ADDRESS
+from telemed.audit.service import require_admin_or_operator
 from telemed.audit.work import AuditedWork
 from telemed.clock import Clock
 from telemed.errors import (
@@ -56,14 +56,7 @@ class NewUser:
 
 
 def require_administrator(actor: Actor) -> None:
-    """Administrators, and the operator of the ``telemed`` command on the server itself."""
-    principal = actor.principal
-    if principal is None:
-        if actor.address == OPERATOR_ADDRESS:
-            return
-        raise AuthenticationRequired()
-    if principal.role is not UserRole.ADMIN:
-        raise Forbidden("Only administrators manage accounts.")
+    require_admin_or_operator(actor, "Only administrators manage accounts.")
 
 
 def problem(field: str, message: str, code: str) -> ValidationFailed:
