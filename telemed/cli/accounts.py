@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 from telemed.accounts.models import CouncilRole, UserRole
 from telemed.accounts.passwords import PasswordHasher
 from telemed.accounts.service import AccountService, NewUser, Seat
-from telemed.cli.common import Commands, database, database_command, operator, settings_of
+from telemed.audit.work import command_database
+from telemed.cli.common import Commands, database_command, operator, settings_of
 from telemed.settings import Settings
 
 Action = Callable[[AccountService], Awaitable[object]]
@@ -21,7 +22,7 @@ def _run(settings: Settings, action: Action, done: str) -> int:
     """Runs one account action as the operator, then says what was done."""
 
     async def run() -> None:
-        async with database(settings) as (sessionmaker, clock, work):
+        async with command_database(settings) as (sessionmaker, clock, work):
             await action(AccountService(sessionmaker, clock, PasswordHasher(), work))
 
     asyncio.run(run())

@@ -1,23 +1,14 @@
-"""What every command shares: settings from flags, the operator, database flags, the
-database itself."""
+"""What every command shares: settings from flags, the operator, database flags."""
 
 from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any, TypeAlias
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from telemed.accounts.principal import Actor
-from telemed.audit.log import AuditLog
 from telemed.audit.service import local_operator
-from telemed.audit.work import AuditedWork
-from telemed.clock import SystemClock
-from telemed.db.engine import create_engine, create_sessionmaker
-from telemed.db.migrations import ensure_migrated
 from telemed.settings import Settings
 
 # The sub-command table of ``telemed``, which each module of this package adds to.
@@ -44,18 +35,3 @@ def database_command(parser: argparse.ArgumentParser, handler: Handler) -> None:
     parser.set_defaults(handler=handler)
     parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data dir)")
     parser.add_argument("--data-dir", help="where files and the embedded database live")
-
-
-@asynccontextmanager
-async def database(
-    settings: Settings,
-) -> AsyncIterator[tuple[async_sessionmaker[AsyncSession], SystemClock, AuditedWork]]:
-    """The configured database, at the newest schema (or DatabaseNotMigrated), closed after:
-    its sessions, the clock and the audited unit of work."""
-    engine = create_engine(settings.effective_database_url)
-    try:
-        await ensure_migrated(engine)
-        sessionmaker, clock = create_sessionmaker(engine), SystemClock()
-        yield sessionmaker, clock, AuditedWork(sessionmaker, AuditLog(clock))
-    finally:
-        await engine.dispose()

@@ -15,8 +15,9 @@ from pydantic import ValidationError
 from telemed.audit.checkpoints import CheckpointSigner
 from telemed.audit.schemas import VerifyInput
 from telemed.audit.service import AuditService
+from telemed.audit.work import command_database
 from telemed.cases.seals import SealCheck
-from telemed.cli.common import Commands, database, database_command, operator, settings_of
+from telemed.cli.common import Commands, database_command, operator, settings_of
 from telemed.clock import SystemClock
 from telemed.ops.archive import DamagedArchive
 from telemed.ops.backup import Backups, RestoreRefused, prune
@@ -26,7 +27,7 @@ from telemed.settings import Settings
 async def _with_audit(
     settings: Settings, action: Callable[[AuditService], Awaitable[dict[str, Any]]]
 ) -> dict[str, Any]:
-    async with database(settings) as (sessionmaker, clock, work):
+    async with command_database(settings) as (sessionmaker, clock, work):
         signer = CheckpointSigner.load_or_create(settings.data_dir)
         records = (SealCheck(sessionmaker),)
         return await action(AuditService(sessionmaker, work, signer, clock, records=records))
