@@ -10,8 +10,7 @@ from telemed.accounts.organisations import OrganisationService
 from telemed.accounts.passwords import PasswordHasher
 from telemed.accounts.principal import Actor
 from telemed.accounts.service import AccountService
-from telemed.audit.log import AuditLog
-from telemed.audit.work import AuditedWork
+from telemed.audit.work import command_database
 from telemed.cases.attachments import AttachmentService
 from telemed.cases.blobs import BlobStore
 from telemed.cases.decisions import DecisionService
@@ -19,9 +18,6 @@ from telemed.cases.demo import DemoServices, seed_demo_cases
 from telemed.cases.identity_cipher import IdentityCipher
 from telemed.cases.log import CaseLog
 from telemed.cases.service import CaseService
-from telemed.clock import SystemClock
-from telemed.db.engine import create_engine, create_sessionmaker
-from telemed.db.migrations import ensure_migrated
 from telemed.settings import Settings
 
 
@@ -32,11 +28,7 @@ class DemoResult:
 
 
 async def load_demo(settings: Settings, operator: Actor, *, accounts_only: bool) -> DemoResult:
-    engine = create_engine(settings.effective_database_url)
-    try:
-        await ensure_migrated(engine)
-        sessionmaker, clock = create_sessionmaker(engine), SystemClock()
-        work = AuditedWork(sessionmaker, AuditLog(clock))
+    async with command_database(settings) as (sessionmaker, clock, work):
         accounts = AccountService(sessionmaker, clock, PasswordHasher(), work)
         organisations = OrganisationService(sessionmaker, work)
         users = USERS if accounts_only else [*USERS, *CASE_STAFF]
@@ -53,5 +45,3 @@ async def load_demo(settings: Settings, operator: Actor, *, accounts_only: bool)
         decisions = DecisionService(case_log, clock)
         services = DemoServices(sessionmaker, clock, cases, decisions, attachments)
         return DemoResult(names, await seed_demo_cases(services))
-    finally:
-        await engine.dispose()

@@ -36,13 +36,17 @@ class InvalidCredentials(DomainError):
     default_message = "Wrong username or password."
 
 
-class TooManyAttempts(DomainError):
-    code = "too_many_attempts"
-    default_message = "Too many failed sign-ins. Try again later."
+class RetryLater(DomainError):
+    """Refused for now: the client may try again after ``retry_after`` seconds."""
 
     def __init__(self, retry_after: int, message: str | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class TooManyAttempts(RetryLater):
+    code = "too_many_attempts"
+    default_message = "Too many failed sign-ins. Try again later."
 
 
 class CsrfRejected(DomainError):
@@ -113,13 +117,9 @@ class UnsupportedMediaType(DomainError):
     default_message = "This type of content is not accepted."
 
 
-class ServiceUnavailable(DomainError):
+class ServiceUnavailable(RetryLater):
     code = "unavailable"
     default_message = "The server is busy. Try again shortly."
-
-    def __init__(self, retry_after: int, message: str | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class TimedOut(DomainError):

@@ -13,9 +13,10 @@ from telemed.accounts.principal import Actor
 from telemed.accounts.repository import AccountRepository
 from telemed.accounts.schemas import CouncilInput, CouncilUpdate, FacilityInput, FacilityUpdate
 from telemed.accounts.service import CouncilRef, find_council, problem, require_administrator
-from telemed.accounts.shapes import Json, council_json, facility_json, member_json
+from telemed.accounts.shapes import council_json, facility_json, member_json
 from telemed.audit.work import AuditedWork
 from telemed.errors import AlreadyExists, NotFound
+from telemed.shapes import Json
 
 
 async def _seat(accounts: AccountRepository, code: str) -> Facility:

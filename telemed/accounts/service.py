@@ -15,9 +15,9 @@ from telemed.accounts.passwords import PasswordHasher
 from telemed.accounts.principal import Actor
 from telemed.accounts.repository import AccountRepository, SessionRepository
 from telemed.accounts.schemas import PasswordChange, UserUpdate
-from telemed.accounts.shapes import Json, user_json
+from telemed.accounts.shapes import user_json
 from telemed.audit.log import AuditEntry
-from telemed.audit.service import OPERATOR_ADDRESS
+from telemed.audit.service import require_admin_or_operator
 from telemed.audit.work import AuditedWork
 from telemed.clock import Clock
 from telemed.errors import (
@@ -30,6 +30,7 @@ from telemed.errors import (
     ValidationFailed,
     WrongPassword,
 )
+from telemed.shapes import Json
 
 # A user is named by id (the API's paths) or by username (the CLI).
 UserRef = int | str
@@ -56,14 +57,7 @@ class NewUser:
 
 
 def require_administrator(actor: Actor) -> None:
-    """Administrators, and the operator of the ``telemed`` command on the server itself."""
-    principal = actor.principal
-    if principal is None:
-        if actor.address == OPERATOR_ADDRESS:
-            return
-        raise AuthenticationRequired()
-    if principal.role is not UserRole.ADMIN:
-        raise Forbidden("Only administrators manage accounts.")
+    require_admin_or_operator(actor, "Only administrators manage accounts.")
 
 
 def problem(field: str, message: str, code: str) -> ValidationFailed:

@@ -6,30 +6,25 @@ Never a password hash or a session: what an administrator needs to manage accoun
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from telemed.accounts.models import Council, CouncilMembership, Facility, User
+from telemed.shapes import Json
 
-Json = dict[str, Any]
 
-
-def facility_ref(facility: Facility) -> Json:
-    return {"id": facility.id, "code": facility.code, "name": facility.name}
+def ref(record: Facility | Council) -> Json:
+    return {"id": record.id, "code": record.code, "name": record.name}
 
 
 def facility_json(facility: Facility) -> Json:
-    return {**facility_ref(facility), "level": facility.level.value}
+    return {**ref(facility), "level": facility.level.value}
 
 
 def seat_json(membership: CouncilMembership) -> Json:
-    council = membership.council
-    return {
-        "id": council.id,
-        "code": council.code,
-        "name": council.name,
-        "council_role": membership.council_role.value,
-        "specialty": membership.specialty,
-    }
+    return {**ref(membership.council), **_seat(membership)}
+
+
+def _seat(membership: CouncilMembership) -> Json:
+    return {"council_role": membership.council_role.value, "specialty": membership.specialty}
 
 
 def user_json(user: User, memberships: Iterable[CouncilMembership] = ()) -> Json:
@@ -38,7 +33,7 @@ def user_json(user: User, memberships: Iterable[CouncilMembership] = ()) -> Json
         "username": user.username,
         "full_name": user.full_name,
         "role": user.role.value,
-        "facility": facility_ref(user.facility) if user.facility else None,
+        "facility": ref(user.facility) if user.facility else None,
         "is_active": user.is_active,
         "email": user.email,
         "created_at": user.created_at.isoformat(),
@@ -54,16 +49,13 @@ def member_json(membership: CouncilMembership, user: User) -> Json:
             "full_name": user.full_name,
             "is_active": user.is_active,
         },
-        "council_role": membership.council_role.value,
-        "specialty": membership.specialty,
+        **_seat(membership),
     }
 
 
 def council_json(council: Council, members: Iterable[Json] = ()) -> Json:
     return {
-        "id": council.id,
-        "code": council.code,
-        "name": council.name,
-        "seat_facility": facility_ref(council.seat_facility),
+        **ref(council),
+        "seat_facility": ref(council.seat_facility),
         "members": list(members),
     }

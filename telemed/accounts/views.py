@@ -7,22 +7,28 @@ from pydantic import BaseModel, Field
 
 from telemed import appkeys
 from telemed.accounts.devices import device_cookie_name
-from telemed.accounts.principal import Actor
 from telemed.accounts.schemas import PasswordChange
 from telemed.errors import InvalidCredentials, TooManyAttempts
+from telemed.http.api import Call, api
 from telemed.http.auth import (
+    anonymous_actor,
     clear_session_cookie,
-    current_actor,
     current_principal,
-    request_address,
     require_own_origin,
-    set_session_cookie,
+    signed_in_response,
 )
 from telemed.http.openapi import describe
 from telemed.http.requests import parse_json
-from telemed.logs import request_id_var
+from telemed.shapes import Json
 
 LOGIN_PATH = "/api/v1/auth/login"
+OK = {"ok": True}
+
+
+async def end_live_sessions(app: web.Application, session_ids: list[str]) -> None:
+    """Live connections of ended sessions end now, not at the next periodic check."""
+    for session_id in session_ids:
+        await app[appkeys.SOCKET_CONNECTIONS].end_session(session_id)
 
 
 class LoginBody(BaseModel):
@@ -40,9 +46,7 @@ class LoginBody(BaseModel):
 async def login(request: web.Request) -> web.Response:
     require_own_origin(request)
     body = await parse_json(request, LoginBody)
-    actor = Actor(
-        None, request_address(request), request_id_var.get(), attempted_username=body.username
-    )
+    actor = anonymous_actor(request, body.username)
     device_cookie = request.cookies.get(device_cookie_name(body.username))
     try:
         result = await request.app[appkeys.AUTH_SERVICE].login(
@@ -54,17 +58,8 @@ async def login(request: web.Request) -> web.Response:
     except TooManyAttempts:
         request.app[appkeys.METRICS].sign_in_failed("throttled")
         raise
-    response = web.json_response(
-        {
-            "token": result.token,
-            "csrf_token": result.csrf_token,
-            "user": result.principal.as_json(),
-        }
-    )
     settings = request.app[appkeys.SETTINGS]
-    set_session_cookie(
-        response, result.token, secure=settings.cookie_secure, max_age=settings.session_lifetime
-    )
+    response = signed_in_response(request, result, settings.session_lifetime)
     if result.device_cookie is not None:
         response.set_cookie(
             device_cookie_name(body.username),
@@ -79,13 +74,11 @@ async def login(request: web.Request) -> web.Response:
     return response
 
 
-@describe("Sign out: the session ends for cookie and bearer alike.", tag="auth", errors=(401, 403))
-async def logout(request: web.Request) -> web.Response:
-    actor = await current_actor(request)
-    await request.app[appkeys.AUTH_SERVICE].logout(actor)
-    # Live connections of this session end now, not at the next periodic check.
-    await request.app[appkeys.SOCKET_CONNECTIONS].end_session(actor.user.session_id)
-    response = web.json_response({"ok": True})
+@api("Sign out: the session ends for cookie and bearer alike.", tag="auth", errors=(401, 403))
+async def logout(call: Call[None]) -> web.Response:
+    await call.app[appkeys.AUTH_SERVICE].logout(call.actor)
+    await end_live_sessions(call.app, [call.actor.user.session_id])
+    response = web.json_response(OK)
     clear_session_cookie(response)
     return response
 
@@ -96,20 +89,17 @@ async def me(request: web.Request) -> web.Response:
     return web.json_response({"user": principal.as_json(), "csrf_token": principal.csrf_token})
 
 
-@describe(
+@api(
     "Change one's own password (the current one confirms it); every other session of the "
     "user ends.",
     tag="auth",
     body=PasswordChange,
     errors=(401, 403, 409, 415, 422),
 )
-async def change_password(request: web.Request) -> web.Response:
-    actor = await current_actor(request)
-    body = await parse_json(request, PasswordChange)
-    ended = await request.app[appkeys.ACCOUNT_SERVICE].change_password(actor, body)
-    for session_id in ended:
-        await request.app[appkeys.SOCKET_CONNECTIONS].end_session(session_id)
-    return web.json_response({"ok": True})
+async def change_password(call: Call[PasswordChange]) -> Json:
+    ended = await call.app[appkeys.ACCOUNT_SERVICE].change_password(call.actor, call.input)
+    await end_live_sessions(call.app, ended)
+    return OK
 
 
 def add_routes(app: web.Application) -> None:

@@ -42,14 +42,19 @@ def local_operator(username: str) -> Actor:
     return Actor(None, OPERATOR_ADDRESS, secrets.token_hex(16), attempted_username=username)
 
 
-def authorize_auditor(actor: Actor) -> None:
+def require_admin_or_operator(actor: Actor, refusal: str) -> None:
+    """Administrators, and the operator of the ``telemed`` command on the server itself."""
     principal = actor.principal
     if principal is None:
         if actor.address == OPERATOR_ADDRESS:
             return
         raise AuthenticationRequired()
     if principal.role is not UserRole.ADMIN:
-        raise Forbidden("Only administrators review the audit trail.")
+        raise Forbidden(refusal)
+
+
+def authorize_auditor(actor: Actor) -> None:
+    require_admin_or_operator(actor, "Only administrators review the audit trail.")
 
 
 def item_json(record: AuditRecord) -> Json:

@@ -7,9 +7,11 @@ from aiohttp import web
 from telemed import appkeys
 from telemed.audit.schemas import AuditFilters, AuditQuery, VerifyInput
 from telemed.audit.service import ExportFormat
+from telemed.http.api import Call, api
 from telemed.http.auth import current_actor
 from telemed.http.openapi import describe
 from telemed.http.requests import parse_json, parse_query
+from telemed.shapes import Json
 
 CONTENT_TYPES: dict[ExportFormat, str] = {
     "csv": "text/csv; charset=utf-8",
@@ -17,16 +19,14 @@ CONTENT_TYPES: dict[ExportFormat, str] = {
 }
 
 
-@describe(
+@api(
     "Audit rows, newest first, filtered and cursor-paginated (administrators).",
     tag="audit",
     query=AuditQuery,
     errors=(403, 422),
 )
-async def review(request: web.Request) -> web.Response:
-    actor = await current_actor(request)
-    query = parse_query(request, AuditQuery)
-    return web.json_response(await request.app[appkeys.AUDIT_SERVICE].query(actor, query))
+async def review(call: Call[AuditQuery]) -> Json:
+    return await call.app[appkeys.AUDIT_SERVICE].query(call.actor, call.input)
 
 
 async def _export(request: web.Request, fmt: ExportFormat) -> web.StreamResponse:
@@ -82,15 +82,14 @@ async def verify(request: web.Request) -> web.Response:
     return web.json_response(await request.app[appkeys.AUDIT_SERVICE].verify(actor, body))
 
 
-@describe(
+@api(
     "Sign a checkpoint of the chain's current end (administrators).",
     tag="audit",
     status=201,
     errors=(403,),
 )
-async def checkpoint(request: web.Request) -> web.Response:
-    actor = await current_actor(request)
-    return web.json_response(await request.app[appkeys.AUDIT_SERVICE].checkpoint(actor), status=201)
+async def checkpoint(call: Call[None]) -> Json:
+    return await call.app[appkeys.AUDIT_SERVICE].checkpoint(call.actor)
 
 
 def add_routes(app: web.Application) -> None:

@@ -20,7 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from telemed.accounts.principal import Actor
 from telemed.audit.log import AuditEntry, AuditLog, Outcome
+from telemed.clock import SystemClock
 from telemed.db.batches import Batches, CommitObserver
+from telemed.db.engine import create_engine, create_sessionmaker
+from telemed.db.migrations import ensure_migrated
 from telemed.errors import (
     AuthenticationRequired,
     CsrfRejected,
@@ -30,6 +33,7 @@ from telemed.errors import (
     NotFound,
     TooManyAttempts,
 )
+from telemed.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -105,3 +109,19 @@ class AuditedWork:
         """Store one audit row (for a refusal decided before any work began)."""
         async with self.batches.turn() as db:
             await self._audit.record(db, actor, entry, outcome)
+
+
+@asynccontextmanager
+async def command_database(
+    settings: Settings,
+) -> AsyncIterator[tuple[async_sessionmaker[AsyncSession], SystemClock, AuditedWork]]:
+    """For commands (``telemed user``, ``audit``, ``demo``): the configured database at the
+    newest schema (or DatabaseNotMigrated), its sessions, the clock and the audited unit of
+    work; disposed of after."""
+    engine = create_engine(settings.effective_database_url)
+    try:
+        await ensure_migrated(engine)
+        sessionmaker, clock = create_sessionmaker(engine), SystemClock()
+        yield sessionmaker, clock, AuditedWork(sessionmaker, AuditLog(clock))
+    finally:
+        await engine.dispose()

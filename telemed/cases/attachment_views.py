@@ -11,11 +11,10 @@ from aiohttp.http_exceptions import BadHttpMessage
 from telemed import appkeys
 from telemed.cases.attachments import FormField, StoredFile
 from telemed.cases.sniff import DICOM, JPEG, MATROSKA, MAX_DESCRIPTION, PDF, PNG, WEBM
-from telemed.cases.views import CASE, case_id
+from telemed.cases.views import CASE
 from telemed.errors import FieldProblem, UnsupportedMediaType, ValidationFailed
-from telemed.http.auth import current_actor
-from telemed.http.openapi import describe
-from telemed.http.requests import path_id
+from telemed.http.api import Call, api
+from telemed.shapes import Json
 
 ATTACHMENTS = CASE + "/attachments"
 ATTACHMENT = ATTACHMENTS + r"/{attachment_id:\d+}"
@@ -35,8 +34,8 @@ UPLOAD_FORM = {
 }
 
 
-def attachment_id(request: web.Request) -> int:
-    return path_id(request, "attachment_id")
+def _ids(call: Call[None]) -> tuple[int, int]:
+    return call.id("case_id"), call.id("attachment_id")
 
 
 def _malformed() -> ValidationFailed:
@@ -100,7 +99,7 @@ def _file_response(stored: StoredFile) -> web.FileResponse:
     )
 
 
-@describe(
+@api(
     "Upload an attachment (multipart field `file`; JPEG, PNG, PDF or DICOM, checked by content).",
     tag="attachments",
     status=201,
@@ -108,38 +107,32 @@ def _file_response(stored: StoredFile) -> web.FileResponse:
     errors=(403, 404, 409, 413, 415, 422),
     form=UPLOAD_FORM,
 )
-async def upload(request: web.Request) -> web.Response:
-    actor = await current_actor(request)
-    case = case_id(request)
-    service = request.app[appkeys.ATTACHMENT_SERVICE]
-    stored = await service.upload(actor, case, _form(request))
-    return web.json_response({**stored, **_urls(case, stored)}, status=201)
+async def upload(call: Call[None]) -> Json:
+    case, service = call.id("case_id"), call.app[appkeys.ATTACHMENT_SERVICE]
+    stored = await service.upload(call.actor, case, _form(call.request))
+    return {**stored, **_urls(case, stored)}
 
 
-@describe(
+@api(
     "Download an attachment (people who may see the case).",
     tag="attachments",
     content_type=STORED_TYPES,
     errors=(403, 404),
 )
-async def download(request: web.Request) -> web.FileResponse:
-    actor = await current_actor(request)
-    service = request.app[appkeys.ATTACHMENT_SERVICE]
-    stored = await service.download(actor, case_id(request), attachment_id(request))
-    return _file_response(stored)
+async def download(call: Call[None]) -> web.FileResponse:
+    service = call.app[appkeys.ATTACHMENT_SERVICE]
+    return _file_response(await service.download(call.actor, *_ids(call)))
 
 
-@describe(
+@api(
     "A PNG preview of a DICOM attachment, where one could be made.",
     tag="attachments",
     content_type="image/png",
     errors=(403, 404),
 )
-async def preview(request: web.Request) -> web.FileResponse:
-    actor = await current_actor(request)
-    service = request.app[appkeys.ATTACHMENT_SERVICE]
-    stored = await service.preview(actor, case_id(request), attachment_id(request))
-    return _file_response(stored)
+async def preview(call: Call[None]) -> web.FileResponse:
+    service = call.app[appkeys.ATTACHMENT_SERVICE]
+    return _file_response(await service.preview(call.actor, *_ids(call)))
 
 
 def add_routes(app: web.Application) -> None:

@@ -7,44 +7,41 @@ import json
 from aiohttp import web
 
 from telemed import appkeys
-from telemed.cases.views import CASE, case_id
+from telemed.cases.views import CASE
 from telemed.errors import RecordAltered
-from telemed.http.auth import current_actor
+from telemed.http.api import Call, api
 from telemed.http.errors import error_body, status_for
-from telemed.http.openapi import describe
 from telemed.pages.errors import render_error_page
 
 FHIR_JSON = "application/fhir+json"
 
 
-@describe(
+@api(
     "The consultation minutes, printable HTML (?lang=vi|en).",
     tag="minutes",
     content_type="text/html",
     errors=(403, 404, 409),
 )
-async def minutes_html(request: web.Request) -> web.StreamResponse:
-    actor = await current_actor(request)
-    lang = request.app[appkeys.CATALOGS].language_of(request)
+async def minutes_html(call: Call[None]) -> web.StreamResponse:
+    lang = call.app[appkeys.CATALOGS].language_of(call.request)
     try:
-        html = await request.app[appkeys.MINUTES_SERVICE].html(actor, case_id(request), lang)
+        html = await call.app[appkeys.MINUTES_SERVICE].html(call.actor, call.id("case_id"), lang)
     except RecordAltered as error:
         # The minutes are a page people open: they say why in their language.
-        return render_error_page(request, status_for(error), error_body(error))
+        return render_error_page(call.request, status_for(error), error_body(error))
     return web.Response(text=html, content_type="text/html", charset="utf-8")
 
 
-@describe(
+@api(
     "The consultation minutes as PDF (?lang=vi|en).",
     tag="minutes",
     content_type="application/pdf",
     errors=(403, 404, 409, 503, 504),
 )
-async def minutes_pdf(request: web.Request) -> web.Response:
-    actor = await current_actor(request)
-    lang = request.app[appkeys.CATALOGS].language_of(request)
-    number = case_id(request)
-    pdf = await request.app[appkeys.MINUTES_SERVICE].pdf(actor, number, lang)
+async def minutes_pdf(call: Call[None]) -> web.Response:
+    lang = call.app[appkeys.CATALOGS].language_of(call.request)
+    number = call.id("case_id")
+    pdf = await call.app[appkeys.MINUTES_SERVICE].pdf(call.actor, number, lang)
     # The file name carries the case number only, never the patient code.
     disposition = f'inline; filename="minutes-case-{number}-{lang}.pdf"'
     return web.Response(
@@ -52,15 +49,14 @@ async def minutes_pdf(request: web.Request) -> web.Response:
     )
 
 
-@describe(
+@api(
     "The case as a FHIR R4 Bundle (ServiceRequest, Task, Encounter, Communications).",
     tag="minutes",
     content_type="application/fhir+json",
     errors=(403, 404, 409),
 )
-async def fhir_bundle(request: web.Request) -> web.Response:
-    actor = await current_actor(request)
-    bundle = await request.app[appkeys.MINUTES_SERVICE].fhir(actor, case_id(request))
+async def fhir_bundle(call: Call[None]) -> web.Response:
+    bundle = await call.app[appkeys.MINUTES_SERVICE].fhir(call.actor, call.id("case_id"))
     body = json.dumps(bundle, ensure_ascii=False, separators=(",", ":"))
     return web.Response(text=body, content_type=FHIR_JSON, charset="utf-8")
 

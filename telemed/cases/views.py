@@ -15,76 +15,60 @@ from telemed.cases.schemas import (
     SignInput,
     TransitionInput,
 )
-from telemed.http.auth import current_actor
-from telemed.http.openapi import describe
-from telemed.http.requests import parse_json, parse_query, path_id
+from telemed.http.api import Call, api
+from telemed.shapes import Json
 
 CASE = r"/api/v1/cases/{case_id:\d+}"
 
 
-def case_id(request: web.Request) -> int:
-    return path_id(request, "case_id")
-
-
-@describe(
+@api(
     "Open a consultation request (district doctors).",
     tag="cases",
     body=NewCase,
     status=201,
     errors=(403, 422),
 )
-async def create_case(request: web.Request) -> web.Response:
-    actor = await current_actor(request)
-    body = await parse_json(request, NewCase)
-    board = await request.app[appkeys.CASE_SERVICE].create(actor, body)
-    return web.json_response(board, status=201)
+async def create_case(call: Call[NewCase]) -> Json:
+    return await call.app[appkeys.CASE_SERVICE].create(call.actor, call.input)
 
 
-@describe(
+@api(
     "Cases you may see, by urgency then waiting time (or by date); cursor-paginated. "
     "Searches by words (participants only), council, facility and request dates.",
     tag="cases",
     query=CaseListQuery,
     errors=(403, 422),
 )
-async def list_cases(request: web.Request) -> web.Response:
-    actor = await current_actor(request)
-    query = parse_query(request, CaseListQuery)
-    return web.json_response(await request.app[appkeys.CASE_SERVICE].list(actor, query))
+async def list_cases(call: Call[CaseListQuery]) -> Json:
+    return await call.app[appkeys.CASE_SERVICE].list(call.actor, call.input)
 
 
-@describe("The case with its board (metadata only for auditors).", tag="cases", errors=(404,))
-async def get_case(request: web.Request) -> web.Response:
-    actor = await current_actor(request)
-    return web.json_response(await request.app[appkeys.CASE_SERVICE].get(actor, case_id(request)))
+@api("The case with its board (metadata only for auditors).", tag="cases", errors=(404,))
+async def get_case(call: Call[None]) -> Json:
+    return await call.app[appkeys.CASE_SERVICE].get(call.actor, call.id("case_id"))
 
 
-@describe(
+@api(
     "What you may do on the case now (allowed_actions), for its participants and invited "
     "guests; the case page asks after every case.* or decision.* event.",
     tag="cases",
     errors=(403, 404),
 )
-async def case_actions(request: web.Request) -> web.Response:
-    actor = await current_actor(request)
-    service = request.app[appkeys.CASE_SERVICE]
-    return web.json_response(await service.actions(actor, case_id(request)))
+async def case_actions(call: Call[None]) -> Json:
+    return await call.app[appkeys.CASE_SERVICE].actions(call.actor, call.id("case_id"))
 
 
-@describe(
+@api(
     "The case's events after seq `after`, in order.",
     tag="cases",
     query=EventsQuery,
     errors=(403, 404),
 )
-async def case_events(request: web.Request) -> web.Response:
-    actor = await current_actor(request)
-    query = parse_query(request, EventsQuery)
-    service = request.app[appkeys.CASE_SERVICE]
-    return web.json_response(await service.events(actor, case_id(request), query))
+async def case_events(call: Call[EventsQuery]) -> Json:
+    return await call.app[appkeys.CASE_SERVICE].events(call.actor, call.id("case_id"), call.input)
 
 
-@describe(
+@api(
     "Add a note; the same client_id stores one note (200 on a retry).",
     tag="cases",
     body=NewNote,
@@ -92,14 +76,13 @@ async def case_events(request: web.Request) -> web.Response:
     also=(200,),
     errors=(403, 404, 409, 422),
 )
-async def add_note(request: web.Request) -> web.Response:
-    actor = await current_actor(request)
-    body = await parse_json(request, NewNote)
-    note, created = await request.app[appkeys.CASE_SERVICE].add_note(actor, case_id(request), body)
+async def add_note(call: Call[NewNote]) -> web.Response:
+    service = call.app[appkeys.CASE_SERVICE]
+    note, created = await service.add_note(call.actor, call.id("case_id"), call.input)
     return web.json_response(note, status=201 if created else 200)
 
 
-@describe(
+@api(
     "Move the case: accept (live session) or accept_written (written consultation), decline, "
     "request_info, provide_info, schedule, start_session, continue_in_writing, close_round, "
     "close, cancel.",
@@ -107,50 +90,42 @@ async def add_note(request: web.Request) -> web.Response:
     body=TransitionInput,
     errors=(403, 404, 409, 422),
 )
-async def transition(request: web.Request) -> web.Response:
-    actor = await current_actor(request)
-    body = await parse_json(request, TransitionInput)
-    service = request.app[appkeys.CASE_SERVICE]
-    return web.json_response(await service.transition(actor, case_id(request), body))
+async def transition(call: Call[TransitionInput]) -> Json:
+    service = call.app[appkeys.CASE_SERVICE]
+    return await service.transition(call.actor, call.id("case_id"), call.input)
 
 
-@describe(
+@api(
     "Create (version 0) or edit (current version) the draft decision or an amendment.",
     tag="decisions",
     body=DecisionDraft,
     errors=(403, 404, 409, 422),
 )
-async def draft_decision(request: web.Request) -> web.Response:
-    actor = await current_actor(request)
-    body = await parse_json(request, DecisionDraft)
-    service = request.app[appkeys.DECISION_SERVICE]
-    return web.json_response(await service.draft(actor, case_id(request), body))
+async def draft_decision(call: Call[DecisionDraft]) -> Json:
+    service = call.app[appkeys.DECISION_SERVICE]
+    return await service.draft(call.actor, call.id("case_id"), call.input)
 
 
-@describe(
+@api(
     "Concur with or dissent from the current draft.",
     tag="decisions",
     body=OpinionInput,
     errors=(403, 404, 409, 422),
 )
-async def opine(request: web.Request) -> web.Response:
-    actor = await current_actor(request)
-    body = await parse_json(request, OpinionInput)
-    service = request.app[appkeys.DECISION_SERVICE]
-    return web.json_response(await service.opine(actor, case_id(request), body))
+async def opine(call: Call[OpinionInput]) -> Json:
+    service = call.app[appkeys.DECISION_SERVICE]
+    return await service.opine(call.actor, call.id("case_id"), call.input)
 
 
-@describe(
+@api(
     "Sign the current draft: immutable, hashed; the case becomes decided.",
     tag="decisions",
     body=SignInput,
     errors=(403, 404, 409, 422),
 )
-async def sign_decision(request: web.Request) -> web.Response:
-    actor = await current_actor(request)
-    body = await parse_json(request, SignInput)
-    service = request.app[appkeys.DECISION_SERVICE]
-    return web.json_response(await service.sign(actor, case_id(request), body))
+async def sign_decision(call: Call[SignInput]) -> Json:
+    service = call.app[appkeys.DECISION_SERVICE]
+    return await service.sign(call.actor, call.id("case_id"), call.input)
 
 
 def add_routes(app: web.Application) -> None:

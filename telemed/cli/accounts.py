@@ -11,26 +11,23 @@ from collections.abc import Awaitable, Callable
 from telemed.accounts.models import CouncilRole, UserRole
 from telemed.accounts.passwords import PasswordHasher
 from telemed.accounts.service import AccountService, NewUser, Seat
-from telemed.audit.log import AuditLog
-from telemed.audit.work import AuditedWork
-from telemed.cli.common import Commands, database_flags, operator, settings_of
-from telemed.clock import SystemClock
-from telemed.db.engine import create_engine, create_sessionmaker
-from telemed.db.migrations import ensure_migrated
+from telemed.audit.work import command_database
+from telemed.cli.common import Commands, database_command, operator, settings_of
 from telemed.settings import Settings
 
+Action = Callable[[AccountService], Awaitable[object]]
 
-async def _with_accounts(
-    settings: Settings, action: Callable[[AccountService], Awaitable[None]]
-) -> None:
-    engine = create_engine(settings.effective_database_url)
-    try:
-        await ensure_migrated(engine)
-        sessionmaker, clock = create_sessionmaker(engine), SystemClock()
-        work = AuditedWork(sessionmaker, AuditLog(clock))
-        await action(AccountService(sessionmaker, clock, PasswordHasher(), work))
-    finally:
-        await engine.dispose()
+
+def _run(settings: Settings, action: Action, done: str) -> int:
+    """Runs one account action as the operator, then says what was done."""
+
+    async def run() -> None:
+        async with command_database(settings) as (sessionmaker, clock, work):
+            await action(AccountService(sessionmaker, clock, PasswordHasher(), work))
+
+    asyncio.run(run())
+    print(done)
+    return 0
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -55,48 +52,38 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         args.facility,
         seat,
     )
-
-    async def add(accounts: AccountService) -> None:
-        await accounts.add_user(operator(), new)
-
-    asyncio.run(_with_accounts(settings, add))
-    print(f"User {args.username} added.")
-    return 0
+    return _run(
+        settings,
+        lambda accounts: accounts.add_user(operator(), new),
+        f"User {args.username} added.",
+    )
 
 
 def cmd_user_disable(args: argparse.Namespace) -> int:
-    settings = settings_of(args)
-
-    async def disable(accounts: AccountService) -> None:
-        await accounts.disable_user(operator(), args.username)
-
-    asyncio.run(_with_accounts(settings, disable))
-    print(f"User {args.username} is disabled and signed out everywhere.")
-    return 0
+    return _run(
+        settings_of(args),
+        lambda accounts: accounts.disable_user(operator(), args.username),
+        f"User {args.username} is disabled and signed out everywhere.",
+    )
 
 
 def cmd_council_set_member(args: argparse.Namespace) -> int:
-    settings = settings_of(args)
-
-    async def set_member(accounts: AccountService) -> None:
-        await accounts.set_membership(
-            operator(), args.username, args.council, CouncilRole(args.council_role), args.specialty
-        )
-
-    asyncio.run(_with_accounts(settings, set_member))
-    print(f"{args.username} sits on {args.council} as {args.council_role}.")
-    return 0
+    role = CouncilRole(args.council_role)
+    return _run(
+        settings_of(args),
+        lambda accounts: accounts.set_membership(
+            operator(), args.username, args.council, role, args.specialty
+        ),
+        f"{args.username} sits on {args.council} as {args.council_role}.",
+    )
 
 
 def cmd_council_remove_member(args: argparse.Namespace) -> int:
-    settings = settings_of(args)
-
-    async def remove(accounts: AccountService) -> None:
-        await accounts.remove_membership(operator(), args.username, args.council)
-
-    asyncio.run(_with_accounts(settings, remove))
-    print(f"{args.username} no longer sits on {args.council}.")
-    return 0
+    return _run(
+        settings_of(args),
+        lambda accounts: accounts.remove_membership(operator(), args.username, args.council),
+        f"{args.username} no longer sits on {args.council}.",
+    )
 
 
 def register(commands: Commands) -> None:
@@ -117,13 +104,11 @@ def register(commands: Commands) -> None:
     user_add.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
-    database_flags(user_add)
-    user_add.set_defaults(handler=cmd_user_add)
+    database_command(user_add, cmd_user_add)
 
     user_disable = user.add_parser("disable", help="disable a user and end their sessions")
     user_disable.add_argument("username")
-    database_flags(user_disable)
-    user_disable.set_defaults(handler=cmd_user_disable)
+    database_command(user_disable, cmd_user_disable)
 
     council = commands.add_parser("council", help="council membership").add_subparsers(
         dest="council_command", required=True, metavar="ACTION"
@@ -135,11 +120,9 @@ def register(commands: Commands) -> None:
         "--council-role", default="member", choices=[r.value for r in CouncilRole]
     )
     set_member.add_argument("--specialty", default="")
-    database_flags(set_member)
-    set_member.set_defaults(handler=cmd_council_set_member)
+    database_command(set_member, cmd_council_set_member)
 
     remove_member = council.add_parser("remove-member", help="remove a user from a council")
     remove_member.add_argument("username")
     remove_member.add_argument("council")
-    database_flags(remove_member)
-    remove_member.set_defaults(handler=cmd_council_remove_member)
+    database_command(remove_member, cmd_council_remove_member)

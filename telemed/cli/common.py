@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from typing import Any, TypeAlias
 
 from telemed.accounts.principal import Actor
@@ -12,6 +13,7 @@ from telemed.settings import Settings
 
 # The sub-command table of ``telemed``, which each module of this package adds to.
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+Handler = Callable[[argparse.Namespace], int]
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
@@ -28,6 +30,8 @@ def operator() -> Actor:
     return local_operator(os.environ.get("USER") or "cli")
 
 
-def database_flags(parser: argparse.ArgumentParser) -> None:
+def database_command(parser: argparse.ArgumentParser, handler: Handler) -> None:
+    """The command runs ``handler``, on the database the flags (or settings) name."""
+    parser.set_defaults(handler=handler)
     parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data dir)")
     parser.add_argument("--data-dir", help="where files and the embedded database live")

@@ -13,15 +13,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from telemed.audit.checkpoints import CheckpointSigner
-from telemed.audit.log import AuditLog
 from telemed.audit.schemas import VerifyInput
 from telemed.audit.service import AuditService
-from telemed.audit.work import AuditedWork
+from telemed.audit.work import command_database
 from telemed.cases.seals import SealCheck
-from telemed.cli.common import Commands, database_flags, operator, settings_of
+from telemed.cli.common import Commands, database_command, operator, settings_of
 from telemed.clock import SystemClock
-from telemed.db.engine import create_engine, create_sessionmaker
-from telemed.db.migrations import ensure_migrated
 from telemed.ops.archive import DamagedArchive
 from telemed.ops.backup import Backups, RestoreRefused, prune
 from telemed.settings import Settings
@@ -30,16 +27,10 @@ from telemed.settings import Settings
 async def _with_audit(
     settings: Settings, action: Callable[[AuditService], Awaitable[dict[str, Any]]]
 ) -> dict[str, Any]:
-    engine = create_engine(settings.effective_database_url)
-    try:
-        await ensure_migrated(engine)
-        sessionmaker, clock = create_sessionmaker(engine), SystemClock()
-        work = AuditedWork(sessionmaker, AuditLog(clock))
+    async with command_database(settings) as (sessionmaker, clock, work):
         signer = CheckpointSigner.load_or_create(settings.data_dir)
         records = (SealCheck(sessionmaker),)
         return await action(AuditService(sessionmaker, work, signer, clock, records=records))
-    finally:
-        await engine.dispose()
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
@@ -136,8 +127,7 @@ def register(commands: Commands) -> None:
     )
     audit_verify.add_argument("--checkpoint", metavar="FILE", help="a checkpoint JSON file")
     audit_verify.add_argument("--json", action="store_true", help="print the result as JSON")
-    database_flags(audit_verify)
-    audit_verify.set_defaults(handler=cmd_audit_verify)
+    database_command(audit_verify, cmd_audit_verify)
 
     audit_checkpoint = audit.add_parser(
         "checkpoint",
@@ -148,8 +138,7 @@ def register(commands: Commands) -> None:
     audit_checkpoint.add_argument(
         "--output", metavar="FILE", help="write it to FILE (default: print it)"
     )
-    database_flags(audit_checkpoint)
-    audit_checkpoint.set_defaults(handler=cmd_audit_checkpoint)
+    database_command(audit_checkpoint, cmd_audit_checkpoint)
 
     backup = commands.add_parser(
         "backup",
@@ -164,8 +153,7 @@ def register(commands: Commands) -> None:
     backup.add_argument(
         "--recipient", action="append", metavar="AGE_KEY", help="encrypt to this age public key"
     )
-    database_flags(backup)
-    backup.set_defaults(handler=cmd_backup)
+    database_command(backup, cmd_backup)
 
     restore = commands.add_parser(
         "restore",
@@ -176,5 +164,4 @@ def register(commands: Commands) -> None:
     restore.add_argument(
         "--signing-key", metavar="FILE", help="the audit signing key, kept apart from backups"
     )
-    database_flags(restore)
-    restore.set_defaults(handler=cmd_restore)
+    database_command(restore, cmd_restore)

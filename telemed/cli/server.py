@@ -16,7 +16,7 @@ from telemed import appkeys
 from telemed.accounts.demo import DEMO_PASSWORD
 from telemed.app import create_app
 from telemed.cases.demo_cases import CASES as DEMO_CASES
-from telemed.cli.common import Commands, database_flags, operator, settings_of
+from telemed.cli.common import Commands, database_command, operator, settings_of
 from telemed.db.engine import create_engine
 from telemed.db.migrations import upgrade
 from telemed.demo import load_demo
@@ -130,15 +130,13 @@ def register(commands: Commands) -> None:
     serve = commands.add_parser("serve", help="run the server")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
-    database_flags(serve)
-    serve.set_defaults(handler=cmd_serve)
+    database_command(serve, cmd_serve)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(
         dest="db_command", required=True, metavar="ACTION"
     )
     db_upgrade = db.add_parser("upgrade", help="migrate the database to the newest schema")
-    database_flags(db_upgrade)
-    db_upgrade.set_defaults(handler=cmd_db_upgrade)
+    database_command(db_upgrade, cmd_db_upgrade)
 
     demo = commands.add_parser(
         "demo",
@@ -152,8 +150,7 @@ def register(commands: Commands) -> None:
         action="store_true",
         help="only the facilities, councils and accounts of the product brief, no cases",
     )
-    database_flags(demo)
-    demo.set_defaults(handler=cmd_demo)
+    database_command(demo, cmd_demo)
 
     janus = commands.add_parser(
         "janus-config",

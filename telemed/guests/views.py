@@ -5,51 +5,27 @@ from __future__ import annotations
 from aiohttp import web
 
 from telemed import appkeys
-from telemed.accounts.auth import LoginResult
-from telemed.accounts.principal import Actor
 from telemed.guests.schemas import InviteInput, RedeemInput
-from telemed.http.auth import (
-    current_actor,
-    request_address,
-    require_own_origin,
-    set_session_cookie,
-)
+from telemed.http.api import Call, api
+from telemed.http.auth import anonymous_actor, require_own_origin, signed_in_response
 from telemed.http.openapi import describe
-from telemed.http.requests import parse_json, path_id
-from telemed.logs import request_id_var
+from telemed.http.requests import parse_json
 from telemed.pages.views import render
+from telemed.shapes import Json
 
 
-def _anonymous(request: web.Request) -> Actor:
-    return Actor(None, request_address(request), request_id_var.get())
-
-
-def _with_cookie(request: web.Request, response: web.StreamResponse, login: LoginResult) -> None:
-    settings = request.app[appkeys.SETTINGS]
-    set_session_cookie(
-        response,
-        login.token,
-        secure=settings.cookie_secure,
-        max_age=settings.guest_session_lifetime,
-    )
-
-
-@describe(
+@api(
     "Invite a guest specialist to this case's room and call: a one-time link (chair or secretary).",
     tag="calls",
     body=InviteInput,
     status=201,
     errors=(403, 404, 409, 422),
 )
-async def create_invite(request: web.Request) -> web.Response:
-    actor = await current_actor(request)
-    body = await parse_json(request, InviteInput)
-    case_id = path_id(request, "case_id")
-    invitation = await request.app[appkeys.GUEST_SERVICE].invite(actor, case_id, body)
-    url = str(request.url.origin().with_path(f"/join/{invitation.token}"))
-    return web.json_response(
-        {"url": url, "expires_at": invitation.expires_at.isoformat()}, status=201
-    )
+async def create_invite(call: Call[InviteInput]) -> Json:
+    service = call.app[appkeys.GUEST_SERVICE]
+    invitation = await service.invite(call.actor, call.id("case_id"), call.input)
+    url = str(call.request.url.origin().with_path(f"/join/{invitation.token}"))
+    return {"url": url, "expires_at": invitation.expires_at.isoformat()}
 
 
 @describe(
@@ -62,17 +38,10 @@ async def create_invite(request: web.Request) -> web.Response:
 async def redeem_invite(request: web.Request) -> web.Response:
     require_own_origin(request)
     body = await parse_json(request, RedeemInput)
-    login = await request.app[appkeys.GUEST_SERVICE].redeem(_anonymous(request), body.token)
-    response = web.json_response(
-        {
-            "token": login.token,
-            "csrf_token": login.csrf_token,
-            "user": login.principal.as_json(),
-            "case_id": login.principal.guest_case_id,
-        }
-    )
-    _with_cookie(request, response, login)
-    return response
+    guests = request.app[appkeys.GUEST_SERVICE]
+    login = await guests.redeem(anonymous_actor(request), body.token)
+    lifetime = request.app[appkeys.SETTINGS].guest_session_lifetime
+    return signed_in_response(request, login, lifetime, case_id=login.principal.guest_case_id)
 
 
 async def join_page(request: web.Request) -> web.StreamResponse:
@@ -89,30 +58,26 @@ async def join_page(request: web.Request) -> web.StreamResponse:
     return response
 
 
-@describe(
+@api(
     "Who is invited to this case (chair or secretary): each invitation's guest, expiry and "
     "state (pending, used, expired, revoked); never the link.",
     tag="calls",
     errors=(403, 404),
 )
-async def list_invites(request: web.Request) -> web.Response:
-    actor = await current_actor(request)
-    service = request.app[appkeys.GUEST_SERVICE]
-    invites = await service.invitations(actor, path_id(request, "case_id"))
-    return web.json_response({"items": invites})
+async def list_invites(call: Call[None]) -> Json:
+    service = call.app[appkeys.GUEST_SERVICE]
+    return {"items": await service.invitations(call.actor, call.id("case_id"))}
 
 
-@describe(
+@api(
     "Revoke an invitation (chair or secretary): the link stops working and a guest who "
     "used it is signed out.",
     tag="calls",
     errors=(403, 404),
 )
-async def revoke_invite(request: web.Request) -> web.Response:
-    actor = await current_actor(request)
-    service = request.app[appkeys.GUEST_SERVICE]
-    case_id, invite_id = path_id(request, "case_id"), path_id(request, "invite_id")
-    return web.json_response(await service.revoke(actor, case_id, invite_id))
+async def revoke_invite(call: Call[None]) -> Json:
+    service = call.app[appkeys.GUEST_SERVICE]
+    return await service.revoke(call.actor, call.id("case_id"), call.id("invite_id"))
 
 
 def add_routes(app: web.Application) -> None:

@@ -7,6 +7,7 @@ import hmac
 from aiohttp import web
 
 from telemed import appkeys
+from telemed.accounts.auth import LoginResult
 from telemed.accounts.principal import Actor, Principal
 from telemed.errors import AuthenticationRequired, CsrfRejected
 from telemed.http.requests import client_address
@@ -50,18 +51,25 @@ async def optional_principal(request: web.Request) -> Principal | None:
         return None
 
 
-def set_session_cookie(
-    response: web.StreamResponse, token: str, *, secure: bool, max_age: int
-) -> None:
+def signed_in_response(
+    request: web.Request, login: LoginResult, max_age: int, **extra: object
+) -> web.Response:
+    """The answer to a sign-in: the session's token, its CSRF token and the user (and
+    ``extra``), with the session cookie that browsers use instead of the token."""
+    user = login.principal.as_json()
+    response = web.json_response(
+        {"token": login.token, "csrf_token": login.csrf_token, "user": user, **extra}
+    )
     response.set_cookie(
         SESSION_COOKIE,
-        token,
+        login.token,
         httponly=True,
         samesite="Lax",
-        secure=secure,
+        secure=request.app[appkeys.SETTINGS].cookie_secure,
         path="/",
         max_age=max_age,
     )
+    return response
 
 
 def clear_session_cookie(response: web.StreamResponse) -> None:
@@ -94,6 +102,11 @@ def request_address(request: web.Request) -> str:
     return client_address(
         request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxies
     )
+
+
+def anonymous_actor(request: web.Request, attempted_username: str | None = None) -> Actor:
+    """No one is signed in yet (a sign-in, a guest link): where the request came from."""
+    return Actor(None, request_address(request), request_id_var.get(), attempted_username)
 
 
 async def current_actor(request: web.Request) -> Actor:

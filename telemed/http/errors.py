@@ -22,6 +22,7 @@ from telemed.errors import (
     InvalidCredentials,
     NotFound,
     PayloadTooLarge,
+    RetryLater,
     ServiceUnavailable,
     TimedOut,
     TooManyAttempts,
@@ -81,7 +82,7 @@ def error_body(error: DomainError) -> ErrorBody:
             {"field": p.field, "message": p.message, **({"code": p.code} if p.code else {})}
             for p in error.problems
         ]
-    if isinstance(error, TooManyAttempts | ServiceUnavailable):
+    if isinstance(error, RetryLater):
         extra["retry_after"] = error.retry_after
     if isinstance(error, Conflict) and error.details:
         extra.update(error.details)
@@ -104,7 +105,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except DomainError as error:
         response = _respond(request, status_for(error), error_body(error))
-        if isinstance(error, TooManyAttempts | ServiceUnavailable):
+        if isinstance(error, RetryLater):
             response.headers["Retry-After"] = str(error.retry_after)
         return response
     except web.HTTPException as exc:
@@ -117,7 +118,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             response.headers["Allow"] = exc.headers["Allow"]
         return response
     except Exception:
-        log.exception("unhandled error in %s %s", request.method, _route_name(request))
+        log.exception("unhandled error in %s %s", request.method, route_name(request))
         return _respond(
             request,
             500,
@@ -128,6 +129,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
 
 
-def _route_name(request: web.Request) -> str:
-    info = request.match_info.route.resource
-    return info.canonical if info is not None else "unmatched"
+def route_name(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    # The route pattern, never the concrete path: paths hold ids, queries may hold more.
+    return resource.canonical if resource is not None else "unmatched"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, Generic, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
@@ -19,6 +19,8 @@ import telemed
 from telemed.schemas import RecordId
 
 F = TypeVar("F", bound=Callable[..., Any])
+# What a handler reads from the request: its body or its query.
+In = TypeVar("In", bound=BaseModel)
 
 _ATTR = "__telemed_api__"
 _PARAM = re.compile(r"{(\w+)(?::[^}]*)?}")
@@ -27,46 +29,35 @@ _PATH_ID_SCHEMA = TypeAdapter(RecordId).json_schema()
 
 
 @dataclass(frozen=True)
-class Description:
+class Description(Generic[In]):
     summary: str
+    _: KW_ONLY
     tag: str
-    body: type[BaseModel] | None = None
-    query: type[BaseModel] | None = None
+    body: type[In] | None = None
+    query: type[In] | None = None
     status: int = 200
     content_type: str | tuple[str, ...] = "application/json"
     public: bool = False
-    errors: tuple[int, ...] = field(default=())
+    errors: tuple[int, ...] = ()
     # Other success statuses with the same content (a retry answered 200 instead of 201).
-    also: tuple[int, ...] = field(default=())
+    also: tuple[int, ...] = ()
     # A multipart/form-data body: the JSON schema of its fields.
     form: dict[str, Any] | None = None
 
-
-def describe(
-    summary: str,
-    *,
-    tag: str,
-    body: type[BaseModel] | None = None,
-    query: type[BaseModel] | None = None,
-    status: int = 200,
-    content_type: str | tuple[str, ...] = "application/json",
-    public: bool = False,
-    errors: tuple[int, ...] = (),
-    also: tuple[int, ...] = (),
-    form: dict[str, Any] | None = None,
-) -> Callable[[F], F]:
-    def mark(handler: F) -> F:
-        described = Description(
-            summary, tag, body, query, status, content_type, public, errors, also, form
-        )
-        setattr(handler, _ATTR, described)
+    def mark(self, handler: F) -> F:
+        setattr(handler, _ATTR, self)
         return handler
 
-    return mark
+
+class describe(Description[In]):
+    """``@describe(summary, tag=..., ...)`` on a handler that reads and answers by itself."""
+
+    def __call__(self, handler: F) -> F:
+        return self.mark(handler)
 
 
-def description_of(handler: object) -> Description | None:
-    found: Description | None = getattr(handler, _ATTR, None)
+def description_of(handler: object) -> Description[Any] | None:
+    found: Description[Any] | None = getattr(handler, _ATTR, None)
     return found
 
 
@@ -120,7 +111,7 @@ def _query_parameters(model: type[BaseModel], components: dict[str, Any]) -> lis
 
 
 def _operation(
-    method: str, path: str, described: Description | None, components: dict[str, Any]
+    method: str, path: str, described: Description[Any] | None, components: dict[str, Any]
 ) -> dict[str, Any]:
     if described is None:
         return {"summary": "(undocumented)", "responses": {"default": {"description": "?"}}}

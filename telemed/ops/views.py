@@ -11,18 +11,13 @@ from aiohttp.typedefs import Handler
 from sqlalchemy import text
 
 from telemed import appkeys
+from telemed.http.errors import route_name
 from telemed.logs import request_id_var
 
 access_log = logging.getLogger("telemed.access")
 log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
-
-
-def _route(request: web.Request) -> str:
-    resource = request.match_info.route.resource
-    # The route pattern, never the concrete path: paths hold ids, queries may hold more.
-    return resource.canonical if resource is not None else "unmatched"
 
 
 @web.middleware
@@ -44,7 +39,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
         raise
     finally:
         elapsed = time.perf_counter() - started
-        route = _route(request)
+        route = route_name(request)
         metrics = request.app[appkeys.METRICS]
         metrics.requests.labels(request.method, route, str(status)).inc()
         metrics.latency.labels(request.method, route).observe(elapsed)

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from telemed import appkeys
 from telemed.accounts.models import UserRole
@@ -103,34 +104,15 @@ async def case_page(request: web.Request) -> web.StreamResponse:
     return render(request, "case.html", principal, {"case_id": path_id(request, "case_id")})
 
 
-async def audit_page(request: web.Request) -> web.StreamResponse:
-    principal = await signed_in(request)
-    require_role(principal, UserRole.ADMIN)
-    return render(request, "audit.html", principal)
+def admin_page(template: str) -> Handler:
+    """The page of an administrators' tool (audit, statistics, accounts): a shell for its API."""
 
+    async def page(request: web.Request) -> web.StreamResponse:
+        principal = await signed_in(request)
+        require_role(principal, UserRole.ADMIN)
+        return render(request, template, principal)
 
-async def stats_page(request: web.Request) -> web.StreamResponse:
-    principal = await signed_in(request)
-    require_role(principal, UserRole.ADMIN)
-    return render(request, "stats.html", principal)
-
-
-async def admin_users_page(request: web.Request) -> web.StreamResponse:
-    principal = await signed_in(request)
-    require_role(principal, UserRole.ADMIN)
-    return render(request, "admin_users.html", principal)
-
-
-async def admin_councils_page(request: web.Request) -> web.StreamResponse:
-    principal = await signed_in(request)
-    require_role(principal, UserRole.ADMIN)
-    return render(request, "admin_councils.html", principal)
-
-
-async def admin_facilities_page(request: web.Request) -> web.StreamResponse:
-    principal = await signed_in(request)
-    require_role(principal, UserRole.ADMIN)
-    return render(request, "admin_facilities.html", principal)
+    return page
 
 
 async def inbox_page(request: web.Request) -> web.StreamResponse:
@@ -150,10 +132,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/", home_page)
     app.router.add_get("/cases/new", new_case_page)
     app.router.add_get(r"/cases/{case_id:\d+}", case_page)
-    app.router.add_get("/audit", audit_page)
-    app.router.add_get("/stats", stats_page)
-    app.router.add_get("/admin/users", admin_users_page)
-    app.router.add_get("/admin/councils", admin_councils_page)
-    app.router.add_get("/admin/facilities", admin_facilities_page)
+    app.router.add_get("/audit", admin_page("audit.html"))
+    app.router.add_get("/stats", admin_page("stats.html"))
+    app.router.add_get("/admin/users", admin_page("admin_users.html"))
+    app.router.add_get("/admin/councils", admin_page("admin_councils.html"))
+    app.router.add_get("/admin/facilities", admin_page("admin_facilities.html"))
     app.router.add_get("/account/password", password_page)
     app.router.add_get("/inbox", inbox_page)

@@ -6,18 +6,16 @@ they play in step. Blocking: run it in a thread.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
+from telemed.signaling.media.mediafile import FileFacts, inspect
 
 # Unpacking a stream of a four-hour session takes seconds; a stuck tool must not hang.
 TOOL_SECONDS = 600
-CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -26,15 +24,6 @@ class RecordedStream:
 
     path: Path
     kind: str
-
-
-@dataclass(frozen=True)
-class RemuxedFile:
-    duration: float
-    size: int
-    sha256: str
-    audio_streams: int
-    video_streams: int
 
 
 def first_packet_us(tool: str, mjr: Path) -> int:
@@ -50,7 +39,7 @@ def remux(
     pp_rec: str,
     ffmpeg: str,
     until_us: int | None = None,
-) -> RemuxedFile:
+) -> FileFacts:
     """``streams`` into ``output`` (Matroska): every audio stream as its own track, video as
     recorded (VP8 or H.264), each at its offset from the earliest; cut at ``until_us``
     (Janus's clock: real time in microseconds), when the recording was asked to stop."""
@@ -70,18 +59,7 @@ def remux(
         cut = ["-t", f"{(until_us - origin) / 1_000_000:.3f}"] if until_us else []
         copy = [*maps, "-c", "copy", *cut, str(output)]
         _run([ffmpeg, "-nostdin", "-v", "error", "-y", *inputs, *copy])
-    return _facts(output)
-
-
-def _facts(path: Path) -> RemuxedFile:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(CHUNK):
-            digest.update(chunk)
-    with av.open(str(path)) as container:
-        duration = (container.duration or 0) / 1_000_000
-        audio, video = len(container.streams.audio), len(container.streams.video)
-    return RemuxedFile(duration, path.stat().st_size, digest.hexdigest(), audio, video)
+    return inspect(output)
 
 
 def _run(argv: list[str]) -> str:

@@ -1,5 +1,5 @@
 // What the administration pages share: loading lists from /api/v1/admin, explaining a
-// refusal field by field in the user's language, and small form helpers.
+// refusal field by field in the user's language, running a change, and small form helpers.
 import { api } from "./api.js";
 import { element } from "./dom.js";
 import { problemText } from "./i18n.js";
@@ -13,6 +13,24 @@ export async function items(path) {
 export function showRefusal(box, error) {
   box.textContent = error ? problemText(error) : "";
   box.hidden = !error;
+}
+
+// Runs one change (or load); a refusal is explained in `box`, which success clears.
+export async function attempt(box, work) {
+  try {
+    await work();
+    showRefusal(box, null);
+  } catch (error) {
+    showRefusal(box, error);
+  }
+}
+
+// On submit, runs `work` with the form's trimmed values as one attempt.
+export function onSubmit(form, box, work) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    attempt(box, () => work(formValues(form)));
+  });
 }
 
 export function formValues(form) {
@@ -45,4 +63,8 @@ export function smallButton(text, testid, { danger = false } = {}) {
 export function announce(text) {
   const box = document.getElementById("admin-status");
   box.textContent = text;
+}
+
+for (const button of document.querySelectorAll("dialog [data-close]")) {
+  button.addEventListener("click", () => button.closest("dialog").close());
 }

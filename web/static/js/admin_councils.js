@@ -1,7 +1,7 @@
 // The councils page: each council with its members (chair, secretary, members and their
 // specialties), seating and removing members, renaming a council, creating one.
 import { api } from "./api.js";
-import { ADMIN, announce, facilityOptions, fillSelect, formValues, items, showRefusal, smallButton } from "./admin.js";
+import { ADMIN, announce, attempt, facilityOptions, fillSelect, items, onSubmit, smallButton } from "./admin.js";
 import { confirmAction } from "./confirm.js";
 import { clear, element } from "./dom.js";
 import { t } from "./i18n.js";
@@ -15,13 +15,11 @@ function memberRow(council, member, box) {
   remove.addEventListener("click", async () => {
     const text = t("admin.confirm_remove", { name: member.user.full_name, council: council.name });
     if (!(await confirmAction(text, t("admin.remove")))) return;
-    try {
+    await attempt(box, async () => {
       await api(`${ADMIN}/councils/${Number(council.id)}/members/${Number(member.user.id)}`, { method: "DELETE" });
       announce(t("admin.removed_member", { username: member.user.username, council: council.code }));
       await load();
-    } catch (error) {
-      showRefusal(box, error);
-    }
+    });
   });
   const name = `${member.user.full_name} (${member.user.username})${member.user.is_active ? "" : ` — ${t("admin.disabled")}`}`;
   tr.append(
@@ -50,37 +48,26 @@ function councilCard(council, memberChoices, facilityChoices) {
   }
   const memberForm = card.querySelector(".member-form");
   fillSelect(memberForm.elements.user, memberChoices);
-  memberForm.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const values = formValues(memberForm);
+  onSubmit(memberForm, errorBox, async (values) => {
     const body = { council_role: values.council_role, specialty: values.specialty };
-    try {
-      await api(`${ADMIN}/councils/${Number(council.id)}/members/${Number(values.user)}`, { method: "PUT", body });
-      announce(t("admin.seat_saved", { council: council.code }));
-      await load();
-    } catch (error) {
-      showRefusal(errorBox, error);
-    }
+    await api(`${ADMIN}/councils/${Number(council.id)}/members/${Number(values.user)}`, { method: "PUT", body });
+    announce(t("admin.seat_saved", { council: council.code }));
+    await load();
   });
   const councilForm = card.querySelector(".council-form");
   fillSelect(councilForm.elements.seat_facility, facilityChoices);
   councilForm.elements.name.value = council.name;
   councilForm.elements.seat_facility.value = council.seat_facility.code;
-  councilForm.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    try {
-      await api(`${ADMIN}/councils/${Number(council.id)}`, { method: "PUT", body: formValues(councilForm) });
-      announce(t("admin.council_saved", { council: council.code }));
-      await load();
-    } catch (error) {
-      showRefusal(errorBox, error);
-    }
+  onSubmit(councilForm, errorBox, async (body) => {
+    await api(`${ADMIN}/councils/${Number(council.id)}`, { method: "PUT", body });
+    announce(t("admin.council_saved", { council: council.code }));
+    await load();
   });
   return card;
 }
 
-async function load() {
-  try {
+function load() {
+  return attempt($("councils-error"), async () => {
     const [councils, users, facilities] = await Promise.all([items("councils"), items("users"), items("facilities")]);
     const memberChoices = users
       .filter((u) => u.role === "council_member")
@@ -89,24 +76,14 @@ async function load() {
     fillSelect($("nc-seat"), facilityChoices);
     clear($("councils"));
     for (const council of councils) $("councils").append(councilCard(council, memberChoices, facilityChoices));
-    showRefusal($("councils-error"), null);
-  } catch (error) {
-    showRefusal($("councils-error"), error);
-  }
+  });
 }
 
-$("new-council").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const body = formValues(event.target);
-  try {
-    await api(`${ADMIN}/councils`, { method: "POST", body });
-    event.target.reset();
-    showRefusal($("new-council-error"), null);
-    announce(t("admin.created_council", { council: body.code }));
-    await load();
-  } catch (error) {
-    showRefusal($("new-council-error"), error);
-  }
+onSubmit($("new-council"), $("new-council-error"), async (body) => {
+  await api(`${ADMIN}/councils`, { method: "POST", body });
+  $("new-council").reset();
+  announce(t("admin.created_council", { council: body.code }));
+  await load();
 });
 
 load();

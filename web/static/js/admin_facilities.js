@@ -1,6 +1,6 @@
 // The facilities page: every facility with its level; creating and renaming facilities.
 import { api } from "./api.js";
-import { ADMIN, announce, formValues, items, showRefusal, smallButton } from "./admin.js";
+import { ADMIN, announce, attempt, items, onSubmit, showRefusal, smallButton } from "./admin.js";
 import { clear, element } from "./dom.js";
 import { t } from "./i18n.js";
 
@@ -27,45 +27,26 @@ function row(facility) {
   return tr;
 }
 
-async function load() {
-  try {
+function load() {
+  return attempt($("facilities-error"), async () => {
     const facilities = await items("facilities");
     clear($("facilities-rows"));
     for (const facility of facilities) $("facilities-rows").append(row(facility));
-    showRefusal($("facilities-error"), null);
-  } catch (error) {
-    showRefusal($("facilities-error"), error);
-  }
+  });
 }
 
-$("edit-facility-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  try {
-    await api(`${ADMIN}/facilities/${Number(editing.id)}`, { method: "PUT", body: formValues(event.target) });
-    $("edit-facility").close();
-    announce(t("admin.facility_saved", { code: editing.code }));
-    await load();
-  } catch (error) {
-    showRefusal($("edit-facility-error"), error);
-  }
+onSubmit($("edit-facility-form"), $("edit-facility-error"), async (body) => {
+  await api(`${ADMIN}/facilities/${Number(editing.id)}`, { method: "PUT", body });
+  $("edit-facility").close();
+  announce(t("admin.facility_saved", { code: editing.code }));
+  await load();
 });
 
-$("new-facility").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const body = formValues(event.target);
-  try {
-    await api(`${ADMIN}/facilities`, { method: "POST", body });
-    event.target.reset();
-    showRefusal($("new-facility-error"), null);
-    announce(t("admin.created_facility", { code: body.code }));
-    await load();
-  } catch (error) {
-    showRefusal($("new-facility-error"), error);
-  }
+onSubmit($("new-facility"), $("new-facility-error"), async (body) => {
+  await api(`${ADMIN}/facilities`, { method: "POST", body });
+  $("new-facility").reset();
+  announce(t("admin.created_facility", { code: body.code }));
+  await load();
 });
-
-for (const button of document.querySelectorAll("dialog [data-close]")) {
-  button.addEventListener("click", () => button.closest("dialog").close());
-}
 
 load();

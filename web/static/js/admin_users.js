@@ -1,7 +1,7 @@
 // The users page: every account with its role, facility and council seats; creating,
 // editing, disabling and enabling accounts and setting a new password.
 import { api } from "./api.js";
-import { ADMIN, announce, facilityOptions, fillSelect, formValues, items, showRefusal, smallButton } from "./admin.js";
+import { ADMIN, announce, attempt, facilityOptions, fillSelect, items, onSubmit, showRefusal, smallButton } from "./admin.js";
 import { confirmAction } from "./confirm.js";
 import { clear, element } from "./dom.js";
 import { formatTime, t } from "./i18n.js";
@@ -47,8 +47,8 @@ function row(user) {
   return tr;
 }
 
-async function load() {
-  try {
+function load() {
+  return attempt($("users-error"), async () => {
     const [list, facilities, councils] = await Promise.all([items("users"), items("facilities"), items("councils")]);
     users = list;
     const facilityChoices = facilityOptions(facilities);
@@ -57,10 +57,7 @@ async function load() {
     fillSelect($("nu-council"), councils.map((c) => ({ value: c.code, label: `${c.name} (${c.code})` })), { empty: t("admin.no_council") });
     clear($("users-rows"));
     for (const user of users) $("users-rows").append(row(user));
-    showRefusal($("users-error"), null);
-  } catch (error) {
-    showRefusal($("users-error"), error);
-  }
+  });
 }
 
 async function setActive(user, active) {
@@ -68,13 +65,11 @@ async function setActive(user, active) {
     const sure = await confirmAction(t("admin.confirm_disable", { name: user.full_name, username: user.username }), t("admin.disable"));
     if (!sure) return;
   }
-  try {
+  await attempt($("users-error"), async () => {
     await api(`${ADMIN}/users/${Number(user.id)}/${active ? "enable" : "disable"}`, { method: "POST" });
     announce(t(active ? "admin.enabled_user" : "admin.disabled_user", { username: user.username }));
     await load();
-  } catch (error) {
-    showRefusal($("users-error"), error);
-  }
+  });
 }
 
 function openEdit(user) {
@@ -96,40 +91,27 @@ function openReset(user) {
   $("reset-password").showModal();
 }
 
-$("edit-user-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const values = formValues(event.target);
+onSubmit($("edit-user-form"), $("edit-user-error"), async (values) => {
   const body = {
     full_name: values.full_name,
     role: values.role,
     facility: values.facility || null,
     email: values.email || null,
   };
-  try {
-    await api(`${ADMIN}/users/${Number(editing.id)}`, { method: "PUT", body });
-    $("edit-user").close();
-    announce(t("admin.saved_user", { username: editing.username }));
-    await load();
-  } catch (error) {
-    showRefusal($("edit-user-error"), error);
-  }
+  await api(`${ADMIN}/users/${Number(editing.id)}`, { method: "PUT", body });
+  $("edit-user").close();
+  announce(t("admin.saved_user", { username: editing.username }));
+  await load();
 });
 
-$("reset-password-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
+onSubmit($("reset-password-form"), $("reset-password-error"), async () => {
   const body = { password: $("rp-password").value };
-  try {
-    await api(`${ADMIN}/users/${Number(editing.id)}/password`, { method: "POST", body });
-    $("reset-password").close();
-    announce(t("admin.password_set", { username: editing.username }));
-  } catch (error) {
-    showRefusal($("reset-password-error"), error);
-  }
+  await api(`${ADMIN}/users/${Number(editing.id)}/password`, { method: "POST", body });
+  $("reset-password").close();
+  announce(t("admin.password_set", { username: editing.username }));
 });
 
-$("new-user").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const values = formValues(event.target);
+onSubmit($("new-user"), $("new-user-error"), async (values) => {
   const body = {
     username: values.username,
     full_name: values.full_name,
@@ -141,19 +123,10 @@ $("new-user").addEventListener("submit", async (event) => {
     specialty: values.specialty,
     email: values.email || null,
   };
-  try {
-    await api(`${ADMIN}/users`, { method: "POST", body });
-    event.target.reset();
-    showRefusal($("new-user-error"), null);
-    announce(t("admin.created_user", { username: body.username }));
-    await load();
-  } catch (error) {
-    showRefusal($("new-user-error"), error);
-  }
+  await api(`${ADMIN}/users`, { method: "POST", body });
+  $("new-user").reset();
+  announce(t("admin.created_user", { username: body.username }));
+  await load();
 });
-
-for (const button of document.querySelectorAll("dialog [data-close]")) {
-  button.addEventListener("click", () => button.closest("dialog").close());
-}
 
 load();
