@@ -292,7 +292,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         clock,
         settings.max_upload_bytes,
     )
-    app[appkeys.DECISION_SERVICE] = DecisionService(case_log, clock)
+    app[appkeys.DECISION_SERVICE] = DecisionService(
+        case_log, clock, timedelta(minutes=settings.step_up_minutes)
+    )
     app[appkeys.GUEST_SERVICE] = GuestService(
         case_log, work, clock, settings.guest_session_lifetime
     )

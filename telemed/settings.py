@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # Set in production behind TLS; the default serves plain HTTP on loopback.
     cookie_secure: bool = False
 
+    # Signing or amending a decision needs the password re-entered within this many minutes.
+    step_up_minutes: int = Field(default=5, ge=1, le=60)
+
     # Sign-in throttling: failures counted in a window per account and per address.
     login_window: int = Field(default=15 * 60, gt=0)
     login_slowdown_after: int = Field(default=3, ge=1)

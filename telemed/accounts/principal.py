@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from telemed.accounts.models import CouncilRole, UserRole
@@ -60,6 +61,9 @@ class Principal:
     # Guests only: the one case whose room and call they were invited to. Guests have no
     # account, so their ``user_id`` is minus their invitation's id (never a user's id).
     guest_case_id: int | None = None
+    # When the user last re-entered their password in this session (a step-up), if ever:
+    # a signature needs a recent one (telemed/cases/decisions.py).
+    stepped_up_at: datetime | None = None
 
     @property
     def is_guest(self) -> bool:

@@ -21,6 +21,7 @@ from telemed.http.auth import (
 from telemed.http.openapi import describe
 from telemed.http.requests import parse_json
 from telemed.logs import request_id_var
+from telemed.shapes import iso
 
 LOGIN_PATH = "/api/v1/auth/login"
 
@@ -112,8 +113,31 @@ async def change_password(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+class StepUpBody(BaseModel):
+    password: str = Field(min_length=1, max_length=1024)
+
+
+@describe(
+    "Step-up: re-enter one's password; the session may then sign decisions for a few "
+    "minutes. A wrong password is 403 wrong_password (the session stays) and counts "
+    "against the sign-in throttle.",
+    tag="auth",
+    body=StepUpBody,
+    errors=(401, 403, 415, 422, 429),
+)
+async def step_up(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    body = await parse_json(request, StepUpBody)
+    at = await request.app[appkeys.AUTH_SERVICE].step_up(actor, body.password)
+    settings = request.app[appkeys.SETTINGS]
+    return web.json_response(
+        {"stepped_up_at": iso(at), "valid_for_seconds": settings.step_up_minutes * 60}
+    )
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post(LOGIN_PATH, login)
     app.router.add_post("/api/v1/auth/logout", logout)
     app.router.add_get("/api/v1/me", me)
     app.router.add_post("/api/v1/me/password", change_password)
+    app.router.add_post("/api/v1/session/step-up", step_up)

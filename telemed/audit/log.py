@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from dataclasses import dataclass
 
 from sqlalchemy import select, text
@@ -30,6 +31,8 @@ class AuditEntry:
     object_id: str | None = None
     # The SHA-256 of the signed decision or the note the action stored (chained).
     content_hash: str | None = None
+    # When the signer re-entered their password before a signature (chained).
+    stepped_up_at: datetime | None = None
 
 
 class AuditLog:
@@ -69,6 +72,7 @@ class AuditLog:
             outcome=outcome.value,
             request_id=actor.request_id[:32],
             content_hash=entry.content_hash,
+            stepped_up_at=entry.stepped_up_at,
             prev_hash=prev_hash,
         )
         record.hash = chain_hash(prev_hash, record)

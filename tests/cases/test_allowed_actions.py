@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from tests.support.api import call
+from tests.support.api import call, step_up
 from tests.support.cases import CASE_AT, DRAFT
 from tests.support.server import RunningServer, SignedIn
 
@@ -153,7 +153,10 @@ def backend() -> str:
 
 @pytest.fixture
 async def people(server: RunningServer) -> People:
-    return {name: await server.sign_in(name) for name in PARTICIPANTS}
+    people = {name: await server.sign_in(name) for name in PARTICIPANTS}
+    for who in people.values():
+        await step_up(who)  # whoever may sign has just confirmed their password
+    return people
 
 
 async def _allowed(who: SignedIn, case_id: int) -> list[str]:

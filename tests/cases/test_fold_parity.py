@@ -20,7 +20,7 @@ import pytest
 
 from telemed.cases.board import replay
 from telemed.cases.workflow import TRANSITIONS
-from tests.support.api import call
+from tests.support.api import call, step_up
 from tests.support.cases import DRAFT, act, create_case, to_session
 from tests.support.server import RunningServer
 from tests.support.services import require_binary
@@ -375,6 +375,7 @@ async def test_the_page_folds_a_real_case_log_into_the_board_the_api_returns(
     await to_session(chair, case_id)
     await call(chair, "PUT", base + "/decision/draft", DRAFT)
     await call(member, "POST", base + "/decision/opinions", {"version": 1, "stance": "concur"})
+    await step_up(chair)
     await call(chair, "POST", base + "/decision/sign", {"version": 1})
     await act(doctor, case_id, "close", outcome="Ổn định")
 

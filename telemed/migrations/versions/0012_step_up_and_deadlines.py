@@ -1,0 +1,35 @@
+"""step-up before a signature: when the session last re-entered its password, and the
+time of that step-up on the signature's audit row
+
+Revision ID: 0012_step_up_and_deadlines
+Revises: 0009_case_search
+Create Date: 2026-11-30 18:00:00.000000
+
+``auth_sessions.stepped_up_at``: the moment the session's user last confirmed their
+password (``POST /api/v1/session/step-up``); signing and amending a decision require it
+to be recent. ``audit_log.stepped_up_at``: that moment, on the audit row of the signature;
+a chained field when set, like ``content_hash`` (rows without it keep their hashes). Plain
+ADD COLUMNs: on SQLite a batch copy would drop the audit log's append-only triggers.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from telemed.db.base import UtcDateTime
+
+revision = "0012_step_up_and_deadlines"
+down_revision = "0009_case_search"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("auth_sessions", sa.Column("stepped_up_at", UtcDateTime(timezone=True), nullable=True))
+    op.add_column("audit_log", sa.Column("stepped_up_at", UtcDateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    op.execute("ALTER TABLE audit_log DROP COLUMN stepped_up_at")
+    op.execute("ALTER TABLE auth_sessions DROP COLUMN stepped_up_at")
