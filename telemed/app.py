@@ -45,6 +45,7 @@ from telemed.cases.pdf import PdfPool
 from telemed.cases.pdf_cache import PdfCache
 from telemed.cases.seals import SealCheck
 from telemed.cases.service import CaseService
+from telemed.cases.signing_keys import CouncilSigners
 from telemed.clock import Clock, SystemClock
 from telemed.db.engine import create_engine, create_sessionmaker
 from telemed.db.migrations import ensure_migrated
@@ -299,6 +300,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         case_log, work, clock, settings.guest_session_lifetime
     )
     renderer = MinutesRenderer(aiohttp_jinja2.get_env(app), app[appkeys.CATALOGS])
+    signers = await asyncio.to_thread(
+        CouncilSigners.load_or_create,
+        settings.data_dir,
+        settings.pdf_signing_key,
+        settings.pdf_signing_certs,
+    )
+    app[appkeys.PDF_SIGNERS] = signers
     pdf_cache = PdfCache(settings.data_dir / "minutes-pdf", settings.pdf_cache_bytes)
     await asyncio.to_thread(pdf_cache.reset)
     printer = MinutesPrinter(
@@ -308,6 +316,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         settings.web_dir / "static",
         settings.pdf_max_discussion_chars,
         app[appkeys.METRICS],
+        signers,
     )
     app[appkeys.MINUTES_SERVICE] = MinutesService(work, clock, renderer, printer, cipher)
     app[appkeys.STATS_SERVICE] = StatsService(work, clock)

@@ -20,6 +20,7 @@ from telemed.cases.log import CaseLog
 from telemed.cases.minutes import MinutesService
 from telemed.cases.pdf import PdfPool
 from telemed.cases.service import CaseService
+from telemed.cases.signing_keys import CouncilSigners
 from telemed.clock import Clock
 from telemed.guests.service import GuestService
 from telemed.i18n import Catalogs
@@ -51,6 +52,7 @@ ATTACHMENT_SERVICE = web.AppKey("attachment_service", AttachmentService)
 CATALOGS = web.AppKey("catalogs", Catalogs)
 MINUTES_SERVICE = web.AppKey("minutes_service", MinutesService)
 PDF_POOL = web.AppKey("pdf_pool", PdfPool)
+PDF_SIGNERS = web.AppKey("pdf_signers", CouncilSigners)
 SOCKET_CONNECTIONS = web.AppKey("socket_connections", Connections)
 ROOM_SERVICE = web.AppKey("room_service", RoomService)
 STATS_SERVICE = web.AppKey("stats_service", StatsService)

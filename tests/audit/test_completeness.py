@@ -256,6 +256,7 @@ HTTP: dict[tuple[str, str], Expect | NotAudited] = {
         [("auth.step_up_failed", "denied", "bs.uminh")],
     ),
     ("GET", "/api/v1/openapi.json"): NotAudited("the public API description"),
+    ("GET", "/api/v1/signing/ca.pem"): NotAudited("the public certificate that signs minutes"),
     ("POST", "/api/v1/cases"): Expect(
         http_call("bs.namcan", "POST", "/api/v1/cases", NEW_CASE),
         [("case.create", "success", "bs.namcan")],
