@@ -76,9 +76,7 @@ async def test_a_step_up_belongs_to_its_session(server: RunningServer) -> None:
     await call(elsewhere, "POST", base + "/sign", {"version": 1})
 
 
-async def test_an_amendment_needs_a_step_up_too(
-    server: RunningServer, clock: ManualClock
-) -> None:
+async def test_an_amendment_needs_a_step_up_too(server: RunningServer, clock: ManualClock) -> None:
     case_id, chair = await in_session_case(server)
     base = f"/api/v1/cases/{case_id}/decision"
     await call(chair, "PUT", base + "/draft", DRAFT)

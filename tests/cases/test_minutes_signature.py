@@ -94,6 +94,7 @@ async def test_the_signed_minutes_validate_against_the_exported_ca_and_not_once_
     # The command line that docs/security.md gives a hospital.
     ok = await asyncio.to_thread(cli_validate, pdf, ca, tmp_path)
     assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "INTACT:TRUSTED" in ok.stdout
     bad = await asyncio.to_thread(cli_validate, tampered(pdf), ca, tmp_path)
     assert bad.returncode != 0, bad.stdout
 
@@ -113,8 +114,7 @@ async def test_the_ca_is_made_once_and_kept_across_restarts(
     pems = []
     for _ in range(2):
         async with running(settings, clock) as server:
-            async with server.http().get("/api/v1/signing/ca.pem") as response:
-                pems.append(await response.read())
+            pems.append((await exported_ca(server, tmp_path)).read_bytes())
     assert pems[0] == pems[1]
     ca_file = settings.data_dir / "signing" / "ca.pem"
     assert ca_file.stat().st_mode & 0o777 == 0o600
@@ -160,7 +160,12 @@ def _usage(*, ca: bool) -> x509.KeyUsage:
 
 
 def _cert(
-    subject: str, key: ec.EllipticCurvePrivateKey, issuer: str, issuer_key: ec.EllipticCurvePrivateKey, *, ca: bool
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: str,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    *,
+    ca: bool,
 ) -> x509.Certificate:
     now = datetime.now(UTC)
     return (

@@ -26,8 +26,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("auth_sessions", sa.Column("stepped_up_at", UtcDateTime(timezone=True), nullable=True))
-    op.add_column("audit_log", sa.Column("stepped_up_at", UtcDateTime(timezone=True), nullable=True))
+    op.add_column(
+        "auth_sessions", sa.Column("stepped_up_at", UtcDateTime(timezone=True), nullable=True)
+    )
+    op.add_column(
+        "audit_log", sa.Column("stepped_up_at", UtcDateTime(timezone=True), nullable=True)
+    )
 
 
 def downgrade() -> None:
