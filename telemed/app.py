@@ -35,6 +35,7 @@ from telemed.cases import attachment_views, export_views, identity_views
 from telemed.cases import views as case_views
 from telemed.cases.attachments import AttachmentService
 from telemed.cases.blobs import BlobStore
+from telemed.cases.deadlines import DeadlinePolicy, DeadlineService, checking_deadlines
 from telemed.cases.decisions import DecisionService
 from telemed.cases.identity import IdentityService
 from telemed.cases.identity_cipher import IdentityCipher
@@ -199,6 +200,10 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
         await stack.enter_async_context(
             realtime_lifetime.sweeping(settings, rooms, app[appkeys.SOCKET_CONNECTIONS])
         )
+        # After the listeners: a deadline's events reach the rooms and the notifications.
+        await stack.enter_async_context(
+            checking_deadlines(app[appkeys.DEADLINE_SERVICE], settings.deadline_check_seconds)
+        )
         yield
 
 
@@ -283,7 +288,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     case_log = CaseLog(work, clock)
     app[appkeys.CASE_LOG] = case_log
     cipher = IdentityCipher.from_settings(settings)
-    app[appkeys.CASE_SERVICE] = CaseService(case_log, work, clock, cipher)
+    deadlines = DeadlinePolicy.in_hours(
+        settings.deadline_emergency_hours,
+        settings.deadline_urgent_hours,
+        settings.deadline_routine_hours,
+        settings.deadline_near_fraction,
+    )
+    app[appkeys.CASE_SERVICE] = CaseService(case_log, work, clock, cipher, deadlines)
+    app[appkeys.DEADLINE_SERVICE] = DeadlineService(case_log, sessionmaker, clock, deadlines)
     app[appkeys.IDENTITY_SERVICE] = IdentityService(case_log, work, cipher)
     app[appkeys.ATTACHMENT_SERVICE] = AttachmentService(
         case_log,

@@ -45,6 +45,16 @@ class Settings(BaseSettings):
     # Signing or amending a decision needs the password re-entered within this many minutes.
     step_up_minutes: int = Field(default=5, ge=1, le=60)
 
+    # Deadlines (telemed/cases/deadlines.py): hours per urgency for the council's first
+    # answer (from the request) and for its decision (from that first answer); the reminder
+    # goes out when this share of the time is left; how often, in seconds, each process
+    # checks (0: never, for tests that drive DeadlineService.tick themselves).
+    deadline_emergency_hours: float = Field(default=1, gt=0)
+    deadline_urgent_hours: float = Field(default=24, gt=0)
+    deadline_routine_hours: float = Field(default=72, gt=0)
+    deadline_near_fraction: float = Field(default=0.25, gt=0, lt=1)
+    deadline_check_seconds: float = Field(default=60, ge=0)
+
     # Sign-in throttling: failures counted in a window per account and per address.
     login_window: int = Field(default=15 * 60, gt=0)
     login_slowdown_after: int = Field(default=3, ge=1)

@@ -120,6 +120,8 @@ def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
             # Redis pub/sub channels and keys are shared by every database number: a
             # prefix of this test's own, whichever test or worker also uses Redis.
             "redis_prefix": unique_name("test"),
+            # Tests drive DeadlineService.tick on their own clock (tests/cases/test_deadlines.py).
+            "deadline_check_seconds": 0,
         }
         values.update(overrides)
         return Settings(**values)

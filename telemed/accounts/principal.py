@@ -16,6 +16,12 @@ class GuestRole(enum.StrEnum):
     GUEST = "guest"
 
 
+class SystemRole(enum.StrEnum):
+    """Telemed itself, for what happens on a clock (a deadline reached): no account."""
+
+    SYSTEM = "system"
+
+
 @dataclass(frozen=True)
 class FacilityRef:
     id: int
@@ -52,7 +58,7 @@ class Principal:
     user_id: int
     username: str
     full_name: str
-    role: UserRole | GuestRole
+    role: UserRole | GuestRole | SystemRole
     facility: FacilityRef | None
     councils: tuple[CouncilSeat, ...] = field(default_factory=tuple)
     # The session this request came in on: its hash (never the token) and CSRF token.
@@ -68,6 +74,10 @@ class Principal:
     @property
     def is_guest(self) -> bool:
         return self.guest_case_id is not None
+
+    @property
+    def is_system(self) -> bool:
+        return self.role is SystemRole.SYSTEM
 
     def seat(self, council_id: int) -> CouncilSeat | None:
         return next((s for s in self.councils if s.council_id == council_id), None)
@@ -100,3 +110,13 @@ class Actor:
     def user(self) -> Principal:
         assert self.principal is not None, "an anonymous actor reached a signed-in action"
         return self.principal
+
+
+# The actor of events no person caused: its events name no actor, its audit rows no user id.
+SYSTEM = Principal(
+    user_id=0, username="system", full_name="Telemed", role=SystemRole.SYSTEM, facility=None
+)
+
+
+def system_actor(request_id: str) -> Actor:
+    return Actor(SYSTEM, "system", request_id)

@@ -61,7 +61,7 @@ class AuditLog:
         record = AuditRecord(
             seq=seq,
             at=self._clock.now(),
-            actor_id=principal.user_id if principal else None,
+            actor_id=principal.user_id if principal and not principal.is_system else None,
             actor_username=principal.username if principal else actor.attempted_username,
             actor_role=principal.role.value if principal else None,
             actor_facility=principal.facility.code if principal and principal.facility else None,

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from telemed.cases.access import TRIAGE_ROLES
 from telemed.cases.models import Case
 from telemed.cases.repository import CaseRepository
 from telemed.shapes import Json
@@ -20,7 +21,15 @@ from telemed.shapes import Json
 log = logging.getLogger(__name__)
 
 NOTIFIED_TYPES = frozenset(
-    {"case.created", "case.info_requested", "case.scheduled", "case.accepted", "case.declined"}
+    {
+        "case.created",
+        "case.info_requested",
+        "case.scheduled",
+        "case.accepted",
+        "case.declined",
+        "case.deadline_near",
+        "case.deadline_passed",
+    }
 )
 
 
@@ -79,6 +88,14 @@ class Notifier:
         if kind == "case.info_requested":
             doctors = await repo.facility_doctor_ids(case.requesting_facility_id)
             return [(doctors, {**base, "kind": kind})]
+        if kind in ("case.deadline_near", "case.deadline_passed"):
+            # A reminder to the council before the deadline; once it has passed, an
+            # escalation to those who triage (chair and secretary).
+            roles = TRIAGE_ROLES if kind == "case.deadline_passed" else None
+            council = await repo.council_member_ids(case.council_id, roles)
+            data = event["data"]
+            extra = {"deadline": data.get("deadline"), "due_at": data.get("due_at")}
+            return [(council, {**base, "kind": kind, **extra})]
         if kind == "case.scheduled":
             council = await repo.council_member_ids(case.council_id)
             people = sorted({case.requested_by_id, *council})

@@ -1,5 +1,4 @@
-"""step-up before a signature: when the session last re-entered its password, and the
-time of that step-up on the signature's audit row
+"""step-up before a signature, and the council's first answer that deadlines run from
 
 Revision ID: 0012_step_up_and_deadlines
 Revises: 0009_case_search
@@ -10,6 +9,10 @@ password (``POST /api/v1/session/step-up``); signing and amending a decision req
 to be recent. ``audit_log.stepped_up_at``: that moment, on the audit row of the signature;
 a chained field when set, like ``content_hash`` (rows without it keep their hashes). Plain
 ADD COLUMNs: on SQLite a batch copy would drop the audit log's append-only triggers.
+
+``cases.first_answered_at``: when the council first answered the request (accepted,
+declined, or asked a question back); the answer's deadline ends and the decision's starts
+there (telemed/cases/deadlines.py). Filled for existing cases from their logs.
 """
 
 from __future__ import annotations
@@ -32,8 +35,18 @@ def upgrade() -> None:
     op.add_column(
         "audit_log", sa.Column("stepped_up_at", UtcDateTime(timezone=True), nullable=True)
     )
+    op.add_column(
+        "cases", sa.Column("first_answered_at", UtcDateTime(timezone=True), nullable=True)
+    )
+    # The council's answers to a request, as the case log names them.
+    op.execute(
+        "UPDATE cases SET first_answered_at = (SELECT MIN(e.at) FROM case_events e "
+        "WHERE e.case_id = cases.id "
+        "AND e.type IN ('case.accepted', 'case.declined', 'case.info_requested'))"
+    )
 
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE cases DROP COLUMN first_answered_at")
     op.execute("ALTER TABLE audit_log DROP COLUMN stepped_up_at")
     op.execute("ALTER TABLE auth_sessions DROP COLUMN stepped_up_at")
