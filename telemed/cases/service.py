@@ -156,6 +156,7 @@ class CaseService:
                 "status": case.status.value,
                 "last_seq": case.last_seq,
                 "allowed_actions": allowed,
+                "deadlines": deadlines_json(case, self._deadlines),
             }
 
     async def events(self, actor: Actor, case_id: int, query: EventsQuery) -> Json:

@@ -223,6 +223,7 @@ async def test_a_guest_may_join_the_call_and_nothing_else_and_outsiders_learn_no
         "status": "in_session",
         "last_seq": answer["last_seq"],
         "allowed_actions": ["join_call"],
+        "deadlines": answer["deadlines"],
     }
     other = await CASE_AT["requested"](people)
     await call(guest, "GET", f"/api/v1/cases/{other}/actions", expect=404)
