@@ -5,7 +5,7 @@ Telemed's CA is made on first start in ``<data_dir>/signing/ca.pem`` (its key an
 certificate in one 0600 file, written once whichever process gets there first, like the
 audit key), and each council's certificate and key on first use in
 ``council-<id>.pem`` beside it. A hospital that trusts the CA's certificate (``GET
-/api/v1/signing/ca.pem``, ``telemed signing-ca``) sees every council's signature as
+/api/v1/signing/ca.pem``) sees every council's signature as
 valid. With ``TELEMED_PDF_SIGNING_KEY`` and ``TELEMED_PDF_SIGNING_CERTS`` (the signer's
 certificate first, then its chain up to the root) every council signs with that
 certificate instead, and the chain's last certificate is the one exported.
