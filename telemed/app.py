@@ -35,6 +35,7 @@ from telemed.cases import attachment_views, export_views, identity_views
 from telemed.cases import views as case_views
 from telemed.cases.attachments import AttachmentService
 from telemed.cases.blobs import BlobStore
+from telemed.cases.deadlines import DeadlinePolicy, DeadlineService
 from telemed.cases.decisions import DecisionService
 from telemed.cases.identity import IdentityService
 from telemed.cases.identity_cipher import IdentityCipher
@@ -45,6 +46,7 @@ from telemed.cases.pdf import PdfPool
 from telemed.cases.pdf_cache import PdfCache
 from telemed.cases.seals import SealCheck
 from telemed.cases.service import CaseService
+from telemed.cases.signing_keys import CouncilSigners
 from telemed.clock import Clock, SystemClock
 from telemed.db.engine import create_engine, create_sessionmaker
 from telemed.db.migrations import ensure_migrated
@@ -210,7 +212,12 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
         )
         # Periodic jobs, in every process: each makes sure it acts once across processes.
         sessionmaker = app[appkeys.SESSIONMAKER]
-        jobs: list[Job] = [SessionReminders(sessionmaker, notifications, _email(settings, clock))]
+        # The deadline check runs after the listeners are subscribed: its events reach the
+        # rooms and the notifications.
+        jobs: list[Job] = [
+            SessionReminders(sessionmaker, notifications, _email(settings, clock)),
+            app[appkeys.DEADLINE_SERVICE],
+        ]
         if settings.smtp_host:
             mailer = SmtpMailer.from_settings(settings)
             public_url = settings.effective_public_url
@@ -305,7 +312,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     case_log = CaseLog(work, clock, hooks=(NotificationRecorder(_email(settings, clock)),))
     app[appkeys.CASE_LOG] = case_log
     cipher = IdentityCipher.from_settings(settings)
-    app[appkeys.CASE_SERVICE] = CaseService(case_log, work, clock, cipher)
+    deadlines = DeadlinePolicy.in_hours(
+        settings.deadline_emergency_hours,
+        settings.deadline_urgent_hours,
+        settings.deadline_routine_hours,
+        settings.deadline_near_fraction,
+    )
+    app[appkeys.CASE_SERVICE] = CaseService(case_log, work, clock, cipher, deadlines)
+    app[appkeys.DEADLINE_SERVICE] = DeadlineService(case_log, sessionmaker, clock, deadlines)
     app[appkeys.IDENTITY_SERVICE] = IdentityService(case_log, work, cipher)
     app[appkeys.ATTACHMENT_SERVICE] = AttachmentService(
         case_log,
@@ -315,11 +329,20 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         clock,
         settings.max_upload_bytes,
     )
-    app[appkeys.DECISION_SERVICE] = DecisionService(case_log, clock)
+    app[appkeys.DECISION_SERVICE] = DecisionService(
+        case_log, clock, timedelta(minutes=settings.step_up_minutes)
+    )
     app[appkeys.GUEST_SERVICE] = GuestService(
         case_log, work, clock, settings.guest_session_lifetime
     )
     renderer = MinutesRenderer(aiohttp_jinja2.get_env(app), app[appkeys.CATALOGS])
+    signers = await asyncio.to_thread(
+        CouncilSigners.load_or_create,
+        settings.data_dir,
+        settings.pdf_signing_key,
+        settings.pdf_signing_certs,
+    )
+    app[appkeys.PDF_SIGNERS] = signers
     pdf_cache = PdfCache(settings.data_dir / "minutes-pdf", settings.pdf_cache_bytes)
     await asyncio.to_thread(pdf_cache.reset)
     printer = MinutesPrinter(
@@ -329,6 +352,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         settings.web_dir / "static",
         settings.pdf_max_discussion_chars,
         app[appkeys.METRICS],
+        signers,
     )
     app[appkeys.MINUTES_SERVICE] = MinutesService(work, clock, renderer, printer, cipher)
     app[appkeys.STATS_SERVICE] = StatsService(work, clock)

@@ -14,12 +14,14 @@ from telemed.audit.log import AuditLog
 from telemed.audit.service import AuditService
 from telemed.audit.work import AuditedWork
 from telemed.cases.attachments import AttachmentService
+from telemed.cases.deadlines import DeadlineService
 from telemed.cases.decisions import DecisionService
 from telemed.cases.identity import IdentityService
 from telemed.cases.log import CaseLog
 from telemed.cases.minutes import MinutesService
 from telemed.cases.pdf import PdfPool
 from telemed.cases.service import CaseService
+from telemed.cases.signing_keys import CouncilSigners
 from telemed.clock import Clock
 from telemed.guests.service import GuestService
 from telemed.i18n import Catalogs
@@ -53,6 +55,8 @@ ATTACHMENT_SERVICE = web.AppKey("attachment_service", AttachmentService)
 CATALOGS = web.AppKey("catalogs", Catalogs)
 MINUTES_SERVICE = web.AppKey("minutes_service", MinutesService)
 PDF_POOL = web.AppKey("pdf_pool", PdfPool)
+DEADLINE_SERVICE = web.AppKey("deadline_service", DeadlineService)
+PDF_SIGNERS = web.AppKey("pdf_signers", CouncilSigners)
 SOCKET_CONNECTIONS = web.AppKey("socket_connections", Connections)
 ROOM_SERVICE = web.AppKey("room_service", RoomService)
 STATS_SERVICE = web.AppKey("stats_service", StatsService)

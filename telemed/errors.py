@@ -66,6 +66,13 @@ class WrongPassword(Forbidden):
     default_message = "The current password is wrong."
 
 
+class StepUpRequired(Forbidden):
+    """Signing needs the password re-entered recently in this session (a step-up)."""
+
+    code = "step_up_required"
+    default_message = "Confirm your password to sign."
+
+
 class NotFound(DomainError):
     code = "not_found"
     default_message = "Not found."

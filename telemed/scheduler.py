@@ -23,7 +23,7 @@ STOP_GRACE_SECONDS = 5.0
 
 
 class Job(Protocol):
-    async def tick(self, now: datetime) -> None:
+    async def tick(self, now: datetime) -> object:
         """Do what is due at ``now``."""
         ...
 

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _REPO_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -42,6 +42,17 @@ class Settings(BaseSettings):
     # Set in production behind TLS; the default serves plain HTTP on loopback.
     cookie_secure: bool = False
 
+    # Signing or amending a decision needs the password re-entered within this many minutes.
+    step_up_minutes: int = Field(default=5, ge=1, le=60)
+
+    # Deadlines (telemed/cases/deadlines.py): hours per urgency for the council's first
+    # answer (from the request) and for its decision (from that first answer); the reminder
+    # goes out when this share of the time is left (checked by the scheduler, below).
+    deadline_emergency_hours: float = Field(default=1, gt=0)
+    deadline_urgent_hours: float = Field(default=24, gt=0)
+    deadline_routine_hours: float = Field(default=72, gt=0)
+    deadline_near_fraction: float = Field(default=0.25, gt=0, lt=1)
+
     # Sign-in throttling: failures counted in a window per account and per address.
     login_window: int = Field(default=15 * 60, gt=0)
     login_slowdown_after: int = Field(default=3, ge=1)
@@ -68,6 +79,12 @@ class Settings(BaseSettings):
     pdf_timeout_seconds: float = Field(default=60.0, gt=0)
     pdf_max_discussion_chars: int = Field(default=200_000, ge=1)
     pdf_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+    # The minutes PDF of a signed decision is signed (PAdES). By default by a certificate per
+    # council from Telemed's own CA (<data_dir>/signing/, made on first start); with both
+    # paths set, by this key (PEM) and certificate chain (PEM, the signer's first, then up
+    # to the root) from a real CA, for every council.
+    pdf_signing_key: Path | None = None
+    pdf_signing_certs: Path | None = None
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -129,6 +146,12 @@ class Settings(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @model_validator(mode="after")
+    def _signing_paths_together(self) -> Settings:
+        if (self.pdf_signing_key is None) != (self.pdf_signing_certs is None):
+            raise ValueError("set both TELEMED_PDF_SIGNING_KEY and TELEMED_PDF_SIGNING_CERTS")
+        return self
 
     @property
     def effective_public_url(self) -> str:

@@ -120,6 +120,9 @@ def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
             # Redis pub/sub channels and keys are shared by every database number: a
             # prefix of this test's own, whichever test or worker also uses Redis.
             "redis_prefix": unique_name("test"),
+            # Tests drive DeadlineService.tick on their own clock (tests/cases/test_deadlines.py).
+            # Periodic jobs (reminders, deadlines) tick when a test says so.
+            "scheduler_interval_seconds": 3600.0,
         }
         values.update(overrides)
         return Settings(**values)

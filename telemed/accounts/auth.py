@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,7 +19,13 @@ from telemed.accounts.throttle import LoginThrottle
 from telemed.audit.log import AuditEntry, Outcome
 from telemed.audit.work import AuditedWork
 from telemed.clock import Clock
-from telemed.errors import AuthenticationRequired, InvalidCredentials, TooManyAttempts
+from telemed.errors import (
+    AuthenticationRequired,
+    Forbidden,
+    InvalidCredentials,
+    TooManyAttempts,
+    WrongPassword,
+)
 
 
 class GuestSessions(Protocol):
@@ -68,6 +74,7 @@ async def load_principal(
         ),
         session_id=session.token_hash if session else "",
         csrf_token=session.csrf_token if session else "",
+        stepped_up_at=session.stepped_up_at if session else None,
     )
 
 
@@ -184,6 +191,37 @@ class AuthService:
             if self._guests is not None and actor.user.is_guest:
                 await self._guests.end(unit.db, actor.user.session_id)
 
-    async def _record_refusal(self, actor: Actor) -> None:
+    async def step_up(self, actor: Actor, password: str) -> datetime:
+        """The signed-in user re-enters their password: the session is stamped with now,
+        which a signature requires to be recent. A wrong password counts against the
+        sign-in throttle like a failed sign-in (the account's and the address's counters)
+        and is audited as ``auth.step_up_failed``; the session stays."""
+        principal = actor.user
+        if principal.is_guest:
+            raise Forbidden("A guest has no password to confirm.")
+        attempt = self._throttle.attempt(principal.username, actor.address, None)
+        try:
+            count = await self._throttle.reserve(attempt)
+        except TooManyAttempts:
+            await self._record_refusal(actor, "auth.step_up_failed")
+            raise
+        async with self._sessionmaker() as db, db.begin():
+            user = await AccountRepository(db).user_by_id(principal.user_id)
+            password_hash = user.password_hash if user and user.is_active else None
+        # Verified outside the transaction, as at sign-in.
+        if not await self._hasher.verify(password_hash, password):
+            await self._record_refusal(actor, "auth.step_up_failed")
+            await self._throttle.failed(attempt, count)
+            raise WrongPassword("The password is wrong.")
+        now = self._clock.now()
+        async with self._work(actor, "auth.step_up") as unit:
+            await self._throttle.succeeded(unit.db, attempt)
+            auth_session = await SessionRepository(unit.db).get(principal.session_id)
+            if auth_session is None:
+                raise AuthenticationRequired("Your session has ended. Sign in again.")
+            auth_session.stepped_up_at = now
+        return now
+
+    async def _record_refusal(self, actor: Actor, action: str = "auth.login_failed") -> None:
         # Never the password: the row names the account tried, the address and the request.
-        await self._work.record_alone(actor, AuditEntry("auth.login_failed"), Outcome.DENIED)
+        await self._work.record_alone(actor, AuditEntry(action), Outcome.DENIED)

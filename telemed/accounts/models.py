@@ -90,6 +90,9 @@ class AuthSession(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # When the user last re-entered their password in this session (a step-up): a
+    # signature needs a recent one (added by 0012).
+    stepped_up_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class LoginFailures(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from telemed.accounts.models import CouncilRole, UserRole
@@ -13,6 +14,12 @@ class GuestRole(enum.StrEnum):
     """A guest specialist invited to one case's call: not an account (no ``users`` row)."""
 
     GUEST = "guest"
+
+
+class SystemRole(enum.StrEnum):
+    """Telemed itself, for what happens on a clock (a deadline reached): no account."""
+
+    SYSTEM = "system"
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,7 @@ class Principal:
     user_id: int
     username: str
     full_name: str
-    role: UserRole | GuestRole
+    role: UserRole | GuestRole | SystemRole
     facility: FacilityRef | None
     councils: tuple[CouncilSeat, ...] = field(default_factory=tuple)
     # The session this request came in on: its hash (never the token) and CSRF token.
@@ -60,10 +67,17 @@ class Principal:
     # Guests only: the one case whose room and call they were invited to. Guests have no
     # account, so their ``user_id`` is minus their invitation's id (never a user's id).
     guest_case_id: int | None = None
+    # When the user last re-entered their password in this session (a step-up), if ever:
+    # a signature needs a recent one (telemed/cases/decisions.py).
+    stepped_up_at: datetime | None = None
 
     @property
     def is_guest(self) -> bool:
         return self.guest_case_id is not None
+
+    @property
+    def is_system(self) -> bool:
+        return self.role is SystemRole.SYSTEM
 
     def seat(self, council_id: int) -> CouncilSeat | None:
         return next((s for s in self.councils if s.council_id == council_id), None)
@@ -96,3 +110,13 @@ class Actor:
     def user(self) -> Principal:
         assert self.principal is not None, "an anonymous actor reached a signed-in action"
         return self.principal
+
+
+# The actor of events no person caused: its events name no actor, its audit rows no user id.
+SYSTEM = Principal(
+    user_id=0, username="system", full_name="Telemed", role=SystemRole.SYSTEM, facility=None
+)
+
+
+def system_actor(request_id: str) -> Actor:
+    return Actor(SYSTEM, "system", request_id)

@@ -19,7 +19,7 @@ from telemed.http.auth import (
 )
 from telemed.http.openapi import describe
 from telemed.http.requests import parse_json
-from telemed.shapes import Json
+from telemed.shapes import Json, iso
 
 LOGIN_PATH = "/api/v1/auth/login"
 OK = {"ok": True}
@@ -102,8 +102,27 @@ async def change_password(call: Call[PasswordChange]) -> Json:
     return OK
 
 
+class StepUpBody(BaseModel):
+    password: str = Field(min_length=1, max_length=1024)
+
+
+@api(
+    "Step-up: re-enter one's password; the session may then sign decisions for a few "
+    "minutes. A wrong password is 403 wrong_password (the session stays) and counts "
+    "against the sign-in throttle.",
+    tag="auth",
+    body=StepUpBody,
+    errors=(401, 403, 415, 422, 429),
+)
+async def step_up(call: Call[StepUpBody]) -> Json:
+    at = await call.app[appkeys.AUTH_SERVICE].step_up(call.actor, call.input.password)
+    minutes = call.app[appkeys.SETTINGS].step_up_minutes
+    return {"stepped_up_at": iso(at), "valid_for_seconds": minutes * 60}
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post(LOGIN_PATH, login)
     app.router.add_post("/api/v1/auth/logout", logout)
     app.router.add_get("/api/v1/me", me)
     app.router.add_post("/api/v1/me/password", change_password)
+    app.router.add_post("/api/v1/session/step-up", step_up)

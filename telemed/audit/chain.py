@@ -27,8 +27,9 @@ CHAINED_FIELDS = (
     "request_id",
 )
 # Chained only when set, so that rows written before the field existed keep their hashes:
-# the SHA-256 of the signed decision or note that the row records.
-OPTIONAL_CHAINED_FIELDS = ("content_hash",)
+# the SHA-256 of the signed decision or note that the row records, and the step-up (the
+# password re-entered) behind a signature.
+OPTIONAL_CHAINED_FIELDS = ("content_hash", "stepped_up_at")
 EXPORTED_FIELDS = (*CHAINED_FIELDS, *OPTIONAL_CHAINED_FIELDS)
 
 
@@ -52,7 +53,9 @@ def canonical_values(values: Mapping[str, Any]) -> bytes:
     """The same encoding from a plain mapping (a fetched row), without building a model."""
     fields = {name: _value(values[name]) for name in CHAINED_FIELDS}
     fields.update(
-        (name, values[name]) for name in OPTIONAL_CHAINED_FIELDS if values.get(name) is not None
+        (name, _value(values[name]))
+        for name in OPTIONAL_CHAINED_FIELDS
+        if values.get(name) is not None
     )
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 

@@ -45,6 +45,9 @@ _AUTHENTICATION = {
     "auth.login": ("110122", "Login"),
     "auth.login_failed": ("110122", "Login"),
     "auth.logout": ("110123", "Logout"),
+    # A step-up is a sign-in again, within the session, before a signature.
+    "auth.step_up": ("110122", "Login"),
+    "auth.step_up_failed": ("110122", "Login"),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +31,8 @@ class AuditEntry:
     object_id: str | None = None
     # The SHA-256 of the signed decision or the note the action stored (chained).
     content_hash: str | None = None
+    # When the signer re-entered their password before a signature (chained).
+    stepped_up_at: datetime | None = None
 
 
 class AuditLog:
@@ -58,7 +61,7 @@ class AuditLog:
         record = AuditRecord(
             seq=seq,
             at=self._clock.now(),
-            actor_id=principal.user_id if principal else None,
+            actor_id=principal.user_id if principal and not principal.is_system else None,
             actor_username=principal.username if principal else actor.attempted_username,
             actor_role=principal.role.value if principal else None,
             actor_facility=principal.facility.code if principal and principal.facility else None,
@@ -69,6 +72,7 @@ class AuditLog:
             outcome=outcome.value,
             request_id=actor.request_id[:32],
             content_hash=entry.content_hash,
+            stepped_up_at=entry.stepped_up_at,
             prev_hash=prev_hash,
         )
         record.hash = chain_hash(prev_hash, record)

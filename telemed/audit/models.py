@@ -31,6 +31,8 @@ class AuditRecord(Base):
     # The SHA-256 of the signed decision or the note this row records (added by 0006);
     # chained when set, so the record cannot change without verification noticing.
     content_hash: Mapped[str | None] = mapped_column(String(64))
+    # The step-up (password re-entered) behind a signature (added by 0012); chained when set.
+    stepped_up_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

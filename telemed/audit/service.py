@@ -74,6 +74,7 @@ def item_json(record: AuditRecord) -> Json:
         "outcome": record.outcome,
         "request_id": record.request_id,
         "content_hash": record.content_hash,
+        "stepped_up_at": timestamp(record.stepped_up_at) if record.stepped_up_at else None,
         "hash": record.hash,
     }
 

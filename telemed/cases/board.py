@@ -197,6 +197,8 @@ def replay(events: Sequence[Json]) -> Json:
             core = copy.deepcopy(data["case"])
         elif kind == "case.identity_updated":
             pass  # the identity is not on the board (telemed/cases/identity.py)
+        elif kind in ("case.deadline_near", "case.deadline_passed"):
+            pass  # reminders: they change no status (telemed/cases/deadlines.py)
         elif kind.startswith("case."):
             core["status"] = data["to"]
             for field in CORE_FIELDS_OF_TRANSITIONS:

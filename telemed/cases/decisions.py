@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
-from telemed.accounts.principal import Actor
+from telemed.accounts.principal import Actor, Principal
 from telemed.cases import access
 from telemed.cases.board import decision_json, opinion_json
 from telemed.cases.log import CaseLog
@@ -23,16 +24,23 @@ from telemed.cases.seals import decision_hash
 from telemed.cases.workflow import AMENDING_STATUSES, DRAFTING_STATUSES, sign_refusal
 from telemed.cases.written import awaited
 from telemed.clock import Clock
-from telemed.errors import Conflict, FieldProblem, ValidationFailed
+from telemed.errors import Conflict, FieldProblem, StepUpRequired, ValidationFailed
 from telemed.shapes import Json
 
 S = CaseStatus
 
 
+# How recent the signer's step-up (password re-entered) must be, unless configured.
+STEP_UP_WINDOW = timedelta(minutes=5)
+
+
 class DecisionService:
-    def __init__(self, case_log: CaseLog, clock: Clock) -> None:
+    def __init__(
+        self, case_log: CaseLog, clock: Clock, step_up_window: timedelta = STEP_UP_WINDOW
+    ) -> None:
         self._log = case_log
         self._clock = clock
+        self._step_up_window = step_up_window
 
     async def draft(self, actor: Actor, case_id: int, draft: DecisionDraft) -> Json:
         async with self._log.change(actor, "decision.draft", case_id) as change:
@@ -122,6 +130,11 @@ class DecisionService:
         async with self._log.change(actor, "decision.sign", case_id) as change:
             repo, case, unit = change.repo, change.case, change.unit
             access.require_triage(principal, case)
+            # The signature (and an amendment's) is the chair's own act: proven by the
+            # password re-entered moments ago, recorded on the signature's audit row.
+            unit.entry.stepped_up_at = _require_step_up(
+                principal, self._clock.now(), self._step_up_window
+            )
             current = _open_draft(await repo.decisions(case.id))
             if current is None:
                 raise Conflict("There is no draft decision to sign.")
@@ -159,6 +172,18 @@ class DecisionService:
                     {"action": "decide", "from": before.value, "to": S.DECIDED.value},
                 )
         return stored
+
+
+def _require_step_up(principal: Principal, now: datetime, window: timedelta) -> datetime:
+    """The moment of the signer's step-up, if it is recent enough; refused otherwise."""
+    at = principal.stepped_up_at
+    if at is None or now - at > window or at > now:
+        minutes = int(window.total_seconds() // 60)
+        raise StepUpRequired(
+            f"Confirm your password to sign: a signature needs it entered within the last "
+            f"{minutes} minutes."
+        )
+    return at
 
 
 def _require_version(draft: Decision, version: int) -> None:

@@ -11,7 +11,7 @@ import io
 import math
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta, timezone
 
 from PIL import Image, ImageDraw
@@ -128,7 +128,10 @@ async def _build(services: DemoServices, actors: dict[str, Actor], spec: DemoCas
     await services.cases.transition(chair, case_id, TransitionInput(action="start_session"))
     version = await _draft(services, chair, case_id, spec.decision)
     await services.decisions.opine(member, case_id, OpinionInput(version=version, stance="concur"))
-    await services.decisions.sign(chair, case_id, SignInput(version=version))
+    # The demo is made by the operator on the server, not by a chair at a browser: its
+    # signatures carry the moment they are made as their step-up.
+    signer = replace(chair, principal=replace(chair.user, stepped_up_at=services.clock.now()))
+    await services.decisions.sign(signer, case_id, SignInput(version=version))
     if spec.stage == "closed":
         change = TransitionInput(action="close", outcome=spec.outcome)
         await services.cases.transition(doctor, case_id, change)

@@ -11,6 +11,7 @@ from telemed.cases.views import CASE
 from telemed.errors import RecordAltered
 from telemed.http.api import Call, api
 from telemed.http.errors import error_body, status_for
+from telemed.http.openapi import describe
 from telemed.pages.errors import render_error_page
 
 FHIR_JSON = "application/fhir+json"
@@ -61,7 +62,25 @@ async def fhir_bundle(call: Call[None]) -> web.Response:
     return web.Response(text=body, content_type=FHIR_JSON, charset="utf-8")
 
 
+@describe(
+    "The certificate that signs the minutes PDFs (Telemed's CA, or the configured chain's "
+    "top), as PEM: a hospital adds it to its PDF reader's trusted certificates.",
+    tag="minutes",
+    content_type="application/x-pem-file",
+    public=True,
+    errors=(),
+)
+async def signing_ca(request: web.Request) -> web.Response:
+    pem = request.app[appkeys.PDF_SIGNERS].trust_anchor_pem
+    return web.Response(
+        body=pem,
+        content_type="application/x-pem-file",
+        headers={"Content-Disposition": 'attachment; filename="telemed-signing-ca.pem"'},
+    )
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/signing/ca.pem", signing_ca)
     app.router.add_get(CASE + "/minutes", minutes_html)
     app.router.add_get(CASE + "/minutes.pdf", minutes_pdf)
     app.router.add_get(CASE + "/fhir", fhir_bundle)

@@ -74,10 +74,12 @@ class Change:
         case, principal = self.case, self.principal
         if principal.is_guest:
             data = {**data, "guest": actor_json(principal)}
+        # Guests and the system (a deadline reached) have no account to name.
+        anonymous = principal.is_guest or principal.is_system
         stored = await self.repo.append_event(
             case,
             type_,
-            None if principal.is_guest else principal.user_id,
+            None if anonymous else principal.user_id,
             self.clock.now(),
             data,
         )
@@ -85,7 +87,7 @@ class Change:
             "case_id": case.id,
             "seq": stored.seq,
             "type": type_,
-            "actor": None if principal.is_guest else actor_json(principal),
+            "actor": None if anonymous else actor_json(principal),
             "at": iso(stored.at),
             "data": data,
         }

@@ -18,6 +18,8 @@ from typing import Protocol
 
 from telemed.cases.pdf import DEJAVU_DIR, PdfJob, PdfPool, render_pdf
 from telemed.cases.pdf_cache import PdfCache
+from telemed.cases.pdf_seal import Seal
+from telemed.cases.signing_keys import CouncilSigners
 from telemed.errors import ServiceUnavailable, TimedOut
 from telemed.ops.metrics import Metrics
 from telemed.shapes import Json
@@ -71,6 +73,7 @@ class MinutesPrinter:
         static_dir: Path,
         max_discussion_chars: int,
         metrics: Metrics,
+        signers: CouncilSigners | None = None,
     ) -> None:
         self._renderer = renderer
         self._pool = pool
@@ -78,6 +81,7 @@ class MinutesPrinter:
         self._static_dir = static_dir.resolve()
         self._max_discussion_chars = max_discussion_chars
         self._metrics = metrics
+        self._signers = signers
         self._printing: dict[str, asyncio.Task[bytes]] = {}
         self._too_slow: dict[str, None] = {}  # insertion-ordered: the oldest goes first
 
@@ -109,7 +113,8 @@ class MinutesPrinter:
     async def _print(self, key: str, prefix: str, minutes: Json, lang: str, *, keep: bool) -> bytes:
         shortened = shorten_discussion(minutes, self._max_discussion_chars)
         html = self._renderer.html(shortened, lang, for_pdf=True)
-        job = PdfJob(html, self._static_dir, (self._static_dir, DEJAVU_DIR))
+        seal = await self._seal(minutes)
+        job = PdfJob(html, self._static_dir, (self._static_dir, DEJAVU_DIR), seal)
         try:
             pdf = await self._pool.run(render_pdf, job)
         except ServiceUnavailable:
@@ -125,6 +130,25 @@ class MinutesPrinter:
             await self._cache.put(key, pdf, replaces=prefix)
         self._count("rendered")
         return pdf
+
+    async def _seal(self, minutes: Json) -> Seal | None:
+        """Minutes with a signed decision are signed as a PDF by the council's certificate;
+        the reason names the decision's hash, which the audit chain holds."""
+        decision = minutes["decision"]
+        if decision is None or self._signers is None:
+            return None
+        council = minutes["council"]
+        identity = await asyncio.to_thread(
+            self._signers.for_council, council["id"], council["name"], council["seat"]["name"]
+        )
+        return Seal(
+            identity.key_pem,
+            identity.chain_pem,
+            reason=f"Biên bản hội chẩn ca số {minutes['case']['id']}; "
+            f"kết luận ký bởi {decision['signed_by']}, SHA-256 {decision['sha256']}",
+            location=council["seat"]["name"],
+            name=council["name"],
+        )
 
     def _forget(self, key: str, task: asyncio.Task[bytes]) -> None:
         self._printing.pop(key, None)

@@ -92,6 +92,9 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The council's first answer (accept, decline, a question back): the first deadline met
+    # and the decision's deadline started (telemed/cases/deadlines.py; added by 0012).
+    first_answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # The seq of the newest event; bumped in the same transaction as each event insert.
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from telemed.cases.pdf_seal import Seal, seal_pdf
 from telemed.errors import ServiceUnavailable, TimedOut
 
 T = TypeVar("T")
@@ -52,6 +53,8 @@ class PdfJob:
     base_dir: Path
     # The only directories the layout may read (stylesheets, fonts); never the network.
     readable: tuple[Path, ...]
+    # Minutes of a signed decision: who signs the PDF once it is laid out.
+    seal: Seal | None = None
 
 
 def render_pdf(job: PdfJob) -> bytes:
@@ -64,7 +67,7 @@ def render_pdf(job: PdfJob) -> bytes:
         url_fetcher=local_files_only(*job.readable),
     )
     pdf: bytes = html.write_pdf()
-    return pdf
+    return seal_pdf(pdf, job.seal) if job.seal is not None else pdf
 
 
 def warm_up(_: None) -> None:

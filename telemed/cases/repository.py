@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,7 +10,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from telemed.accounts.models import Council, CouncilMembership, Facility, User, UserRole
+from telemed.accounts.models import (
+    Council,
+    CouncilMembership,
+    CouncilRole,
+    Facility,
+    User,
+    UserRole,
+)
 from telemed.cases.models import (
     Attachment,
     Case,
@@ -293,14 +300,19 @@ class CaseRepository:
 
     # Live rooms: who is notified of a case's events, and the cases a connection watches.
 
-    async def council_member_ids(self, council_id: int) -> list[int]:
-        """Active users seated on the council."""
-        rows = await self._session.scalars(
+    async def council_member_ids(
+        self, council_id: int, roles: Collection[CouncilRole] | None = None
+    ) -> list[int]:
+        """Active users seated on the council (in one of ``roles``, when given)."""
+        statement = (
             select(CouncilMembership.user_id)
             .join(User, User.id == CouncilMembership.user_id)
             .where(CouncilMembership.council_id == council_id, User.is_active.is_(True))
             .order_by(CouncilMembership.user_id)
         )
+        if roles is not None:
+            statement = statement.where(CouncilMembership.council_role.in_(roles))
+        rows = await self._session.scalars(statement)
         return list(rows)
 
     async def facility_doctor_ids(self, facility_id: int) -> list[int]:

@@ -19,6 +19,7 @@ from telemed.cases.board import (
     metadata_json,
     note_json,
 )
+from telemed.cases.deadlines import DeadlinePolicy, deadlines_json
 from telemed.cases.identity import matching_identities, store_identity
 from telemed.cases.identity_cipher import IdentityCipher
 from telemed.cases.listing import case_filter, decode_cursor, encode_cursor
@@ -49,12 +50,18 @@ SCHEDULE_SLACK = timedelta(minutes=5)
 
 class CaseService:
     def __init__(
-        self, case_log: CaseLog, work: AuditedWork, clock: Clock, cipher: IdentityCipher
+        self,
+        case_log: CaseLog,
+        work: AuditedWork,
+        clock: Clock,
+        cipher: IdentityCipher,
+        deadlines: DeadlinePolicy | None = None,
     ) -> None:
         self._log = case_log
         self._work = work
         self._clock = clock
         self._cipher = cipher
+        self._deadlines = deadlines or DeadlinePolicy()
 
     async def create(self, actor: Actor, new: NewCase) -> Json:
         principal = actor.user
@@ -137,6 +144,7 @@ class CaseService:
             decisions = await repo.decisions(case.id)
             waiting = await awaited(repo, case, decisions)
             board["allowed_actions"] = allowed_actions(actor.user, case, decisions, waiting)
+            board["deadlines"] = deadlines_json(case, self._deadlines)
             return board
 
     async def actions(self, actor: Actor, case_id: int) -> Json:
@@ -153,6 +161,7 @@ class CaseService:
                 "last_seq": case.last_seq,
                 "allowed_actions": allowed_actions(actor.user, case, decisions, waiting),
                 "written_round": round_json(case, waiting),
+                "deadlines": deadlines_json(case, self._deadlines),
             }
 
     async def events(self, actor: Actor, case_id: int, query: EventsQuery) -> Json:
@@ -201,6 +210,8 @@ class CaseService:
                 case.outcome = change.outcome
                 data["outcome"] = change.outcome
             self._change_mode(case, rule, change, data)
+            if rule.who == "triage" and case.first_answered_at is None:
+                case.first_answered_at = self._clock.now()
             case.status = rule.target
             await writing.append(rule.event, data)
             board = await self._board(writing.repo, case)
@@ -286,6 +297,7 @@ class CaseService:
         assert facility is not None
         assert council is not None
         item = metadata_json(case, facility, council)
+        item["deadlines"] = deadlines_json(case, self._deadlines)
         if access.is_participant_side(principal, case):
             item.update({"title": case.title, "patient_code": case.patient_code, "clinical": True})
         return item
@@ -295,7 +307,10 @@ class CaseService:
         council = await repo.council(case.council_id)
         assert facility is not None
         assert council is not None
-        return metadata_json(case, facility, council)
+        return {
+            **metadata_json(case, facility, council),
+            "deadlines": deadlines_json(case, self._deadlines),
+        }
 
     async def _board(self, repo: CaseRepository, case: Case) -> Json:
         return await board_from_tables(repo, case)

@@ -118,7 +118,8 @@ async def opine(call: Call[OpinionInput]) -> Json:
 
 
 @api(
-    "Sign the current draft: immutable, hashed; the case becomes decided.",
+    "Sign the current draft: immutable, hashed; the case becomes decided. Needs a step-up "
+    "(POST /api/v1/session/step-up) within the last few minutes, else 403 step_up_required.",
     tag="decisions",
     body=SignInput,
     errors=(403, 404, 409, 422),

@@ -44,6 +44,14 @@ LINES: dict[str, tuple[str, str]] = {
         "Hội chẩn ca số {id} bắt đầu sau {minutes} phút ({at})",
         "The session of case no. {id} starts in {minutes} minutes ({at})",
     ),
+    "case.deadline_near": (
+        "Sắp đến hạn của hội đồng cho ca số {id}",
+        "The council's deadline on case no. {id} is near",
+    ),
+    "case.deadline_passed": (
+        "Đã quá hạn của hội đồng cho ca số {id}",
+        "The council's deadline on case no. {id} has passed",
+    ),
     "opinion.requested": (
         "Hội đồng xin ý kiến của bạn về ca số {id} (hội chẩn bằng văn bản)",
         "The council asks your opinion on case no. {id} (written consultation)",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from telemed.cases.access import TRIAGE_ROLES
 from telemed.cases.models import Case, Urgency
 from telemed.cases.repository import CaseRepository
 from telemed.shapes import Json, iso
@@ -24,6 +25,8 @@ KINDS = (
     "session.cancelled",
     "session.reminder",
     "opinion.requested",
+    "case.deadline_near",
+    "case.deadline_passed",
 )
 # The case events that may cause notices (``notices_for`` says which do, and to whom).
 NOTIFYING_EVENTS = frozenset(
@@ -36,6 +39,8 @@ NOTIFYING_EVENTS = frozenset(
         "decision.signed",
         "case.cancelled",
         "case.continued_in_writing",
+        "case.deadline_near",
+        "case.deadline_passed",
     }
 )
 # Minutes before a scheduled session at which every participant is reminded.
@@ -68,6 +73,14 @@ async def notices_for(repo: CaseRepository, case: Case, event: Json) -> list[Not
         return notices
     if kind == "case.info_requested":
         return [Notice(kind, await repo.facility_doctor_ids(case.requesting_facility_id))]
+    if kind in ("case.deadline_near", "case.deadline_passed"):
+        # A reminder to the council before the deadline; once it has passed, an
+        # escalation to those who triage (chair and secretary).
+        roles = TRIAGE_ROLES if kind == "case.deadline_passed" else None
+        council = await repo.council_member_ids(case.council_id, roles)
+        return [
+            Notice(kind, council, {"deadline": data.get("deadline"), "due_at": data.get("due_at")})
+        ]
     if kind == "case.scheduled":
         people = await session_participants(repo, case)
         return [Notice(kind, people, {"scheduled_at": data.get("scheduled_at")})]

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from telemed import appkeys
 from telemed.audit.models import AuditRecord
-from tests.support.api import call
+from tests.support.api import call, step_up
 from tests.support.attachments import dicom_bytes, png_bytes, upload
 from tests.support.cases import DRAFT, NEW_CASE, create_case, to_scheduled, to_session
 from tests.support.participants import Participant, participant
@@ -43,6 +43,7 @@ class World:
             path = f"/api/v1/cases/{case_id}/decision/draft"
             async with chair.http.put(path, json=DRAFT, headers=chair.bearer) as response:
                 assert response.status == 200
+            await step_up(chair)  # ready to sign
         return case_id
 
     async def attachment(self, content: bytes) -> tuple[int, int]:
@@ -248,7 +249,14 @@ HTTP: dict[tuple[str, str], Expect | NotAudited] = {
         why_no_refusal="an unauthenticated request has no one to attribute it to (answered 401)",
     ),
     ("GET", "/api/v1/me"): NotAudited("reads only the caller's own account"),
+    ("POST", "/api/v1/session/step-up"): Expect(
+        http_call("gs.timmach", "POST", "/api/v1/session/step-up", {"password": "telemed-demo"}),
+        [("auth.step_up", "success", "gs.timmach")],
+        http_call("bs.uminh", "POST", "/api/v1/session/step-up", {"password": "wrong"}),
+        [("auth.step_up_failed", "denied", "bs.uminh")],
+    ),
     ("GET", "/api/v1/openapi.json"): NotAudited("the public API description"),
+    ("GET", "/api/v1/signing/ca.pem"): NotAudited("the public certificate that signs minutes"),
     ("POST", "/api/v1/cases"): Expect(
         http_call("bs.namcan", "POST", "/api/v1/cases", NEW_CASE),
         [("case.create", "success", "bs.namcan")],

@@ -29,6 +29,7 @@ ITEM_KEYS = {
     "outcome",
     "request_id",
     "content_hash",
+    "stepped_up_at",
     "hash",
 }
 

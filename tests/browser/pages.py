@@ -95,3 +95,22 @@ async def shoot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.evaluate("window.scrollTo(0, 0)")
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+async def confirm(page: Page, *, text: str = "") -> None:
+    dialog = page.get_by_test_id("confirm-dialog")
+    await expect(dialog).to_be_visible()
+    if text:
+        await expect(page.get_by_test_id("confirm-text")).to_contain_text(text)
+    await page.get_by_test_id("confirm-yes").click()
+    await expect(dialog).to_be_hidden()
+
+
+async def sign_with_password(page: Page, *, text: str = "", password: str = DEMO_PASSWORD) -> None:
+    """The sign dialog: the chair re-enters their password (the step-up), then signs."""
+    dialog = page.get_by_test_id("sign-dialog")
+    await expect(dialog).to_be_visible()
+    if text:
+        await expect(page.get_by_test_id("sign-text")).to_contain_text(text)
+    await page.get_by_test_id("sign-password").fill(password)
+    await page.get_by_test_id("sign-yes").click()

@@ -14,7 +14,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.browser.calls import in_room
-from tests.browser.pages import Person, sign_in
+from tests.browser.pages import Person, confirm, sign_in, sign_with_password
 from tests.support.api import call
 from tests.support.cases import DRAFT, create_case, to_session
 from tests.support.server import RunningServer
@@ -27,15 +27,6 @@ async def act(page: Page, action: str, status: str) -> None:
     if action in ("decline", "cancel"):  # asked first: it cannot be taken back
         await confirm(page)
     await expect(page.get_by_test_id("case-status")).to_have_attribute("data-status", status)
-
-
-async def confirm(page: Page, *, text: str = "") -> None:
-    dialog = page.get_by_test_id("confirm-dialog")
-    await expect(dialog).to_be_visible()
-    if text:
-        await expect(page.get_by_test_id("confirm-text")).to_contain_text(text)
-    await page.get_by_test_id("confirm-yes").click()
-    await expect(dialog).to_be_hidden()
 
 
 async def test_information_requested_and_given_and_a_request_declined(
@@ -91,7 +82,11 @@ async def test_dissent_signature_amendment_follow_up_and_the_minutes_as_pdf(
     await member.page.get_by_test_id("dissent").click()
     await expect(chair.page.get_by_test_id("opinions")).to_contain_text("Nên chụp mạch vành")
     await chair.page.get_by_test_id("sign-decision").click()
-    await confirm(chair.page, text="Kết luận đã ký không thể sửa")
+    # A wrong password signs nothing and is said in the dialog, which stays open.
+    await sign_with_password(chair.page, text="Kết luận đã ký không thể sửa", password="sai")
+    await expect(chair.page.get_by_test_id("sign-error")).to_contain_text("không đúng")
+    await sign_with_password(chair.page)
+    await expect(chair.page.get_by_test_id("sign-dialog")).to_be_hidden()
     await expect(chair.page.get_by_test_id("signed-decision")).to_have_count(1)
 
     # An amendment is a new signed decision that points to the one it amends.
@@ -100,7 +95,7 @@ async def test_dissent_signature_amendment_follow_up_and_the_minutes_as_pdf(
     await chair.page.get_by_test_id("save-draft").click()
     await expect(chair.page.get_by_test_id("draft-message")).to_contain_text("Đã lưu dự thảo")
     await chair.page.get_by_test_id("sign-decision").click()
-    await confirm(chair.page)
+    await sign_with_password(chair.page)
     await expect(chair.page.get_by_test_id("signed-decision")).to_have_count(2)
     await expect(member.page.get_by_test_id("signed-decision")).to_have_count(2)
     await expect(member.page.get_by_test_id("signed-decision").last).to_contain_text("chụp mạch")
@@ -118,7 +113,8 @@ async def test_dissent_signature_amendment_follow_up_and_the_minutes_as_pdf(
     assert pdf.status == 200
     assert pdf.headers["content-type"].startswith("application/pdf")
     assert (await pdf.body()).startswith(b"%PDF-")
-    for person in (chair, member, doctor):
+    chair.assert_clean(refused=re.compile(r"^403 .*/session/step-up$"))
+    for person in (member, doctor):
         person.assert_clean()
 
 
@@ -184,7 +180,7 @@ async def test_the_newest_note_stays_in_view_and_an_unanswered_question_is_named
     one_answer = {**DRAFT, "answers": DRAFT["answers"][:1]}
     await call(chair_api, "PUT", f"/api/v1/cases/{case_id}/decision/draft", one_answer)
     await chair.page.get_by_test_id("sign-decision").click()
-    await confirm(chair.page)
+    await sign_with_password(chair.page)
     await expect(chair.page.get_by_test_id("decision-error")).to_contain_text(
         "Câu hỏi 2 chưa có câu trả lời"
     )

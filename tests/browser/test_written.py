@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.browser.calls import in_room
-from tests.browser.test_workflow import confirm
+from tests.browser.pages import confirm, sign_with_password
 from tests.support.api import call
 from tests.support.cases import DRAFT, create_case
 from tests.support.server import RunningServer
@@ -62,7 +62,7 @@ async def test_a_written_consultation_answered_on_the_board_and_signed_after_clo
     await expect(page.get_by_test_id("action-close-round")).to_be_hidden()
     await expect(page.get_by_test_id("sign-decision")).to_be_enabled()
     await page.get_by_test_id("sign-decision").click()
-    await confirm(page)
+    await sign_with_password(page)
     await expect(page.get_by_test_id("signed-decision")).to_have_count(1)
     await expect(doctor.page.get_by_test_id("case-status")).to_have_attribute(
         "data-status", "decided"

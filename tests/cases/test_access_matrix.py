@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.api import call
+from tests.support.api import call, step_up
 from tests.support.cases import CASE_AT, DRAFT
 from tests.support.server import RunningServer, SignedIn
 
@@ -119,7 +119,10 @@ ACTIONS = [
 
 @pytest.fixture
 async def people(server: RunningServer) -> People:
-    return await server.sign_in_all(USERS)
+    people = await server.sign_in_all(USERS)
+    for who in people.values():
+        await step_up(who)  # whoever may sign has just confirmed their password
+    return people
 
 
 async def _last_seq(p: People, case_id: int) -> int:

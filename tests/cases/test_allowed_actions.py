@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from tests.support.api import call
+from tests.support.api import call, step_up
 from tests.support.cases import CASE_AT, DRAFT, act
 from tests.support.server import RunningServer, SignedIn
 
@@ -197,7 +197,10 @@ def backend() -> str:
 
 @pytest.fixture
 async def people(server: RunningServer) -> People:
-    return {name: await server.sign_in(name) for name in PARTICIPANTS}
+    people = {name: await server.sign_in(name) for name in PARTICIPANTS}
+    for who in people.values():
+        await step_up(who)  # whoever may sign has just confirmed their password
+    return people
 
 
 async def _allowed(who: SignedIn, case_id: int) -> list[str]:
@@ -266,6 +269,7 @@ async def test_a_guest_may_join_the_call_and_nothing_else_and_outsiders_learn_no
         "last_seq": answer["last_seq"],
         "allowed_actions": ["join_call"],
         "written_round": None,
+        "deadlines": answer["deadlines"],
     }
     other = await CASE_AT["requested"](people)
     await call(guest, "GET", f"/api/v1/cases/{other}/actions", expect=404)

@@ -10,7 +10,7 @@ import pytest
 
 from telemed.clock import ManualClock
 from telemed.settings import Settings
-from tests.support.api import call
+from tests.support.api import call, step_up
 from tests.support.audit import audit_rows
 from tests.support.cases import DRAFT, NEW_CASE, act, create_case, to_session
 from tests.support.server import RunningServer, SignedIn
@@ -141,6 +141,7 @@ async def test_the_whole_workflow(people: dict[str, SignedIn]) -> None:
         f"/api/v1/cases/{case_id}/decision/opinions",
         {"version": 1, "stance": "concur"},
     )
+    await step_up(chair)
     signed = await call(chair, "POST", f"/api/v1/cases/{case_id}/decision/sign", {"version": 1})
     assert signed["status"] == "signed"
     assert len(signed["content_sha256"]) == 64
@@ -350,11 +351,13 @@ async def test_decision_draft_versions_opinions_signing_and_amendment(
         {"version": 2, "stance": "dissent", "reason": "Chưa đủ."},
     )
     await call(member, "POST", base + "/sign", {"version": 2}, 403)
+    await step_up(chair)
     signed = await call(chair, "POST", base + "/sign", {"version": 2})
     assert signed["opinions"][0]["stance"] == "dissent"
     await call(chair, "POST", base + "/sign", {"version": 2}, 409)  # nothing left to sign
     amendment = await call(chair, "PUT", base + "/draft", {**DRAFT, "transfer": False})
     assert amendment["amends"] == signed["id"]
+    await step_up(chair)
     amended = await call(chair, "POST", base + "/sign", {"version": 1})
     assert amended["amends"] == signed["id"]
     board = await call(doctor, "GET", f"/api/v1/cases/{case_id}")
@@ -372,6 +375,7 @@ async def test_signing_needs_an_answer_for_every_question(people: dict[str, Sign
     await to_session(chair, case_id)
     base = f"/api/v1/cases/{case_id}/decision"
     await call(chair, "PUT", base + "/draft", {**DRAFT, "answers": DRAFT["answers"][:1]})
+    await step_up(chair)
     body = await call(chair, "POST", base + "/sign", {"version": 1}, 422)
     assert body["error"]["fields"] == [
         {"field": "answers.2", "message": "question 2 has no answer", "code": "unanswered"}
@@ -380,6 +384,7 @@ async def test_signing_needs_an_answer_for_every_question(people: dict[str, Sign
     assert "Unanswered: question 2." in body["error"]["message"]
     empty = {**DRAFT, "version": 1, "treatment_direction": "", "answers": []}
     await call(chair, "PUT", base + "/draft", empty)
+    await step_up(chair)
     body = await call(chair, "POST", base + "/sign", {"version": 2}, 422)
     assert [f["field"] for f in body["error"]["fields"]] == [
         "answers.1",

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from telemed import appkeys
 from telemed.audit.models import AuditRecord
-from tests.support.api import call
+from tests.support.api import call, step_up
 from tests.support.cases import DECIDED_AT, DECIDED_CASE, DISSENT, DRAFT, act, create_case, decide
 from tests.support.fhir import V3_ACT_CODE, check_bundle, every, export, only
 from tests.support.server import RunningServer
@@ -40,6 +40,7 @@ async def test_the_bundle_follows_the_case_through_the_workflow(server: RunningS
     in_session = await snapshot()
     base = f"/api/v1/cases/{case_id}"
     await call(chair, "PUT", base + "/decision/draft", DRAFT)
+    await step_up(chair)
     await call(chair, "POST", base + "/decision/sign", {"version": 1})
     await snapshot()
     await act(doctor, case_id, "close", outcome="Đã chuyển viện, ổn định.")

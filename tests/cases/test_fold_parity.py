@@ -13,14 +13,16 @@ import json
 import random
 import subprocess
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from telemed import appkeys
 from telemed.cases.board import replay
 from telemed.cases.workflow import TRANSITIONS
-from tests.support.api import call
+from tests.support.api import call, step_up
 from tests.support.cases import DRAFT, SESSION_AT, act, create_case, to_session
 from tests.support.server import RunningServer
 from tests.support.services import require_binary
@@ -403,17 +405,22 @@ async def test_the_page_folds_a_real_case_log_into_the_board_the_api_returns(
     member = await server.sign_in("gs.timmach")
     case_id = int((await create_case(doctor))["id"])
     base = f"/api/v1/cases/{case_id}"
+    # A reminder written by the system (no actor) folds into nothing.
+    later = server.app[appkeys.CLOCK].now() + timedelta(hours=20)
+    assert await server.app[appkeys.DEADLINE_SERVICE].tick(later) == 1
     await call(doctor, "POST", base + "/notes", {"body": "Troponin 2,3"}, expect=201)
     await call(doctor, "POST", base + "/notes", {"body": "Troponin 2,4", "supersedes": 1}, 201)
     await to_session(chair, case_id)
     await call(chair, "PUT", base + "/decision/draft", DRAFT)
     await call(member, "POST", base + "/decision/opinions", {"version": 1, "stance": "concur"})
+    await step_up(chair)
     await call(chair, "POST", base + "/decision/sign", {"version": 1})
     await act(doctor, case_id, "close", outcome="Ổn định")
 
     log = (await call(chair, "GET", base + "/events?after=0&limit=1000"))["events"]
     board = await call(doctor, "GET", base)
     del board["allowed_actions"]  # the reader's, not the log's
+    del board["deadlines"]  # computed from the clock and the settings, not the log
     [folded] = fold_in_browser_code([log])
     assert folded == board
     assert folded == replay(log)

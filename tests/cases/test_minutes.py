@@ -15,7 +15,7 @@ from sqlalchemy import select
 from telemed import appkeys
 from telemed.audit.models import AuditRecord
 from telemed.cases.pdf import DEJAVU_DIR, local_files_only
-from tests.support.api import call
+from tests.support.api import call, step_up
 from tests.support.cases import (
     DECIDED_AT,
     DECIDED_CASE,
@@ -196,6 +196,7 @@ async def test_minutes_show_the_amendment_and_what_it_amends(
     base = f"/api/v1/cases/{case_id}"
     amended = {**DRAFT, "treatment_direction": "Chuyển viện ngay, không chờ."}
     await call(chair, "PUT", base + "/decision/draft", amended)
+    await step_up(chair)
     second = await call(chair, "POST", base + "/decision/sign", {"version": 1})
     body, _ = await get(doctor, base + "/minutes")
     text = TextOf.of(body.decode())
@@ -288,6 +289,7 @@ async def test_minutes_keep_each_signed_version_with_its_own_concurrences_and_di
     second_dissent = "Vẫn nên chuyển viện."
     opinion = {"version": 1, "stance": "dissent", "reason": second_dissent}
     await call(member, "POST", base + "/decision/opinions", opinion)
+    await step_up(chair)
     second = await call(chair, "POST", base + "/decision/sign", {"version": 1})
     body, _ = await get(doctor, base + "/minutes")
     text = TextOf.of(body.decode())

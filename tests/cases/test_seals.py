@@ -23,7 +23,7 @@ from telemed.cases.seals import SealCheck, decision_hash
 from telemed.cli import main
 from telemed.db.engine import create_engine, create_sessionmaker
 from telemed.shapes import Json
-from tests.support.api import call
+from tests.support.api import call, step_up
 from tests.support.cases import DRAFT, decide
 from tests.support.documents import TextOf, get
 from tests.support.server import RunningServer
@@ -62,6 +62,7 @@ async def record(server: RunningServer) -> Record:
     chair = await server.sign_in("gs.chutoa")
     base = f"/api/v1/cases/{case_id}"
     await call(chair, "PUT", base + "/decision/draft", {**DRAFT, "transfer": False})
+    await step_up(chair)
     amendment = await call(chair, "POST", base + "/decision/sign", {"version": 1})
     board = await call(doctor, "GET", base)
     return Record(case_id, first, amendment, [n["id"] for n in board["notes"]])

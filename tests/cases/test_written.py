@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.cases.test_minutes_pdf import pdf_of, text_of
-from tests.support.api import call
+from tests.support.api import call, step_up
 from tests.support.cases import DRAFT, SESSION_AT, act, create_case
 from tests.support.documents import TextOf, get
 from tests.support.participants import Participant, participant
@@ -91,6 +91,7 @@ async def test_a_written_consultation_from_request_to_signed_decision_without_a_
         await opine(members[THIRD], case_id)
         actions = await call(chair, "GET", base + "/actions")
         assert "sign_decision" in actions["allowed_actions"]
+        await step_up(chair)
         signed = await call(chair, "POST", base + "/decision/sign", {"version": 1})
         answered = {o["user"]["username"]: o["stance"] for o in signed["opinions"]}
         assert answered == {"gs.timmach": "concur", "ts.thuky": "dissent", THIRD: "concur"}
@@ -182,6 +183,7 @@ async def test_a_signature_without_every_opinion_and_an_open_round_is_refused(
     await call(chair, "PUT", base + "/decision/draft", DRAFT)
     await opine(member, case_id)
 
+    await step_up(chair)
     refused = await call(chair, "POST", base + "/decision/sign", {"version": 1}, expect=409)
     error = refused["error"]
     assert error["code"] == "conflict"
@@ -194,6 +196,7 @@ async def test_a_signature_without_every_opinion_and_an_open_round_is_refused(
     assert closed["round_closed_at"] is not None
     again = await call(chair, "POST", base + "/transitions", {"action": "close_round"}, 409)
     assert again["error"]["message"] == "The written round is already closed."
+    await step_up(chair)
     signed = await call(chair, "POST", base + "/decision/sign", {"version": 1})
     assert [o["user"]["username"] for o in signed["opinions"]] == ["gs.timmach"]
 
@@ -226,6 +229,7 @@ async def test_the_mode_decides_which_switch_and_round_actions_apply(
     assert refused["error"]["message"] == "Only a written consultation has a round to close."
     # Without a session, a live case cannot be signed.
     await call(chair, "PUT", f"/api/v1/cases/{live}/decision/draft", DRAFT)
+    await step_up(chair)
     early = await call(chair, "POST", f"/api/v1/cases/{live}/decision/sign", {"version": 1}, 409)
     assert "awaiting" not in early["error"]
     await act(chair, live, "continue_in_writing", answer_by=ANSWER_BY)

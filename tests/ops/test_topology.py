@@ -26,7 +26,7 @@ from aiortc import (
 )
 from PIL import Image
 
-from tests.support.api import call
+from tests.support.api import call, step_up
 from tests.support.cases import DRAFT, NEW_CASE
 from tests.support.participants import Participant
 from tests.support.server import SignedIn
@@ -281,6 +281,7 @@ async def test_a_consultation_runs_through_nginx_tls_two_processes_redis_and_cot
         await call(chair, "PUT", base + "/decision/draft", DRAFT, cookie=True)
         opinion = {"version": 1, "stance": "concur"}
         await call(member, "POST", base + "/decision/opinions", opinion, cookie=True)
+        await step_up(chair)
         await call(chair, "POST", base + "/decision/sign", {"version": 1}, cookie=True)
 
         # Every page hears that the call ended, after its last leave was written...

@@ -14,7 +14,7 @@ from telemed import appkeys
 from telemed.audit.service import local_operator
 from telemed.shapes import Json
 from telemed.signaling.links import AUDIO_ONLY_AFTER
-from tests.support.api import call
+from tests.support.api import call, step_up
 from tests.support.callers import Caller, caller, in_call
 from tests.support.cases import DRAFT, create_case, in_session_case, to_scheduled, to_session
 from tests.support.participants import Participant, participant
@@ -182,6 +182,7 @@ async def test_the_call_ends_when_the_decision_is_signed(
 
     path = f"/api/v1/cases/{case_id}"
     await call(chair_http, "PUT", path + "/decision/draft", DRAFT)
+    await step_up(chair_http)
     await call(chair_http, "POST", path + "/decision/sign", {"version": 1})
     for person in (doctor, chair):
         await person.who.until(partial(person.heard, "call:ended"))

@@ -18,7 +18,7 @@ import pytest
 from telemed import appkeys
 from telemed.shapes import Json
 from telemed.signaling.media.recorder import MAX_DRIFT
-from tests.support.api import call
+from tests.support.api import call, step_up
 from tests.support.callers import Caller, in_call
 from tests.support.cases import DRAFT, in_session_case
 from tests.support.media import CODEC_SLACK, RATE, decoded_audio, tone_power
@@ -227,6 +227,7 @@ async def test_the_recording_ends_with_the_session_and_is_still_attached(
 
     path = f"/api/v1/cases/{case_id}"
     await call(chair_http, "PUT", path + "/decision/draft", DRAFT)
+    await step_up(chair_http)
     await call(chair_http, "POST", path + "/decision/sign", {"version": 1})
 
     for person in (doctor, chair):

@@ -27,7 +27,7 @@ from telemed.shapes import Json
 from telemed.signaling.janus.client import Janus
 from telemed.signaling.janus.transport import JanusHttp
 from tests.signaling.coturn import relay_configuration, running_coturn
-from tests.support.api import call
+from tests.support.api import call, step_up
 from tests.support.callers import Caller, caller, in_call
 from tests.support.cases import DRAFT, in_session_case
 from tests.support.janus import RunningJanus
@@ -141,6 +141,7 @@ async def test_the_third_participant_moves_the_call_to_the_sfu_without_anyone_le
     # The session's end destroys the room.
     path = f"/api/v1/cases/{case_id}"
     await call(chair_http, "PUT", path + "/decision/draft", DRAFT)
+    await step_up(chair_http)
     await call(chair_http, "POST", path + "/decision/sign", {"version": 1})
     await doctor.who.until(partial(doctor.heard, "call:ended"))
     assert server.app[appkeys.CALLS].sfu.rooms() == 0

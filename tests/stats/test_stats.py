@@ -6,7 +6,7 @@ from typing import Any
 
 from telemed.clock import ManualClock
 from telemed.stats.service import months_between, percentile
-from tests.support.api import call
+from tests.support.api import call, step_up
 from tests.support.cases import DRAFT, act, create_case, to_session
 from tests.support.server import RunningServer, SignedIn
 
@@ -17,6 +17,7 @@ async def decide(chair: SignedIn, case_id: int, *, transfer: bool) -> None:
     await call(
         chair, "PUT", f"/api/v1/cases/{case_id}/decision/draft", {**DRAFT, "transfer": transfer}
     )
+    await step_up(chair)
     await call(chair, "POST", f"/api/v1/cases/{case_id}/decision/sign", {"version": 1})
 
 
@@ -92,6 +93,7 @@ async def test_figures_follow_the_cases(server: RunningServer, clock: ManualCloc
     # An amendment replaces the answer it amends: the emergency is now transferred too.
     path = f"/api/v1/cases/{emergency}/decision"
     await call(chair, "PUT", f"{path}/draft", {**DRAFT, "transfer": True})
+    await step_up(chair)
     await call(chair, "POST", f"{path}/sign", {"version": 1})
     assert (await stats(admin))["transfer"]["without_transfer"] == 0
 
@@ -132,6 +134,7 @@ async def test_first_answer_and_decision_are_timed_per_mode_and_urgency(
     chair = await server.sign_in("gs.chutoa")
     await call(chair, "PUT", f"/api/v1/cases/{written}/decision/draft", DRAFT)
     await act(chair, written, "close_round")
+    await step_up(chair)
     await call(chair, "POST", f"/api/v1/cases/{written}/decision/sign", {"version": 1})
 
     figures = await stats(await server.sign_in("kiemtra"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from telemed.accounts.demo import DEMO_PASSWORD
 from tests.support.server import SignedIn
 
 
@@ -25,3 +26,8 @@ async def call(
         if expect is not None:
             assert response.status == expect, (response.status, data)
         return data
+
+
+async def step_up(who: SignedIn, password: str = DEMO_PASSWORD, *, cookie: bool = False) -> None:
+    """``who`` re-enters their password, as a chair does before signing a decision."""
+    await call(who, "POST", "/api/v1/session/step-up", {"password": password}, cookie=cookie)

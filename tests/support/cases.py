@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from tests.support.api import call
+from tests.support.api import call, step_up
 from tests.support.server import RunningServer, SignedIn
 
 NEW_CASE: dict[str, Any] = {
@@ -103,6 +103,7 @@ async def decide(server: RunningServer, doctor: SignedIn) -> tuple[int, dict[str
         base + "/decision/opinions",
         {"version": 1, "stance": "dissent", "reason": DISSENT},
     )
+    await step_up(chair)
     signed: dict[str, Any] = await call(chair, "POST", base + "/decision/sign", {"version": 1})
     return case_id, signed
 
@@ -111,6 +112,7 @@ async def close_case(doctor: SignedIn, chair: SignedIn, case_id: int) -> dict[st
     """Take a case from requested to closed: triage, session, signed decision, outcome."""
     await to_session(chair, case_id)
     await call(chair, "PUT", f"/api/v1/cases/{case_id}/decision/draft", DRAFT)
+    await step_up(chair)
     await call(chair, "POST", f"/api/v1/cases/{case_id}/decision/sign", {"version": 1})
     closed: dict[str, Any] = await act(doctor, case_id, "close", outcome="o")
     return closed
@@ -158,6 +160,7 @@ async def _drafted(p: People) -> int:
 
 async def _decided(p: People) -> int:
     case_id = await _drafted(p)
+    await step_up(p["gs.chutoa"])
     await call(p["gs.chutoa"], "POST", f"/api/v1/cases/{case_id}/decision/sign", {"version": 1})
     return case_id
 

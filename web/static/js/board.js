@@ -37,6 +37,8 @@ export function applyEvent(board, event) {
     board.core = clone(data.case);
   } else if (type === "case.identity_updated") {
     // The identity is not on the board: the page asks for it (identity.js).
+  } else if (type === "case.deadline_near" || type === "case.deadline_passed") {
+    // Reminders: they change no status.
   } else if (type.startsWith("case.")) {
     board.core.status = data.to;
     for (const field of TRANSITION_FIELDS) {

@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { clear, element } from "./dom.js";
 import { formatDuration, formatTime, problemText, t } from "./i18n.js";
+import { deadlineElement } from "./deadline.js";
 import { WAITING_STATUSES, waitingLevel } from "./urgency.js";
 
 const rows = document.getElementById("case-rows");
@@ -29,6 +30,8 @@ function waitingCell(item) {
   cell.dataset.level = level;
   const label = element("span", { text: formatDuration(seconds) });
   cell.append(label, element("span", { className: "wait-flag", text: t(`wait.${level}`) }));
+  const deadline = deadlineElement(item.deadlines);
+  if (deadline) cell.append(deadline);
   return cell;
 }
 

@@ -4,9 +4,9 @@
 // these the user sees is what the server allows them now (allowed_actions).
 import { api } from "./api.js";
 import { openDraft, signedDecisions } from "./board.js";
-import { confirmAction } from "./confirm.js";
 import { clear, element } from "./dom.js";
 import { errorText, formatTime, t } from "./i18n.js";
+import { stepUp } from "./step_up.js";
 
 export class DecisionPanel {
   constructor(caseId, reload) {
@@ -241,8 +241,9 @@ export class DecisionPanel {
     }
     const draft = openDraft(this.board);
     if (!draft) return;
-    const sure = await confirmAction(t("confirm.sign", { version: draft.version }), t("confirm.sign_yes"));
-    if (!sure) return;
+    // The password, re-entered in the sign dialog, proves that the chair signs in person.
+    const confirmed = await stepUp(t("confirm.sign", { version: draft.version }), t("confirm.sign_yes"));
+    if (!confirmed) return;
     try {
       await api(this.path("sign"), { method: "POST", body: { version: draft.version } });
       this.amending = false;

@@ -45,7 +45,7 @@ export function noticeText(note) {
   const text = t(key, {
     id: Number(note.case_id),
     title: note.title ?? "",
-    at: formatTime(note.scheduled_at ?? note.answer_by),
+    at: formatTime(note.scheduled_at ?? note.answer_by ?? note.due_at),
     minutes: Number(note.minutes_before ?? 0),
   });
   return text === key ? null : text;

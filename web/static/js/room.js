@@ -5,6 +5,7 @@
 import { api, noteActivity } from "./api.js";
 import { applyEvent, emptyBoard, openDraft } from "./board.js";
 import { CallPanel } from "./call.js";
+import { deadlineElement } from "./deadline.js";
 import { confirmAction } from "./confirm.js";
 import { DecisionPanel } from "./decision.js";
 import { clear, element } from "./dom.js";
@@ -20,7 +21,7 @@ const caseId = Number(body.caseId);
 const userId = Number(body.userId);
 const board = emptyBoard();
 // allowed_actions as the server last answered them, for the seq it answered at.
-const actions = { known: false, lastSeq: -1, allowed: new Set(), round: null };
+const actions = { known: false, lastSeq: -1, allowed: new Set(), round: null, deadlines: null };
 const socket = liveSocket();
 const decisions = new DecisionPanel(caseId, () => join());
 const call = new CallPanel(caseId, socket);
@@ -51,6 +52,8 @@ function renderHeader() {
   document.title = `${t("case.number", { id: core.id })} · Telemed`;
   $("case-status").textContent = t(`status.${core.status}`);
   $("case-status").dataset.status = core.status;
+  const deadline = deadlineElement(actions.deadlines);
+  $("case-deadline").replaceChildren(...(deadline ? [deadline] : []));
   $("case-urgency").textContent = t(`urgency.${core.urgency}`);
   $("case-urgency").className = `badge urgency-${core.urgency}`;
   $("case-council").textContent = `${core.requesting_facility.name} → ${core.council.name}`;
@@ -209,6 +212,7 @@ async function refreshActions() {
   actions.lastSeq = answer.last_seq;
   actions.allowed = new Set(answer.allowed_actions);
   actions.round = answer.written_round ?? null;
+  actions.deadlines = answer.deadlines;
   if (board.core) renderAll();
 }
 
