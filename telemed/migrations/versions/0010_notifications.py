@@ -81,8 +81,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("email")
+    # A plain DROP COLUMN (SQLite 3.35+, PostgreSQL): a batch rebuild of users would drop
+    # the table under the foreign keys of every row that refers to a user.
+    op.execute("ALTER TABLE users DROP COLUMN email")
     with op.batch_alter_table("email_outbox", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_email_outbox_next_attempt_at"))
     op.drop_table("email_outbox")
