@@ -5,50 +5,41 @@ from __future__ import annotations
 from aiohttp import web
 
 from telemed import appkeys
-from telemed.http.auth import current_principal
-from telemed.http.openapi import describe
-from telemed.http.requests import parse_query, path_id
+from telemed.http.api import Call, api
 from telemed.notifications.schemas import InboxQuery
+from telemed.shapes import Json
 
 
-@describe(
+@api(
     "The caller's notifications, newest first, a page at a time, with the unread count.",
     tag="notifications",
     query=InboxQuery,
     errors=(401, 422),
 )
-async def inbox(request: web.Request) -> web.Response:
-    principal = await current_principal(request)
-    query = parse_query(request, InboxQuery)
-    service = request.app[appkeys.NOTIFICATION_SERVICE]
-    return web.json_response(await service.page(principal, query.before, query.limit))
+async def inbox(call: Call[InboxQuery]) -> Json:
+    query = call.input
+    service = call.app[appkeys.NOTIFICATION_SERVICE]
+    return await service.page(call.actor.user, query.before, query.limit)
 
 
-@describe("How many of the caller's notifications are unread.", tag="notifications", errors=(401,))
-async def unread(request: web.Request) -> web.Response:
-    principal = await current_principal(request)
-    count = await request.app[appkeys.NOTIFICATION_SERVICE].unread(principal)
-    return web.json_response({"unread": count})
+@api("How many of the caller's notifications are unread.", tag="notifications", errors=(401,))
+async def unread(call: Call[None]) -> Json:
+    return {"unread": await call.app[appkeys.NOTIFICATION_SERVICE].unread(call.actor.user)}
 
 
-@describe(
+@api(
     "Mark one of the caller's notifications read (another user's answers 404).",
     tag="notifications",
     errors=(401, 403, 404),
 )
-async def mark_read(request: web.Request) -> web.Response:
-    principal = await current_principal(request)
-    notification_id = path_id(request, "notification_id")
-    service = request.app[appkeys.NOTIFICATION_SERVICE]
-    return web.json_response(await service.mark_read(principal, notification_id))
+async def mark_read(call: Call[None]) -> Json:
+    service = call.app[appkeys.NOTIFICATION_SERVICE]
+    return await service.mark_read(call.actor.user, call.id("notification_id"))
 
 
-@describe("Mark all the caller's notifications read.", tag="notifications", errors=(401, 403))
-async def mark_all_read(request: web.Request) -> web.Response:
-    principal = await current_principal(request)
-    return web.json_response(
-        await request.app[appkeys.NOTIFICATION_SERVICE].mark_all_read(principal)
-    )
+@api("Mark all the caller's notifications read.", tag="notifications", errors=(401, 403))
+async def mark_all_read(call: Call[None]) -> Json:
+    return await call.app[appkeys.NOTIFICATION_SERVICE].mark_all_read(call.actor.user)
 
 
 def add_routes(app: web.Application) -> None:

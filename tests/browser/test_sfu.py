@@ -112,20 +112,35 @@ async def test_six_participants_one_of_them_a_browser_each_receive_every_other(
     chair.assert_clean()
 
 
+async def chair_page_and_two(
+    server: RunningServer, browser: Browser, callers: list[Caller], first: str, second: str
+) -> tuple[int, Person, Caller, Caller, Callable[[Caller], int]]:
+    """The chair's page and two aiortc participants in an SFU call: the case, the page,
+    the two, and the width at which a participant receives the page's video (0: none)."""
+    case_id, _ = await in_session_case(server)
+    chair = await in_room(browser, server, "gs.chutoa", case_id)
+    await join_call(chair.page)
+    one = await caller(server, callers, first, case_id, 300)
+    two = await caller(server, callers, second, case_id, 410)
+    for person in (one, two):
+        assert (await person.join_call())["state"] == "in_call"
+    page_peer = await chair.page.evaluate("window.telemedCall.peerId")
+
+    def width(person: Caller) -> int:
+        return person.frame_sizes.get(page_peer, (0, 0))[0]
+
+    return case_id, chair, one, two, width
+
+
 async def test_a_subscriber_whose_link_weakens_gets_the_low_layer_and_climbs_back(
     server: RunningServer, browser: Browser, callers: list[Caller]
 ) -> None:
     """The chair's page publishes two simulcast layers; a member whose reports say its link
     weakened receives the halved one, and the full one again once its link recovers."""
-    case_id, _ = await in_session_case(server)
-    chair = await in_room(browser, server, "gs.chutoa", case_id)
-    await join_call(chair.page)
-    secretary = await caller(server, callers, "ts.thuky", case_id, 300)
-    member = await caller(server, callers, "gs.timmach", case_id, 410)
-    for person in (secretary, member):
-        assert (await person.join_call())["state"] == "in_call"
-    page_peer = await chair.page.evaluate("window.telemedCall.peerId")
-    width = partial(lambda person: person.frame_sizes.get(page_peer, (0, 0))[0], member)
+    case_id, chair, secretary, member, seen = await chair_page_and_two(
+        server, browser, callers, "ts.thuky", "gs.timmach"
+    )
+    width = partial(seen, member)
     await member.who.until(lambda: width() > 0, within=WAIT)
     full = await chair.page.evaluate(SENT_WIDTH)
     await member.who.until(lambda: width() == full, within=WAIT)
@@ -135,7 +150,7 @@ async def test_a_subscriber_whose_link_weakens_gets_the_low_layer_and_climbs_bac
         assert (await member.who.request("rtc:stats", poor))["ok"] is True
     await member.who.until(lambda: width() == full // 2, within=WAIT)
     # The secretary's link is fine: it keeps the full layer.
-    assert secretary.frame_sizes[page_peer][0] == full
+    assert seen(secretary) == full
 
     good = {**poor, "packet_loss": 0.0}
     for _ in range(UP_AFTER):
@@ -149,19 +164,13 @@ async def test_the_district_receives_the_low_layer_of_everyone_but_the_speaker(
 ) -> None:
     """The requesting site (the district, on the weakest uplink) gets the halved layer of
     those not speaking; a council member on a good link gets the full one."""
-    case_id, _ = await in_session_case(server)
-    chair = await in_room(browser, server, "gs.chutoa", case_id)
-    await join_call(chair.page)
-    district = await caller(server, callers, "bs.namcan", case_id, 300)
-    member = await caller(server, callers, "gs.timmach", case_id, 410)
-    for person in (district, member):
-        assert (await person.join_call())["state"] == "in_call"
-    page_peer = await chair.page.evaluate("window.telemedCall.peerId")
+    case_id, chair, district, member, seen = await chair_page_and_two(
+        server, browser, callers, "bs.namcan", "gs.timmach"
+    )
     full = await chair.page.evaluate(SENT_WIDTH)
     sfu = server.app[appkeys.CALLS].sfu
     # The district's own steady tone makes it the speaker (Janus's audio levels).
     await district.who.until(lambda: sfu.speaker(case_id) == district.peer_id, within=WAIT)
-    seen = partial(lambda person: person.frame_sizes.get(page_peer, (0, 0))[0])
     await district.who.until(lambda: seen(district) == full // 2, within=WAIT)
     await member.who.until(lambda: seen(member) == full, within=WAIT)
     chair.assert_clean()
