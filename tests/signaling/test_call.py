@@ -4,7 +4,7 @@ only through ``rtc:signal``, and the rules of who may signal whom, when."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -18,7 +18,7 @@ from tests.support.api import call, step_up
 from tests.support.callers import Caller, caller, in_call
 from tests.support.cases import DRAFT, create_case, in_session_case, to_scheduled, to_session
 from tests.support.participants import Participant, participant
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, SignedIn
 
 FRAMES = 15
 
@@ -174,46 +174,43 @@ async def test_the_lobby_is_admitted_when_the_chair_starts_the_session(
     assert chair.got("call:lobby")[-1]["waiting"] == []
 
 
-async def test_the_call_ends_when_the_decision_is_signed(
-    server: RunningServer, callers: list[Caller]
+async def sign(chair: SignedIn, path: str) -> None:
+    await call(chair, "PUT", path + "/decision/draft", DRAFT)
+    await step_up(chair)
+    await call(chair, "POST", path + "/decision/sign", {"version": 1})
+
+
+async def continue_in_writing(chair: SignedIn, path: str) -> None:
+    body = {"action": "continue_in_writing", "answer_by": "2036-01-02T09:00:00+07:00"}
+    await call(chair, "POST", path + "/transitions", body)
+
+
+@pytest.mark.parametrize(
+    ("end", "reason"),
+    [(sign, "case decided"), (continue_in_writing, "case continued in writing")],
+    ids=["decision signed", "continued in writing"],
+)
+async def test_the_call_ends_when_the_session_does(
+    server: RunningServer,
+    callers: list[Caller],
+    end: Callable[[SignedIn, str], Awaitable[None]],
+    reason: str,
 ) -> None:
     case_id, chair_http = await in_session_case(server)
     doctor, chair = await in_call(server, callers, case_id, ("bs.namcan", 440), ("gs.chutoa", 660))
 
     path = f"/api/v1/cases/{case_id}"
-    await call(chair_http, "PUT", path + "/decision/draft", DRAFT)
-    await step_up(chair_http)
-    await call(chair_http, "POST", path + "/decision/sign", {"version": 1})
+    await end(chair_http, path)
     for person in (doctor, chair):
         await person.who.until(partial(person.heard, "call:ended"))
-        assert person.got("call:ended")[0]["reason"] == "case decided"
-    refused = await _signal(doctor.who, case_id, chair.peer_id)
-    assert refused["error"]["code"] == "forbidden"
-    log = await call(chair_http, "GET", path + "/events?limit=200")
-    leaves = sorted(e["data"]["peer_id"] for e in log["events"] if e["type"] == "call.leave")
-    assert leaves == sorted([doctor.peer_id, chair.peer_id])
-
-
-async def test_the_call_ends_when_the_session_gives_way_to_a_written_consultation(
-    server: RunningServer, callers: list[Caller]
-) -> None:
-    case_id, chair_http = await in_session_case(server)
-    doctor, chair = await in_call(server, callers, case_id, ("bs.namcan", 440), ("gs.chutoa", 660))
-
-    path = f"/api/v1/cases/{case_id}"
-    await call(
-        chair_http,
-        "POST",
-        path + "/transitions",
-        {"action": "continue_in_writing", "answer_by": "2036-01-02T09:00:00+07:00"},
-    )
-    for person in (doctor, chair):
-        await person.who.until(partial(person.heard, "call:ended"))
-        assert person.got("call:ended")[0]["reason"] == "case continued in writing"
+        assert person.got("call:ended")[0]["reason"] == reason
     refused = await _signal(doctor.who, case_id, chair.peer_id)
     assert refused["error"]["code"] == "forbidden"
     actions = await call(chair_http, "GET", path + "/actions")
     assert "join_call" not in actions["allowed_actions"]
+    log = await call(chair_http, "GET", path + "/events?limit=200")
+    leaves = sorted(e["data"]["peer_id"] for e in log["events"] if e["type"] == "call.leave")
+    assert leaves == sorted([doctor.peer_id, chair.peer_id])
 
 
 async def test_a_participant_removed_from_the_council_loses_the_call(
