@@ -11,7 +11,7 @@ from playwright.async_api import Browser, FilePayload, Page, expect
 
 from telemed.clock import ManualClock
 from tests.browser.calls import assert_receiving_video, join_call
-from tests.browser.pages import Person, shoot, sign_in
+from tests.browser.pages import Person, shoot, sign_in, sign_with_password
 from tests.support.attachments import pdf_bytes, png_bytes
 from tests.support.server import RunningServer
 
@@ -142,7 +142,7 @@ async def test_a_consultation_from_request_to_audit(
     await shoot(queue, "case-room")
     clock.advance(3600)
     await queue.get_by_test_id("sign-decision").click()
-    await queue.get_by_test_id("confirm-yes").click()
+    await sign_with_password(queue)
     for page in (queue, room, member.page):
         await expect(page.get_by_test_id("case-status")).to_have_attribute("data-status", "decided")
         await expect(page.get_by_test_id("signed-decision")).to_have_count(1)

@@ -440,6 +440,7 @@ async def test_the_page_folds_a_real_written_consultation_that_went_live_and_bac
     await act(chair, case_id, "start_session")
     await act(chair, case_id, "continue_in_writing", answer_by=SESSION_AT)
     await act(chair, case_id, "close_round")
+    await step_up(chair)
     await call(chair, "POST", base + "/decision/sign", {"version": 1})
 
     log = (await call(chair, "GET", base + "/events?after=0&limit=1000"))["events"]
