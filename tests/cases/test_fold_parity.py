@@ -23,7 +23,7 @@ from telemed import appkeys
 from telemed.cases.board import replay
 from telemed.cases.workflow import TRANSITIONS
 from tests.support.api import call, step_up
-from tests.support.cases import DRAFT, SESSION_AT, act, create_case, to_session
+from tests.support.cases import DRAFT, SESSION_AT, act, council_case, to_session
 from tests.support.server import RunningServer
 from tests.support.services import require_binary
 
@@ -401,9 +401,7 @@ def test_the_page_folds_random_logs_as_the_server_replays_them() -> None:
 async def test_the_page_folds_a_real_case_log_into_the_board_the_api_returns(
     server: RunningServer,
 ) -> None:
-    doctor, chair = await server.sign_in("bs.namcan"), await server.sign_in("gs.chutoa")
-    member = await server.sign_in("gs.timmach")
-    case_id = int((await create_case(doctor))["id"])
+    doctor, chair, member, case_id = await council_case(server)
     base = f"/api/v1/cases/{case_id}"
     # A reminder written by the system (no actor) folds into nothing.
     later = server.app[appkeys.CLOCK].now() + timedelta(hours=20)
@@ -429,9 +427,7 @@ async def test_the_page_folds_a_real_case_log_into_the_board_the_api_returns(
 async def test_the_page_folds_a_real_written_consultation_that_went_live_and_back(
     server: RunningServer,
 ) -> None:
-    doctor, chair = await server.sign_in("bs.namcan"), await server.sign_in("gs.chutoa")
-    member = await server.sign_in("gs.timmach")
-    case_id = int((await create_case(doctor))["id"])
+    doctor, chair, member, case_id = await council_case(server)
     base = f"/api/v1/cases/{case_id}"
     await act(chair, case_id, "accept_written", answer_by=SESSION_AT)
     await call(chair, "PUT", base + "/decision/draft", DRAFT)

@@ -11,7 +11,7 @@ import pytest
 
 from tests.cases.test_minutes_pdf import pdf_of, text_of
 from tests.support.api import call, step_up
-from tests.support.cases import DRAFT, SESSION_AT, act, create_case
+from tests.support.cases import DRAFT, SESSION_AT, act, council_case, create_case
 from tests.support.documents import TextOf, get
 from tests.support.participants import Participant, participant
 from tests.support.server import RunningServer, SignedIn
@@ -128,9 +128,7 @@ async def test_a_written_consultation_from_request_to_signed_decision_without_a_
 async def test_written_to_live_and_live_to_written_keep_every_note_and_opinion(
     server: RunningServer,
 ) -> None:
-    doctor, chair = await server.sign_in("bs.namcan"), await server.sign_in("gs.chutoa")
-    member = await server.sign_in("gs.timmach")
-    case_id = int((await create_case(doctor))["id"])
+    doctor, chair, member, case_id = await council_case(server)
     base = f"/api/v1/cases/{case_id}"
     await act(chair, case_id, "accept_written", answer_by=ANSWER_BY)
     await call(doctor, "POST", base + "/notes", {"body": "Troponin 2,3 ng/mL."}, expect=201)
@@ -175,9 +173,7 @@ async def test_written_to_live_and_live_to_written_keep_every_note_and_opinion(
 async def test_a_signature_without_every_opinion_and_an_open_round_is_refused(
     server: RunningServer,
 ) -> None:
-    doctor, chair = await server.sign_in("bs.namcan"), await server.sign_in("gs.chutoa")
-    member = await server.sign_in("gs.timmach")
-    case_id = int((await create_case(doctor))["id"])
+    doctor, chair, member, case_id = await council_case(server)
     base = f"/api/v1/cases/{case_id}"
     await act(chair, case_id, "accept_written", answer_by=ANSWER_BY)
     await call(chair, "PUT", base + "/decision/draft", DRAFT)

@@ -75,6 +75,14 @@ async def requested_case(server: RunningServer, **changes: Any) -> int:
     return int((await create_case(await server.sign_in("bs.namcan"), **changes))["id"])
 
 
+async def council_case(server: RunningServer) -> tuple[SignedIn, SignedIn, SignedIn, int]:
+    """A case bs.namcan requested from HDCM-MIENNAM: the doctor, the council's chair and a
+    member (signed in), and the case's id."""
+    doctor, chair = await server.sign_in("bs.namcan"), await server.sign_in("gs.chutoa")
+    member = await server.sign_in("gs.timmach")
+    return doctor, chair, member, int((await create_case(doctor))["id"])
+
+
 async def in_session_case(server: RunningServer) -> tuple[int, SignedIn]:
     """A case of bs.namcan's in session with HDCM-MIENNAM: its id and the chair's API."""
     doctor, chair = await server.sign_in("bs.namcan"), await server.sign_in("gs.chutoa")
