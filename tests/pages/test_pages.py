@@ -106,6 +106,30 @@ async def test_pages_pass_the_idle_timeout_and_hold_no_inline_script_or_style(
         assert re.search(r"<[^>]*\son\w+\s*=", html) is None, path
 
 
+TEMPLATES = ROOT / "web" / "templates"
+SEARCH_FORMS = {"case-search", "audit-filters", "stats-filters"}
+
+
+def test_every_form_that_carries_data_posts_and_only_searches_use_get() -> None:
+    """Scripts handle every form; one submitted before its script has run (a slow module)
+    must not put what it carries (a password, a note) in an address or a server log."""
+    forms = [
+        (template.name, tag)
+        for template in TEMPLATES.glob("*.html")
+        for tag in re.findall(r"<form\b[^>]*>", template.read_text("utf-8"))
+    ]
+    assert len(forms) > 20, forms
+    for name, tag in forms:
+        method = re.search(r'\smethod="(\w+)"', tag)
+        form_id = re.search(r'\sid="([\w-]+)"', tag)
+        assert method is not None, (name, tag)
+        if method[1] == "get":
+            assert form_id is not None, (name, tag)
+            assert form_id[1] in SEARCH_FORMS, (name, tag)
+        else:
+            assert method[1] in {"post", "dialog"}, (name, tag)
+
+
 def _catalog(lang: str) -> dict[str, str]:
     data: dict[str, str] = json.loads((STATIC / "i18n" / f"{lang}.json").read_text("utf-8"))
     return data

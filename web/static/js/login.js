@@ -1,5 +1,7 @@
+// The submit handler is attached before anything else is fetched: i18n.js waits for its
+// catalog (a top-level await), and an Enter pressed before a handler exists would submit
+// the form natively. The catalog is loaded only to word an error.
 import { api } from "./api.js";
-import { errorText } from "./i18n.js";
 
 const form = document.getElementById("login-form");
 const errorBox = document.getElementById("login-error");
@@ -20,6 +22,7 @@ form.addEventListener("submit", async (event) => {
     });
     window.location.assign("/");
   } catch (error) {
+    const { errorText } = await import("./i18n.js");
     errorBox.textContent = errorText(error);
     errorBox.hidden = false;
   }
