@@ -157,15 +157,15 @@ class AuthService:
         now = self._clock.now()
         async with self._sessionmaker() as db, db.begin():
             sessions = SessionRepository(db)
-            auth_session = await sessions.get(hash_token(token))
-            if auth_session is None:
+            found = await sessions.with_user(hash_token(token))
+            if found is None:
                 guests = self._guests
                 guest = await guests.principal(db, hash_token(token)) if guests else None
                 if guest is None:
                     raise AuthenticationRequired()
                 return guest
+            auth_session, user = found
             accounts = AccountRepository(db)
-            user = await accounts.user_by_id(auth_session.user_id)
             idle = now - auth_session.last_seen_at
             if (
                 user is None

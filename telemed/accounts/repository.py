@@ -92,6 +92,18 @@ class SessionRepository:
     async def get(self, token_hash: str) -> AuthSession | None:
         return await self._session.get(AuthSession, token_hash)
 
+    async def with_user(self, token_hash: str) -> tuple[AuthSession, User | None] | None:
+        """The session and its user (with the user's facility) in one query: every request
+        and every socket checks one."""
+        row = (
+            await self._session.execute(
+                select(AuthSession, User)
+                .outerjoin(User, User.id == AuthSession.user_id)
+                .where(AuthSession.token_hash == token_hash)
+            )
+        ).first()
+        return None if row is None else (row[0], row[1])
+
     async def delete(self, token_hash: str) -> None:
         await self._session.execute(delete(AuthSession).where(AuthSession.token_hash == token_hash))
 

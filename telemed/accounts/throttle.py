@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telemed.accounts.devices import account_key
 from telemed.accounts.repository import LoginFailureRepository
 from telemed.clock import Clock
+from telemed.db.batches import serialize_writes
 from telemed.errors import TooManyAttempts
 
 MAX_DELAY_SECONDS = 5.0
@@ -103,6 +104,8 @@ class LoginThrottle:
         window = timedelta(seconds=self._policy.window)
         counts: dict[str, int] = {}
         async with self._sessionmaker() as db, db.begin():
+            # Several counters' rows are locked: see serialize_writes.
+            await serialize_writes(db)
             repository = LoginFailureRepository(db)
             # Always in the same order, so that two transactions never wait on each other.
             for counter in sorted(attempt.counters, key=lambda c: c.key):
@@ -134,6 +137,8 @@ class LoginThrottle:
         now = self._clock.now()
         expired_before = now - timedelta(seconds=self._policy.window)
         async with self._sessionmaker() as db, db.begin():
+            # Several counters' rows are locked: see serialize_writes.
+            await serialize_writes(db)
             repository = LoginFailureRepository(db)
             for counter in sorted(attempt.counters, key=lambda c: c.key):
                 if counter.limit is not None:

@@ -8,8 +8,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from telemed.audit.models import AuditRecord
-
 GENESIS_HASH = "0" * 64
 
 CHAINED_FIELDS = (
@@ -44,13 +42,8 @@ def _value(value: Any) -> Any:
     return value
 
 
-def canonical(record: AuditRecord) -> bytes:
-    """Sorted-key compact JSON of the chained fields (the optional ones when set), UTF-8."""
-    return canonical_values({name: getattr(record, name) for name in EXPORTED_FIELDS})
-
-
 def canonical_values(values: Mapping[str, Any]) -> bytes:
-    """The same encoding from a plain mapping (a fetched row), without building a model."""
+    """Sorted-key compact JSON of a row's chained fields (the optional ones when set), UTF-8."""
     fields = {name: _value(values[name]) for name in CHAINED_FIELDS}
     fields.update(
         (name, _value(values[name]))
@@ -58,10 +51,6 @@ def canonical_values(values: Mapping[str, Any]) -> bytes:
         if values.get(name) is not None
     )
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def chain_hash(prev_hash: str, record: AuditRecord) -> str:
-    return hashlib.sha256(prev_hash.encode() + canonical(record)).hexdigest()
 
 
 def values_hash(prev_hash: str, values: Mapping[str, Any]) -> str:

@@ -6,16 +6,17 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from telemed.accounts.principal import Actor
-from telemed.audit.chain import GENESIS_HASH, chain_hash
+from telemed.audit.chain import GENESIS_HASH, values_hash
 from telemed.audit.models import AuditRecord
 from telemed.clock import Clock
+from telemed.db.base import table
 
-# Any constant works; it names the one lock that keeps the chain a straight line.
-_CHAIN_LOCK_KEY = 0x7E1E_AD17
+_LAST = select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
+_INSERT = insert(table(AuditRecord))
 
 
 class Outcome(enum.StrEnum):
@@ -43,39 +44,34 @@ class AuditLog:
 
     async def record(
         self, db: AsyncSession, actor: Actor, entry: AuditEntry, outcome: Outcome
-    ) -> AuditRecord:
+    ) -> None:
         """Append one row in ``db``'s transaction; it commits or rolls back with the work.
 
-        On PostgreSQL a transaction-scoped advisory lock serializes appenders (across
-        processes too) from here to commit; SQLite's ``BEGIN IMMEDIATE`` already does.
+        ``db`` is a transaction of ``telemed.db.batches``: on PostgreSQL it holds the
+        chain's advisory lock from its first statement to its commit (across processes
+        too), and SQLite's ``BEGIN IMMEDIATE`` serializes writers, so the last row read
+        here stays the last until this one follows it. The row is one Core insert built
+        once: every change writes it, and the ORM's unit of work cost more than the row.
         """
-        if db.get_bind().dialect.name == "postgresql":
-            await db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
-        last = (
-            await db.execute(
-                select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
-            )
-        ).first()
+        last = (await db.execute(_LAST)).first()
         seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
         principal = actor.principal
-        record = AuditRecord(
-            seq=seq,
-            at=self._clock.now(),
-            actor_id=principal.user_id if principal and not principal.is_system else None,
-            actor_username=principal.username if principal else actor.attempted_username,
-            actor_role=principal.role.value if principal else None,
-            actor_facility=principal.facility.code if principal and principal.facility else None,
-            address=actor.address[:64],
-            action=entry.action,
-            case_id=entry.case_id,
-            object_id=entry.object_id,
-            outcome=outcome.value,
-            request_id=actor.request_id[:32],
-            content_hash=entry.content_hash,
-            stepped_up_at=entry.stepped_up_at,
-            prev_hash=prev_hash,
-        )
-        record.hash = chain_hash(prev_hash, record)
-        db.add(record)
-        await db.flush()
-        return record
+        values = {
+            "seq": seq,
+            "at": self._clock.now(),
+            "actor_id": principal.user_id if principal and not principal.is_system else None,
+            "actor_username": principal.username if principal else actor.attempted_username,
+            "actor_role": principal.role.value if principal else None,
+            "actor_facility": principal.facility.code if principal and principal.facility else None,
+            "address": actor.address[:64],
+            "action": entry.action,
+            "case_id": entry.case_id,
+            "object_id": entry.object_id,
+            "outcome": outcome.value,
+            "request_id": actor.request_id[:32],
+            "content_hash": entry.content_hash,
+            "stepped_up_at": entry.stepped_up_at,
+            "prev_hash": prev_hash,
+        }
+        values["hash"] = values_hash(prev_hash, values)
+        await db.execute(_INSERT, values)

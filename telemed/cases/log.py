@@ -76,19 +76,16 @@ class Change:
             data = {**data, "guest": actor_json(principal)}
         # Guests and the system (a deadline reached) have no account to name.
         anonymous = principal.is_guest or principal.is_system
-        stored = await self.repo.append_event(
-            case,
-            type_,
-            None if anonymous else principal.user_id,
-            self.clock.now(),
-            data,
+        at = self.clock.now()
+        seq = await self.repo.append_event(
+            case, type_, None if anonymous else principal.user_id, at, data
         )
         event: Json = {
             "case_id": case.id,
-            "seq": stored.seq,
+            "seq": seq,
             "type": type_,
             "actor": None if anonymous else actor_json(principal),
-            "at": iso(stored.at),
+            "at": iso(at),
             "data": data,
         }
         self.events.append(event)

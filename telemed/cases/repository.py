@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from telemed.accounts.models import (
     Council,
@@ -32,6 +33,17 @@ from telemed.cases.models import (
 )
 from telemed.cases.schemas import CaseSort
 from telemed.cases.search_index import index_case, matching_ids
+from telemed.db.base import table
+
+_NEXT_SEQ = (
+    update(Case)
+    .where(Case.id == bindparam("case_id"))
+    .values(last_seq=Case.last_seq + 1, updated_at=bindparam("at"))
+    .returning(Case.last_seq)
+)
+_INSERT_EVENT = insert(table(CaseEvent))
+_NOTE_COLUMNS = [c.key for c in table(Note).columns if c.key != "id"]
+_INSERT_NOTE = insert(table(Note)).returning(table(Note).c.id)
 
 # Where a page of the list ends: (urgency rank, created_at, case id).
 Position = tuple[int, datetime, int]
@@ -95,26 +107,28 @@ class CaseRepository:
 
     async def append_event(
         self, case: Case, type_: str, actor_id: int | None, at: datetime, data: dict[str, Any]
-    ) -> CaseEvent:
-        """Append the next event of the case's log in the current transaction.
+    ) -> int:
+        """Append the next event of the case's log in the current transaction; its seq.
 
         The UPDATE ... RETURNING takes the case row's write lock until commit, so
         concurrent writers on one case get consecutive seqs; a rollback takes the seq back
-        with the event, so the log never has gaps.
+        with the event, so the log never has gaps. Both statements are Core, built once:
+        every change writes them.
         """
-        seq = (
-            await self._session.execute(
-                update(Case)
-                .where(Case.id == case.id)
-                .values(last_seq=Case.last_seq + 1, updated_at=at)
-                .returning(Case.last_seq)
-            )
+        seq: int = (
+            await self._session.execute(_NEXT_SEQ, {"case_id": case.id, "at": at})
         ).scalar_one()
-        case.last_seq, case.updated_at = seq, at
-        event = CaseEvent(case_id=case.id, seq=seq, type=type_, actor_id=actor_id, at=at, data=data)
-        self._session.add(event)
-        await self._session.flush()
-        return event
+        # What the database now holds, without marking the row for another UPDATE.
+        set_committed_value(case, "last_seq", seq)
+        set_committed_value(case, "updated_at", at)
+        values = {"case_id": case.id, "seq": seq, "type": type_, "actor_id": actor_id}
+        await self._session.execute(_INSERT_EVENT, {**values, "at": at, "data": data})
+        return seq
+
+    async def insert_note(self, note: Note) -> None:
+        """Store a new note (not added to the session: a Core insert); sets its id."""
+        values = {column: getattr(note, column) for column in _NOTE_COLUMNS}
+        note.id = (await self._session.execute(_INSERT_NOTE, values)).scalar_one()
 
     async def identity(self, case_id: int) -> CaseIdentity | None:
         return await self._session.get(CaseIdentity, case_id)

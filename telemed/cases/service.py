@@ -267,8 +267,7 @@ class CaseService:
                 supersedes_id=new.supersedes,
                 client_id=new.client_id,
             )
-            repo.add(note)
-            await repo.flush()
+            await repo.insert_note(note)
             stored = note_json(note, actor_json(principal))
             event = await change.append("note.created", {"note": stored})
             assert event["seq"] == note.seq, "the case row was not locked"

@@ -10,8 +10,8 @@ Order and durability hold as before: units run one after another in the order th
 (an ``asyncio.Lock`` is FIFO), each sees the ones before it, and nobody is answered before
 the commit that stores them. A unit that fails rolls back to its savepoint and leaves its
 neighbours alone. On PostgreSQL the transaction takes the audit chain's advisory lock as
-its first statement, before any row lock, so the chain stays one straight line; there a
-batch holds one unit for now (see ``Batches.__init__``).
+its first statement, before any row lock, so the chain stays one straight line across
+processes and batches never hold row locks at once (see ``serialize_writes``).
 """
 
 from __future__ import annotations
@@ -30,9 +30,24 @@ log = logging.getLogger(__name__)
 
 # Any constant works; it names the one lock that keeps the audit chain a straight line.
 CHAIN_LOCK_KEY = 0x7E1E_AD17
+_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 MAX_UNITS = 200
 # Told after each commit: how many units it stored and how long the COMMIT took.
 CommitObserver = Callable[[int, float], None]
+
+
+async def serialize_writes(db: AsyncSession) -> None:
+    """On PostgreSQL, take the audit chain's advisory lock until ``db``'s transaction ends.
+
+    Every batch takes it as its first statement, so batches (of every process) never hold
+    row locks at the same time. A writer outside the batches that takes more than one row
+    lock (the sign-in throttle's counters) calls this first too: otherwise its locks and a
+    batch's, taken unit after unit in no global order, could cross and deadlock. A writer
+    of one row at a time cannot close such a cycle and need not wait. SQLite's
+    ``BEGIN IMMEDIATE`` already serializes every writer.
+    """
+    if db.get_bind().dialect.name == "postgresql":
+        await db.execute(_CHAIN_LOCK, {"key": CHAIN_LOCK_KEY})
 
 
 class NestedUnit(RuntimeError):
@@ -57,14 +72,6 @@ class Batches:
         observe: CommitObserver | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
-        bind = sessionmaker.kw.get("bind")
-        # PostgreSQL: one unit per transaction for now. Writers outside units (the sign-in
-        # throttle, session activity) take row locks in their own transactions; a batch
-        # that collects the row locks of several units in arbitrary order can close a
-        # cycle with them across processes (seen: a deadlock between two processes'
-        # sign-ins). Batching there waits until every writer runs in a unit.
-        if bind is not None and bind.dialect.name == "postgresql":
-            max_units = 1
         self._max_units = max_units
         self._observe = observe
         self._turn = asyncio.Lock()
@@ -74,10 +81,6 @@ class Batches:
         self._committing: set[asyncio.Task[None]] = set()
         self.committed_batches = 0
         self.committed_units = 0
-
-    @property
-    def max_units(self) -> int:
-        return self._max_units
 
     @property
     def waiting(self) -> int:
@@ -152,10 +155,7 @@ class Batches:
             session = self._sessionmaker()
             try:
                 await session.begin()
-                if session.get_bind().dialect.name == "postgresql":
-                    await session.execute(
-                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY}
-                    )
+                await serialize_writes(session)
             except BaseException:
                 await session.close()
                 raise

@@ -56,11 +56,8 @@ async def _all_in_one_batch(batches: Batches, units: Sequence[Unit]) -> list[obj
     go.set()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     await holder
-    # One commit for all of them where batches hold many units (SQLite); on PostgreSQL a
-    # batch holds one unit for now, so the same run commits each alone, in the same order.
-    shared = batches.max_units > len(units)
-    expected = before + (1 if shared else len(units) + 1)
-    assert batches.committed_batches == expected, "the units did not commit as batched"
+    # One commit for all of them, the holder's included, on both backends.
+    assert batches.committed_batches == before + 1, "the units did not commit as batched"
     return results
 
 
