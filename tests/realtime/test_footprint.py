@@ -9,14 +9,17 @@ from __future__ import annotations
 import asyncio
 import types
 from collections.abc import Iterator
+from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from telemed import appkeys
 from telemed.accounts.demo import DEMO_PASSWORD
 from telemed.accounts.principal import Actor
 from telemed.realtime.connections import Connection
 from telemed.realtime.presence import Peer
+from telemed.realtime.wire import GuardedWebSocket
 from tests.support.cases import requested_case
 from tests.support.participants import Participant, participant
 from tests.support.server import RunningServer
@@ -90,17 +93,18 @@ async def test_objects_kept_per_connection_have_no_instance_dict(server: Running
         await doctor.close()
 
 
-def _awaiting(coroutine: object) -> Iterator[str]:
-    """The names of the coroutines ``coroutine`` is suspended in, outermost first."""
+def _awaiting(coroutine: object) -> Iterator[types.CoroutineType[Any, Any, Any]]:
+    """The coroutines ``coroutine`` is suspended in, outermost first."""
     while isinstance(coroutine, types.CoroutineType):
-        yield coroutine.cr_code.co_name
+        yield coroutine
         coroutine = coroutine.cr_await
 
 
-def _upgrade_chains() -> list[list[str]]:
-    """The suspended call chain of every request task serving an Engine.IO websocket."""
+def _upgrade_chain() -> list[types.CoroutineType[Any, Any, Any]]:
+    """The suspended call chain of the one request task serving an Engine.IO websocket."""
     chains = [list(_awaiting(task.get_coro())) for task in asyncio.all_tasks()]
-    return [chain for chain in chains if "_upgrade_websocket" in chain]
+    (chain,) = [c for c in chains if any(x.cr_code.co_name == "_upgrade_websocket" for x in c)]
+    return chain
 
 
 async def test_an_open_websocket_holds_no_frame_of_the_inner_middlewares(
@@ -108,9 +112,26 @@ async def test_an_open_websocket_holds_no_frame_of_the_inner_middlewares(
 ) -> None:
     doctor = await participant(server, "bs.namcan")
     try:
-        (chain,) = _upgrade_chains()
-        assert "request_middleware" in chain, chain
-        assert not INNER_MIDDLEWARES & set(chain), chain
+        names = [coroutine.cr_code.co_name for coroutine in _upgrade_chain()]
+        assert "request_middleware" in names, names
+        assert not INNER_MIDDLEWARES & set(names), names
+    finally:
+        await doctor.close()
+
+
+async def test_an_open_websocket_keeps_no_header_of_its_101(server: RunningServer) -> None:
+    doctor = await participant(server, "bs.namcan")
+    try:
+        (ws,) = {
+            kept
+            for coroutine in _upgrade_chain()
+            if coroutine.cr_frame is not None
+            and isinstance(kept := coroutine.cr_frame.f_locals.get("self"), GuardedWebSocket)
+        }
+        response = ws._sock
+        assert isinstance(response, web.WebSocketResponse)
+        assert response.status == 101
+        assert len(response.headers) == 0
     finally:
         await doctor.close()
 
