@@ -27,7 +27,7 @@ import logging
 import math
 import sys
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 import socketio
@@ -51,8 +51,6 @@ _BINARY_TYPES = frozenset({str(packet.BINARY_EVENT), str(packet.BINARY_ACK)})
 _CLIENT_PACKET_TYPES = frozenset({packet.CONNECT, packet.DISCONNECT, packet.EVENT, packet.ACK})
 
 Refusals = Callable[[str], None]
-# python-engineio's websocket handler, which its driver runs after the handshake.
-Handshaken = Callable[[Any], Awaitable[None]]
 
 
 def _finite(text: str) -> float:
@@ -150,26 +148,20 @@ class GuardedWebSocket(WebSocket):  # type: ignore[misc]
     were the largest thing it kept that nothing reads again.
     """
 
-    def __init__(self, handler: Handshaken, server: object, *, refused: Refusals) -> None:
-        super().__init__(_forgetting_headers(handler), server)
+    def __init__(self, handler: object, server: object, *, refused: Refusals) -> None:
+        super().__init__(handler, server)
         self._refused = refused
 
     async def wait(self) -> str | bytes:
+        # The 101 went out before python-engineio's first read (a test checks it). Cleared
+        # here rather than by wrapping the handler, which would keep one more frame alive.
+        if self._sock.headers:
+            self._sock.headers.clear()
         data: str | bytes = await super().wait()
         if isinstance(data, str) and not _engine_frame(data):
             self._refused("engine")
             raise OSError("not an Engine.IO frame")  # python-engineio closes the socket
         return data
-
-
-def _forgetting_headers(handler: Handshaken) -> Handshaken:
-    """``handler``, run once the websocket's 101 has gone out, after clearing its headers."""
-
-    async def run(ws: WebSocket) -> None:
-        ws._sock.headers.clear()
-        await handler(ws)
-
-    return run
 
 
 def _engine_frame(frame: str) -> bool:
