@@ -74,7 +74,12 @@ from telemed.realtime import lifetime as realtime_lifetime
 from telemed.realtime.connections import Connections
 from telemed.realtime.namespace import CaseRoomNamespace, room_handlers
 from telemed.realtime.rooms import RoomService
-from telemed.realtime.server import create_socketio_server, open_case_rooms, open_connections
+from telemed.realtime.server import (
+    SOCKETIO_ROUTE,
+    create_socketio_server,
+    open_case_rooms,
+    open_connections,
+)
 from telemed.scheduler import Job, Scheduler
 from telemed.settings import Settings
 from telemed.signaling import lifetime as signaling_lifetime
@@ -92,8 +97,10 @@ VENDOR_DIRS = {"socket.io": "socket.io-client/dist"}
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     app = web.Application(
         middlewares=[
-            forwarded_scheme,
+            # Outermost: it sees every request, and sends long-lived websocket upgrades
+            # past the others (telemed/http/long_lived.py).
             ops_views.request_middleware,
+            forwarded_scheme,
             _language_middleware,
             error_middleware,
             compress_static,
@@ -104,7 +111,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[appkeys.CLOCK] = clock or SystemClock()
     app[appkeys.METRICS] = Metrics()
     sio = create_socketio_server(settings, app[appkeys.METRICS].refused_frame)
-    sio.attach(app)
+    sio.attach(app, socketio_path=SOCKETIO_ROUTE.strip("/"))
+    app[appkeys.LONG_LIVED_ROUTES] = frozenset({SOCKETIO_ROUTE})
     app[appkeys.SOCKETIO] = sio
     connections = Connections(sio.disconnect)
     app[appkeys.SOCKET_CONNECTIONS] = connections

@@ -41,6 +41,8 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
 METRICS = web.AppKey("metrics", Metrics)
 SOCKETIO = web.AppKey("socketio", socketio.AsyncServer)
+# The paths whose websocket upgrades bypass the inner middlewares (telemed/http/long_lived.py).
+LONG_LIVED_ROUTES = web.AppKey("long_lived_routes", frozenset[str])
 AUTH_SERVICE = web.AppKey("auth_service", AuthService)
 ACCOUNT_SERVICE = web.AppKey("account_service", AccountService)
 ORGANISATION_SERVICE = web.AppKey("organisation_service", OrganisationService)

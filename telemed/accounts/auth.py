@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -98,6 +99,11 @@ class AuthService:
         self._sessions = sessions
         self._throttle = throttle
         self._devices = devices
+        # The principal of each session while anything holds it: every socket of a session
+        # (a user's tabs and devices) shares one object instead of a copy per connection.
+        self._principals: weakref.WeakValueDictionary[str, Principal] = (
+            weakref.WeakValueDictionary()
+        )
 
     async def login(
         self, username: str, password: str, actor: Actor, device_cookie: str | None = None
@@ -163,7 +169,7 @@ class AuthService:
                 guest = await guests.principal(db, hash_token(token)) if guests else None
                 if guest is None:
                     raise AuthenticationRequired()
-                return guest
+                return self._shared(guest)
             auth_session, user = found
             accounts = AccountRepository(db)
             idle = now - auth_session.last_seen_at
@@ -181,8 +187,19 @@ class AuthService:
                 # resolution of a tenth of the idle timeout (at most a minute) is plenty.
                 if touch and idle >= timedelta(seconds=min(60, self._sessions.idle_timeout / 10)):
                     auth_session.last_seen_at = now
-                return await load_principal(accounts, user, auth_session)
+                return self._shared(await load_principal(accounts, user, auth_session))
         raise AuthenticationRequired("Your session has ended. Sign in again.")
+
+    def _shared(self, principal: Principal) -> Principal:
+        """The session's principal already held elsewhere if it is still the same (equal in
+        every field), else ``principal``, which the session's next callers then share."""
+        if not principal.session_id:
+            return principal
+        held = self._principals.get(principal.session_id)
+        if held is not None and held == principal:
+            return held
+        self._principals[principal.session_id] = principal
+        return principal
 
     async def logout(self, actor: Actor) -> None:
         """End the session: its token stops working as cookie and as bearer alike."""

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from telemed import appkeys
 from telemed.http.errors import route_name
+from telemed.http.long_lived import is_long_lived
 from telemed.logs import request_id_var
 
 access_log = logging.getLogger("telemed.access")
@@ -26,6 +27,9 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     token = request_id_var.set(request_id)
     started = time.perf_counter()
     status = 500
+    if is_long_lived(request):
+        # Past the other middlewares, straight to the route (telemed/http/long_lived.py).
+        handler = request.match_info.handler
     try:
         response = await handler(request)
         status = response.status

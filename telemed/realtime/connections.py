@@ -22,6 +22,9 @@ class TokenBucket:
     clock (not the domain clock, which tests move by hand for expiry rules).
     """
 
+    # One per connection, for the connection's whole life: no instance dict.
+    __slots__ = ("_at", "_burst", "_now", "_rate", "_tokens")
+
     def __init__(self, rate: float, burst: int, now: Callable[[], float] = time.monotonic) -> None:
         self._rate = rate
         self._burst = float(burst)
@@ -39,9 +42,12 @@ class TokenBucket:
         return False
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Connection:
-    """One Socket.IO connection. ``principal`` is refreshed on every state-changing message."""
+    """One Socket.IO connection. ``principal`` is refreshed on every state-changing message
+    (the auth service hands every connection of a session the same principal object).
+
+    Slotted, as the other objects kept per idle connection: no instance dict each."""
 
     sid: str
     token: str

@@ -131,8 +131,9 @@ class CaseRoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             address=request_address(request) if request is not None else "unknown",
             bucket=TokenBucket(settings.socket_rate_per_second, settings.socket_burst),
         )
+        # The connection is its state (no python-socketio session: nothing read it, and it
+        # held a second reference to a principal per socket).
         self._connections.add(connection)
-        await self.save_session(sid, {"principal": principal, "peer_id": connection.peer_id})
         await self.enter_room(sid, connection.user_room)
 
     async def on_disconnect(self, sid: str) -> None:

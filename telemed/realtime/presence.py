@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from telemed.shapes import Json
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Peer:
     peer_id: str
     user: Json

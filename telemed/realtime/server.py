@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 # The largest message the protocol carries is an SDP offer with many candidates (about
 # 20 KiB); notes are capped well below. Attachments never travel over Socket.IO.
 MAX_MESSAGE_BYTES = 64 * 1024
+# Where python-socketio serves Engine.IO (its default path, named so the app can list it
+# among the long-lived routes).
+SOCKETIO_ROUTE = "/socket.io/"
 
 
 class OriginPolicy:

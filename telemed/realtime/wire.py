@@ -142,6 +142,10 @@ class GuardedWebSocket(WebSocket):  # type: ignore[misc]
     python-engineio decodes each websocket frame outside its error handling, so a frame
     that is not Engine.IO at all would end the request with aiohttp's traceback. No
     Socket.IO client sends one: the connection is closed on the first.
+
+    It also forgets the headers of its 101 answer once they are sent: the response object
+    lives as long as the connection, and its headers (the security headers among them)
+    were the largest thing it kept that nothing reads again.
     """
 
     def __init__(self, handler: object, server: object, *, refused: Refusals) -> None:
@@ -149,6 +153,10 @@ class GuardedWebSocket(WebSocket):  # type: ignore[misc]
         self._refused = refused
 
     async def wait(self) -> str | bytes:
+        # The 101 went out before python-engineio's first read (a test checks it). Cleared
+        # here rather than by wrapping the handler, which would keep one more frame alive.
+        if self._sock.headers:
+            self._sock.headers.clear()
         data: str | bytes = await super().wait()
         if isinstance(data, str) and not _engine_frame(data):
             self._refused("engine")
