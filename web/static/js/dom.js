@@ -11,3 +11,9 @@ export function element(tag, { text, className, attrs } = {}) {
 export function clear(node) {
   while (node.firstChild) node.removeChild(node.firstChild);
 }
+
+// Shows `text` in `box` (an error or notice line), or hides the box when there is none.
+export function showText(box, text) {
+  box.textContent = text ?? "";
+  box.hidden = !text;
+}

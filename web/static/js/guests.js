@@ -3,7 +3,7 @@
 // its hash), sees who is invited and revokes an invitation. Every value goes in as text.
 import { api } from "./api.js";
 import { confirmAction } from "./confirm.js";
-import { clear, element } from "./dom.js";
+import { clear, element, showText } from "./dom.js";
 import { formatTime, problemText, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -80,8 +80,7 @@ export class GuestPanel {
     try {
       await work();
     } catch (error) {
-      $("guest-error").textContent = problemText(error);
-      $("guest-error").hidden = false;
+      showText($("guest-error"), problemText(error));
     }
   }
 

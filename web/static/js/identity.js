@@ -2,7 +2,7 @@
 // ask (the server audits every read), edited by the requesting doctors while the case is
 // open. Every value goes in as text.
 import { api } from "./api.js";
-import { clear, element } from "./dom.js";
+import { clear, element, showText } from "./dom.js";
 import { formatDate, problemText, t } from "./i18n.js";
 
 const FIELDS = ["full_name", "date_of_birth", "national_id", "health_insurance_number", "hospital_record_number"];
@@ -54,8 +54,7 @@ export class IdentityPanel {
     try {
       this.shown = await request();
     } catch (error) {
-      $("identity-error").textContent = problemText(error);
-      $("identity-error").hidden = false;
+      showText($("identity-error"), problemText(error));
       return;
     }
     this.render();
