@@ -3,10 +3,8 @@
 // the tiles' nodes; what the user may do comes from the server (allowed_actions).
 import { renderLobby } from "./call_lobby.js";
 import { Tiles } from "./call_tiles.js";
-import { showText } from "./dom.js";
+import { $, showText } from "./dom.js";
 import { t } from "./i18n.js";
-
-const $ = (id) => document.getElementById(id);
 
 export class CallView {
   constructor(panel) {

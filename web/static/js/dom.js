@@ -1,5 +1,7 @@
 // Building DOM nodes: every dynamic text goes in as text, never as HTML.
 
+export const $ = (id) => document.getElementById(id);
+
 export function element(tag, { text, className, attrs } = {}) {
   const node = document.createElement(tag);
   if (text !== undefined && text !== null) node.textContent = String(text);

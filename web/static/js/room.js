@@ -8,7 +8,7 @@ import { CallPanel } from "./call.js";
 import { deadlineElement } from "./deadline.js";
 import { confirmAction } from "./confirm.js";
 import { DecisionPanel } from "./decision.js";
-import { clear, element, showText } from "./dom.js";
+import { $, clear, element, showText } from "./dom.js";
 import { GuestPanel } from "./guests.js";
 import { errorText, formatTime, localToIso, problemText, t } from "./i18n.js";
 import { IdentityPanel } from "./identity.js";
@@ -29,8 +29,6 @@ const identity = new IdentityPanel(caseId, body.role);
 const guests = new GuestPanel(caseId);
 const written = new WrittenPanel();
 const pending = new Map(); // client_id -> {payload, item}
-
-const $ = (id) => document.getElementById(id);
 
 function setConnection(state) {
   const node = $("connection-status");
