@@ -24,37 +24,19 @@ COUNCILS = [
 # username, full name, role, facility, (council, council role, specialty) or None
 DemoUser = tuple[str, str, UserRole, str | None, tuple[str, CouncilRole, str] | None]
 
+# One user a line, or two with a council seat.
+# fmt: off
 USERS: list[DemoUser] = [
     ("bs.namcan", "BS. Nguyễn Văn Nam", UserRole.DISTRICT_DOCTOR, "TTYT-NAMCAN", None),
     ("bs.uminh", "BS. Lê Thị Minh", UserRole.DISTRICT_DOCTOR, "TTYT-UMINH", None),
-    (
-        "gs.chutoa",
-        "GS.TS. Trần Quốc Chủ",
-        UserRole.COUNCIL_MEMBER,
-        "BV-THONGNHAT",
-        ("HDCM-MIENNAM", CouncilRole.CHAIR, "Nội khoa"),
-    ),
-    (
-        "ts.thuky",
-        "TS.BS. Phạm Thu Kỳ",
-        UserRole.COUNCIL_MEMBER,
-        "BV-THONGNHAT",
-        ("HDCM-MIENNAM", CouncilRole.SECRETARY, "Nội tổng quát"),
-    ),
-    (
-        "gs.timmach",
-        "GS.TS. Võ Tâm Mạch",
-        UserRole.COUNCIL_MEMBER,
-        "BV-THONGNHAT",
-        ("HDCM-MIENNAM", CouncilRole.MEMBER, "Tim mạch"),
-    ),
-    (
-        "gs.thankinh",
-        "GS.TS. Đỗ Thần Kinh",
-        UserRole.COUNCIL_MEMBER,
-        "BV-HUUNGHI",
-        ("HDCM-TW", CouncilRole.MEMBER, "Thần kinh"),
-    ),
+    ("gs.chutoa", "GS.TS. Trần Quốc Chủ", UserRole.COUNCIL_MEMBER, "BV-THONGNHAT",
+     ("HDCM-MIENNAM", CouncilRole.CHAIR, "Nội khoa")),
+    ("ts.thuky", "TS.BS. Phạm Thu Kỳ", UserRole.COUNCIL_MEMBER, "BV-THONGNHAT",
+     ("HDCM-MIENNAM", CouncilRole.SECRETARY, "Nội tổng quát")),
+    ("gs.timmach", "GS.TS. Võ Tâm Mạch", UserRole.COUNCIL_MEMBER, "BV-THONGNHAT",
+     ("HDCM-MIENNAM", CouncilRole.MEMBER, "Tim mạch")),
+    ("gs.thankinh", "GS.TS. Đỗ Thần Kinh", UserRole.COUNCIL_MEMBER, "BV-HUUNGHI",
+     ("HDCM-TW", CouncilRole.MEMBER, "Thần kinh")),
     ("kiemtra", "Kiểm tra viên Hoàng Kiểm", UserRole.ADMIN, None, None),
 ]
 
@@ -62,14 +44,10 @@ USERS: list[DemoUser] = [
 # The demo's cases need someone to triage, schedule and sign for the central council:
 # `telemed demo` adds its chair to the network above (the tests' network is the one above).
 CASE_STAFF: list[DemoUser] = [
-    (
-        "gs.trunguong",
-        "GS.TS. Lê Trung Ương",
-        UserRole.COUNCIL_MEMBER,
-        "BV-HUUNGHI",
-        ("HDCM-TW", CouncilRole.CHAIR, "Nội khoa"),
-    ),
+    ("gs.trunguong", "GS.TS. Lê Trung Ương", UserRole.COUNCIL_MEMBER, "BV-HUUNGHI",
+     ("HDCM-TW", CouncilRole.CHAIR, "Nội khoa")),
 ]
+# fmt: on
 
 
 async def seed_demo_network(

@@ -12,7 +12,7 @@ from telemed.accounts.models import Council, CouncilMembership, Facility, Facili
 from telemed.accounts.principal import Actor
 from telemed.accounts.repository import AccountRepository
 from telemed.accounts.schemas import CouncilInput, CouncilUpdate, FacilityInput, FacilityUpdate
-from telemed.accounts.service import CouncilRef, find_council, problem, require_administrator
+from telemed.accounts.service import Administration, CouncilRef, find_council, problem
 from telemed.accounts.shapes import council_json, facility_json, member_json
 from telemed.audit.work import AuditedWork
 from telemed.errors import AlreadyExists, NotFound
@@ -29,7 +29,7 @@ async def _seat(accounts: AccountRepository, code: str) -> Facility:
 class OrganisationService:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], work: AuditedWork) -> None:
         self._sessionmaker = sessionmaker
-        self._work = work
+        self._admin = Administration(work)
 
     async def ensure_facility(self, code: str, name: str, level: FacilityLevel) -> int:
         async with self._sessionmaker() as db, db.begin():
@@ -59,14 +59,11 @@ class OrganisationService:
             return council.id
 
     async def facilities(self, actor: Actor) -> list[Json]:
-        async with self._work(actor, "facility.list") as unit:
-            require_administrator(actor)
-            return [facility_json(f) for f in await AccountRepository(unit.db).facilities()]
+        async with self._admin(actor, "facility.list") as (_, accounts):
+            return [facility_json(f) for f in await accounts.facilities()]
 
     async def create_facility(self, actor: Actor, new: FacilityInput) -> Json:
-        async with self._work(actor, "facility.create", object_id=new.code) as unit:
-            require_administrator(actor)
-            accounts = AccountRepository(unit.db)
+        async with self._admin(actor, "facility.create", new.code) as (_, accounts):
             if await accounts.facility_by_code(new.code) is not None:
                 raise AlreadyExists(f"The facility code {new.code!r} is taken.")
             facility = Facility(code=new.code, name=new.name, level=new.level)
@@ -75,9 +72,8 @@ class OrganisationService:
             return facility_json(facility)
 
     async def update_facility(self, actor: Actor, facility_id: int, update: FacilityUpdate) -> Json:
-        async with self._work(actor, "facility.update", object_id=str(facility_id)) as unit:
-            require_administrator(actor)
-            facility = await AccountRepository(unit.db).facility_by_id(facility_id)
+        async with self._admin(actor, "facility.update", str(facility_id)) as (unit, accounts):
+            facility = await accounts.facility_by_id(facility_id)
             if facility is None:
                 raise NotFound("No such facility.")
             unit.entry.object_id = facility.code
@@ -85,9 +81,7 @@ class OrganisationService:
             return facility_json(facility)
 
     async def councils(self, actor: Actor) -> list[Json]:
-        async with self._work(actor, "council.list") as unit:
-            require_administrator(actor)
-            accounts = AccountRepository(unit.db)
+        async with self._admin(actor, "council.list") as (_, accounts):
             users = {u.id: u for u in await accounts.users()}
             members: dict[int, list[Json]] = {}
             for membership in await accounts.all_memberships():
@@ -97,9 +91,7 @@ class OrganisationService:
             return [council_json(c, members.get(c.id, ())) for c in await accounts.councils()]
 
     async def create_council(self, actor: Actor, new: CouncilInput) -> Json:
-        async with self._work(actor, "council.create", object_id=new.code) as unit:
-            require_administrator(actor)
-            accounts = AccountRepository(unit.db)
+        async with self._admin(actor, "council.create", new.code) as (unit, accounts):
             seat = await _seat(accounts, new.seat_facility)
             if await accounts.council_by_code(new.code) is not None:
                 raise AlreadyExists(f"The council code {new.code!r} is taken.")
@@ -110,9 +102,7 @@ class OrganisationService:
             return council_json(council)
 
     async def update_council(self, actor: Actor, council_id: int, update: CouncilUpdate) -> Json:
-        async with self._work(actor, "council.update", object_id=str(council_id)) as unit:
-            require_administrator(actor)
-            accounts = AccountRepository(unit.db)
+        async with self._admin(actor, "council.update", str(council_id)) as (unit, accounts):
             council = await find_council(accounts, council_id)
             unit.entry.object_id = council.code
             seat = await _seat(accounts, update.seat_facility)

@@ -4,7 +4,8 @@ it (an administrator, or the operator of the ``telemed`` command)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,7 +19,7 @@ from telemed.accounts.schemas import PasswordChange, UserUpdate
 from telemed.accounts.shapes import user_json
 from telemed.audit.log import AuditEntry
 from telemed.audit.service import require_admin_or_operator
-from telemed.audit.work import AuditedWork
+from telemed.audit.work import AuditedWork, Unit
 from telemed.clock import Clock
 from telemed.errors import (
     AlreadyExists,
@@ -56,8 +57,19 @@ class NewUser:
     email: str | None = None
 
 
-def require_administrator(actor: Actor) -> None:
-    require_admin_or_operator(actor, "Only administrators manage accounts.")
+class Administration:
+    """The audited units of work only administrators may do, with the accounts they read."""
+
+    def __init__(self, work: AuditedWork) -> None:
+        self._work = work
+
+    @asynccontextmanager
+    async def __call__(
+        self, actor: Actor, action: str, object_id: str | None = None
+    ) -> AsyncIterator[tuple[Unit, AccountRepository]]:
+        async with self._work(actor, action, object_id=object_id) as unit:
+            require_admin_or_operator(actor, "Only administrators manage accounts.")
+            yield unit, AccountRepository(unit.db)
 
 
 def problem(field: str, message: str, code: str) -> ValidationFailed:
@@ -116,11 +128,10 @@ class AccountService:
         self._clock = clock
         self._hasher = hasher
         self._work = work
+        self._admin = Administration(work)
 
     async def users(self, actor: Actor) -> list[Json]:
-        async with self._work(actor, "user.list") as unit:
-            require_administrator(actor)
-            accounts = AccountRepository(unit.db)
+        async with self._admin(actor, "user.list") as (_, accounts):
             seats: dict[int, list[CouncilMembership]] = {}
             for membership in await accounts.all_memberships():
                 seats.setdefault(membership.user_id, []).append(membership)
@@ -138,8 +149,7 @@ class AccountService:
         problems = _new_user_problems(new)
         # Hashed before the transaction: hashing takes tens of milliseconds.
         password_hash = None if problems else await self._hasher.hash(new.password)
-        async with self._work(actor, "user.create", object_id=new.username) as unit:
-            require_administrator(actor)
+        async with self._admin(actor, "user.create", new.username) as (unit, accounts):
             if problems:
                 raise ValidationFailed(problems)
             assert password_hash is not None
@@ -183,9 +193,7 @@ class AccountService:
     async def update_user(self, actor: Actor, who: UserRef, update: UserUpdate) -> Json:
         """Name, role and facility. Administrators cannot change their own role, so that
         there is always one left to undo a mistake."""
-        async with self._work(actor, "user.update", object_id=str(who)) as unit:
-            require_administrator(actor)
-            accounts = AccountRepository(unit.db)
+        async with self._admin(actor, "user.update", str(who)) as (unit, accounts):
             user = await find_user(accounts, who)
             unit.entry.object_id = user.username
             facility_id = await facility_id_of(accounts, update.facility)
@@ -211,9 +219,8 @@ class AccountService:
 
     async def disable_user(self, actor: Actor, who: UserRef) -> list[str]:
         """Disable the account and end all of its sessions at once; the ended sessions."""
-        async with self._work(actor, "user.disable", object_id=str(who)) as unit:
-            require_administrator(actor)
-            user = await find_user(AccountRepository(unit.db), who)
+        async with self._admin(actor, "user.disable", str(who)) as (unit, accounts):
+            user = await find_user(accounts, who)
             unit.entry.object_id = user.username
             if _is_self(actor, user):
                 raise problem("user", "you cannot disable your own account", "own_account")
@@ -221,9 +228,8 @@ class AccountService:
             return await SessionRepository(unit.db).delete_for_user(user.id)
 
     async def enable_user(self, actor: Actor, who: UserRef) -> None:
-        async with self._work(actor, "user.enable", object_id=str(who)) as unit:
-            require_administrator(actor)
-            user = await find_user(AccountRepository(unit.db), who)
+        async with self._admin(actor, "user.enable", str(who)) as (unit, accounts):
+            user = await find_user(accounts, who)
             unit.entry.object_id = user.username
             user.is_active = True
 
@@ -239,9 +245,8 @@ class AccountService:
         problems = password_problems(password, username or "")
         # Hashed before the transaction: hashing takes tens of milliseconds.
         password_hash = None if problems else await self._hasher.hash(password)
-        async with self._work(actor, "user.password_reset", object_id=str(who)) as unit:
-            require_administrator(actor)
-            user = await find_user(AccountRepository(unit.db), who)
+        async with self._admin(actor, "user.password_reset", str(who)) as (unit, accounts):
+            user = await find_user(accounts, who)
             unit.entry.object_id = user.username
             if problems:
                 raise ValidationFailed(problems)
@@ -293,9 +298,7 @@ class AccountService:
         specialty: str = "",
     ) -> None:
         """Seat the user on the council (or change the seat); object_id is the council."""
-        async with self._work(actor, "council.member_set", object_id=str(council_ref)) as unit:
-            require_administrator(actor)
-            accounts = AccountRepository(unit.db)
+        async with self._admin(actor, "council.member_set", str(council_ref)) as (unit, accounts):
             council = await find_council(accounts, council_ref)
             unit.entry.object_id = council.code
             user = await find_user(accounts, who)
@@ -315,9 +318,10 @@ class AccountService:
                 membership.council_role, membership.specialty = council_role, specialty
 
     async def remove_membership(self, actor: Actor, who: UserRef, council_ref: CouncilRef) -> None:
-        async with self._work(actor, "council.member_remove", object_id=str(council_ref)) as unit:
-            require_administrator(actor)
-            accounts = AccountRepository(unit.db)
+        async with self._admin(actor, "council.member_remove", str(council_ref)) as (
+            unit,
+            accounts,
+        ):
             council = await find_council(accounts, council_ref)
             unit.entry.object_id = council.code
             user = await find_user(accounts, who)
@@ -354,9 +358,9 @@ def _new_user_problems(new: NewUser) -> list[FieldProblem]:
 
 __all__: Sequence[str] = [
     "AccountService",
+    "Administration",
     "NewUser",
     "Seat",
     "find_council",
     "find_user",
-    "require_administrator",
 ]

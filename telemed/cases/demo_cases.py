@@ -55,14 +55,14 @@ class DemoCase:
 TRIAGE = {"HDCM-MIENNAM": ("gs.chutoa", "ts.thuky"), "HDCM-TW": ("gs.trunguong", "gs.trunguong")}
 MEMBER = {"HDCM-MIENNAM": "gs.timmach", "HDCM-TW": "gs.thankinh"}
 
+# Read as a table: each case opens with its route, its patient and its kind on three lines,
+# which the formatter would spread over one line a field.
+# fmt: off
 CASES: tuple[DemoCase, ...] = (
     DemoCase(
-        doctor="bs.namcan",
-        council="HDCM-MIENNAM",
-        stage="requested",
-        patient_code="NC-2026-101",
-        sex=Sex.MALE,
-        birth_year=1961,
+        doctor="bs.namcan", council="HDCM-MIENNAM", stage="requested",
+        patient_code="NC-2026-101", sex=Sex.MALE, birth_year=1961,
+        specialty="Tim mạch", urgency=Urgency.EMERGENCY, files=("ecg",),
         title="Đau ngực cấp, nghi hội chứng vành cấp",
         summary="Nam 65 tuổi, hút thuốc lá 30 năm, tăng huyết áp. Đau ngực trái kiểu đè ép từ 3 "
         "giờ sáng, lan tay trái, vã mồ hôi. Điện tâm đồ: ST chênh lên DII, DIII, aVF. Đã cho "
@@ -71,17 +71,11 @@ CASES: tuple[DemoCase, ...] = (
             "Chẩn đoán xác định và mức độ nguy cơ?",
             "Có chỉ định chuyển tuyến can thiệp mạch vành cấp cứu không?",
         ),
-        specialty="Tim mạch",
-        urgency=Urgency.EMERGENCY,
-        files=("ecg",),
     ),
     DemoCase(
-        doctor="bs.namcan",
-        council="HDCM-MIENNAM",
-        stage="info_requested",
-        patient_code="NC-2026-102",
-        sex=Sex.FEMALE,
-        birth_year=1985,
+        doctor="bs.namcan", council="HDCM-MIENNAM", stage="info_requested",
+        patient_code="NC-2026-102", sex=Sex.FEMALE, birth_year=1985,
+        specialty="Nội tổng quát", urgency=Urgency.URGENT, files=("lab",),
         title="Sốt kéo dài chưa rõ nguyên nhân",
         summary="Nữ 41 tuổi, sốt 38,5-39 °C kéo dài 3 tuần, sụt 4 kg. Bạch cầu 14 G/L, CRP "
         "tăng. Đã dùng ceftriaxone 7 ngày không đỡ. Nghe tim có tiếng thổi tâm thu mới.",
@@ -89,18 +83,12 @@ CASES: tuple[DemoCase, ...] = (
             "Hướng chẩn đoán tiếp theo?",
             "Có cần chuyển tuyến để làm siêu âm tim qua thực quản?",
         ),
-        specialty="Nội tổng quát",
-        urgency=Urgency.URGENT,
-        files=("lab",),
         info_request="Đề nghị bổ sung kết quả cấy máu (3 mẫu) và siêu âm tim qua thành ngực.",
     ),
     DemoCase(
-        doctor="bs.namcan",
-        council="HDCM-MIENNAM",
-        stage="scheduled",
-        patient_code="NC-2026-103",
-        sex=Sex.FEMALE,
-        birth_year=1957,
+        doctor="bs.namcan", council="HDCM-MIENNAM", stage="scheduled",
+        patient_code="NC-2026-103", sex=Sex.FEMALE, birth_year=1957,
+        specialty="Nội tiết", urgency=Urgency.ROUTINE, files=("lab",), in_days=2,
         title="Đái tháo đường típ 2 khó kiểm soát, bệnh thận mạn",
         summary="Nữ 69 tuổi, đái tháo đường 15 năm, HbA1c 9,8 % dù metformin và gliclazide. "
         "eGFR 38 mL/phút/1,73 m². Có loét bàn chân phải đang điều trị.",
@@ -108,9 +96,6 @@ CASES: tuple[DemoCase, ...] = (
             "Phác đồ hạ đường huyết phù hợp với chức năng thận?",
             "Chăm sóc vết loét tại tuyến huyện hay chuyển tuyến?",
         ),
-        specialty="Nội tiết",
-        urgency=Urgency.ROUTINE,
-        files=("lab",),
         notes=(
             DemoNote(
                 "gs.timmach",
@@ -118,15 +103,11 @@ CASES: tuple[DemoCase, ...] = (
                 "cơ tim mạch.",
             ),
         ),
-        in_days=2,
     ),
     DemoCase(
-        doctor="bs.namcan",
-        council="HDCM-TW",
-        stage="decided",
-        patient_code="NC-2026-104",
-        sex=Sex.MALE,
-        birth_year=1949,
+        doctor="bs.namcan", council="HDCM-TW", stage="decided",
+        patient_code="NC-2026-104", sex=Sex.MALE, birth_year=1949,
+        specialty="Thần kinh", urgency=Urgency.EMERGENCY, files=("xray", "lab"),
         title="Nhồi máu não cấp, cân nhắc chuyển tuyến",
         summary="Nam 77 tuổi, yếu nửa người phải và nói khó từ 5 giờ trước khi nhập viện. "
         "Chụp CT sọ não không thấy xuất huyết. NIHSS 9. Rung nhĩ chưa điều trị.",
@@ -134,9 +115,6 @@ CASES: tuple[DemoCase, ...] = (
             "Có còn chỉ định can thiệp lấy huyết khối không?",
             "Điều trị dự phòng thứ phát sau giai đoạn cấp?",
         ),
-        specialty="Thần kinh",
-        urgency=Urgency.EMERGENCY,
-        files=("xray", "lab"),
         notes=(
             DemoNote(
                 "gs.thankinh",
@@ -158,19 +136,13 @@ CASES: tuple[DemoCase, ...] = (
         ),
     ),
     DemoCase(
-        doctor="bs.namcan",
-        council="HDCM-TW",
-        stage="closed",
-        patient_code="NC-2026-105",
-        sex=Sex.MALE,
-        birth_year=1990,
+        doctor="bs.namcan", council="HDCM-TW", stage="closed",
+        patient_code="NC-2026-105", sex=Sex.MALE, birth_year=1990,
+        specialty="Thần kinh", urgency=Urgency.URGENT, files=("lab",),
         title="Co giật lần đầu ở người trưởng thành",
         summary="Nam 36 tuổi, cơn co giật toàn thể 2 phút, không sốt, không chấn thương. Khám "
         "thần kinh sau cơn bình thường. Điện não đồ: sóng nhọn vùng thái dương trái.",
         questions=("Có cần điều trị thuốc chống động kinh ngay không?",),
-        specialty="Thần kinh",
-        urgency=Urgency.URGENT,
-        files=("lab",),
         decision=DemoDecision(
             answers=(
                 "Có: điện não đồ bất thường làm tăng nguy cơ tái phát; bắt đầu levetiracetam "
@@ -182,12 +154,9 @@ CASES: tuple[DemoCase, ...] = (
         outcome="Sau 3 tháng không có cơn tái phát, dung nạp thuốc tốt. MRI bình thường.",
     ),
     DemoCase(
-        doctor="bs.uminh",
-        council="HDCM-MIENNAM",
-        stage="decided",
-        patient_code="UM-2026-201",
-        sex=Sex.FEMALE,
-        birth_year=1952,
+        doctor="bs.uminh", council="HDCM-MIENNAM", stage="decided",
+        patient_code="UM-2026-201", sex=Sex.FEMALE, birth_year=1952,
+        specialty="Tim mạch", urgency=Urgency.URGENT, files=("ecg", "xray"),
         title="Suy tim mất bù, phân suất tống máu giảm",
         summary="Nữ 74 tuổi, khó thở tăng dần 1 tuần, phù hai chân, ran ẩm hai đáy phổi. "
         "NT-proBNP 6.800 pg/mL. Siêu âm tim: EF 30 %. Đang dùng furosemide 40 mg.",
@@ -195,9 +164,6 @@ CASES: tuple[DemoCase, ...] = (
             "Tối ưu điều trị nội khoa suy tim tại tuyến huyện?",
             "Có cần chuyển tuyến không?",
         ),
-        specialty="Tim mạch",
-        urgency=Urgency.URGENT,
-        files=("ecg", "xray"),
         notes=(
             DemoNote(
                 "gs.timmach",
@@ -219,19 +185,13 @@ CASES: tuple[DemoCase, ...] = (
         ),
     ),
     DemoCase(
-        doctor="bs.uminh",
-        council="HDCM-MIENNAM",
-        stage="closed",
-        patient_code="UM-2026-202",
-        sex=Sex.MALE,
-        birth_year=1966,
+        doctor="bs.uminh", council="HDCM-MIENNAM", stage="closed",
+        patient_code="UM-2026-202", sex=Sex.MALE, birth_year=1966,
+        specialty="Tim mạch", urgency=Urgency.ROUTINE, files=("lab",),
         title="Tăng huyết áp kháng trị",
         summary="Nam 60 tuổi, huyết áp 170/100 mmHg dù dùng 3 thuốc liều tối đa (amlodipine, "
         "losartan, hydrochlorothiazide). Kali máu thấp 3,1 mmol/L.",
         questions=("Cần tầm soát nguyên nhân thứ phát nào?", "Điều chỉnh thuốc thế nào?"),
-        specialty="Tim mạch",
-        urgency=Urgency.ROUTINE,
-        files=("lab",),
         decision=DemoDecision(
             answers=(
                 "Tầm soát cường aldosteron nguyên phát (tỷ aldosteron/renin); ngưng thở khi ngủ.",
@@ -245,12 +205,9 @@ CASES: tuple[DemoCase, ...] = (
         "thường. Tiếp tục điều trị tại huyện.",
     ),
     DemoCase(
-        doctor="bs.namcan",
-        council="HDCM-MIENNAM",
-        stage="written",
-        patient_code="NC-2026-006",
-        sex=Sex.MALE,
-        birth_year=1966,
+        doctor="bs.namcan", council="HDCM-MIENNAM", stage="written",
+        patient_code="NC-2026-006", sex=Sex.MALE, birth_year=1966,
+        specialty="Tim mạch", urgency=Urgency.URGENT, files=("ecg",),
         title="Điện tâm đồ nghi block nhĩ thất, có cần chuyển tuyến?",
         summary="Nam 60 tuổi, chóng mặt thoáng qua 2 lần trong tuần, không ngất. Mạch 48 "
         "lần/phút, huyết áp 130/80 mmHg. Đang dùng bisoprolol 5 mg.",
@@ -258,9 +215,6 @@ CASES: tuple[DemoCase, ...] = (
             "Điện tâm đồ là block nhĩ thất độ mấy?",
             "Có cần chuyển tuyến đặt máy tạo nhịp?",
         ),
-        specialty="Tim mạch",
-        urgency=Urgency.URGENT,
-        files=("ecg",),
         notes=(DemoNote("gs.timmach", "PR kéo dài dần rồi mất một QRS: Wenckebach.", question=1),),
         decision=DemoDecision(
             answers=(
@@ -273,49 +227,32 @@ CASES: tuple[DemoCase, ...] = (
         ),
     ),
     DemoCase(
-        doctor="bs.uminh",
-        council="HDCM-TW",
-        stage="requested",
-        patient_code="UM-2026-203",
-        sex=Sex.FEMALE,
-        birth_year=1978,
+        doctor="bs.uminh", council="HDCM-TW", stage="requested",
+        patient_code="UM-2026-203", sex=Sex.FEMALE, birth_year=1978,
+        specialty="Thần kinh", urgency=Urgency.URGENT, files=("lab",),
         title="Yếu hai chân tiến triển, rối loạn cảm giác",
         summary="Nữ 48 tuổi, yếu hai chân tăng dần 2 tuần, tê bì từ ngực trở xuống, bí tiểu. "
         "Không chấn thương. Phản xạ gân xương hai chân tăng.",
         questions=("Chẩn đoán định khu và nguyên nhân?", "Cần chuyển tuyến chụp MRI cấp không?"),
-        specialty="Thần kinh",
-        urgency=Urgency.URGENT,
-        files=("lab",),
     ),
     DemoCase(
-        doctor="bs.uminh",
-        council="HDCM-TW",
-        stage="info_requested",
-        patient_code="UM-2026-204",
-        sex=Sex.MALE,
-        birth_year=1971,
+        doctor="bs.uminh", council="HDCM-TW", stage="info_requested",
+        patient_code="UM-2026-204", sex=Sex.MALE, birth_year=1971,
+        specialty="Thần kinh", urgency=Urgency.URGENT,
         title="Đau đầu mạn tính mới xuất hiện, nghi tổn thương nội sọ",
         summary="Nam 55 tuổi, đau đầu tăng dần 2 tháng, nặng hơn về sáng, kèm nôn. Soi đáy "
         "mắt nghi phù gai thị.",
         questions=("Hướng chẩn đoán hình ảnh?",),
-        specialty="Thần kinh",
-        urgency=Urgency.URGENT,
         info_request="Đề nghị gửi kết quả CT sọ não có cản quang nếu đã chụp.",
     ),
     DemoCase(
-        doctor="bs.uminh",
-        council="HDCM-TW",
-        stage="scheduled",
-        patient_code="UM-2026-205",
-        sex=Sex.MALE,
-        birth_year=1955,
+        doctor="bs.uminh", council="HDCM-TW", stage="scheduled",
+        patient_code="UM-2026-205", sex=Sex.MALE, birth_year=1955,
+        specialty="Thần kinh", urgency=Urgency.ROUTINE, files=("lab",), in_days=3,
         title="Bệnh Parkinson đáp ứng kém với levodopa",
         summary="Nam 71 tuổi, Parkinson 6 năm, levodopa/benserazide 250 mg x 3. Dao động vận "
         "động, loạn động cuối liều, té ngã 2 lần trong tháng.",
         questions=("Điều chỉnh phác đồ thuốc?", "Có chỉ định phục hồi chức năng chuyên sâu?"),
-        specialty="Thần kinh",
-        urgency=Urgency.ROUTINE,
-        files=("lab",),
-        in_days=3,
     ),
 )
+# fmt: on

@@ -13,21 +13,6 @@ from telemed.cases.models import Case, Urgency
 from telemed.cases.repository import CaseRepository
 from telemed.shapes import Json, iso
 
-# Every kind a notification may have (docs/api.md, "Notifications").
-KINDS = (
-    "case.requested",
-    "emergency",
-    "case.info_requested",
-    "case.scheduled",
-    "case.accepted",
-    "case.declined",
-    "decision.signed",
-    "session.cancelled",
-    "session.reminder",
-    "opinion.requested",
-    "case.deadline_near",
-    "case.deadline_passed",
-)
 # The case events that may cause notices (``notices_for`` says which do, and to whom).
 NOTIFYING_EVENTS = frozenset(
     {

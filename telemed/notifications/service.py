@@ -10,7 +10,6 @@ that reaches every process; it also answers the inbox.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -19,6 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from telemed.accounts.principal import Principal
+from telemed.background import Background
 from telemed.cases.log import Change
 from telemed.cases.models import Case
 from telemed.clock import Clock
@@ -115,7 +115,7 @@ class NotificationService:
         self._sessionmaker = sessionmaker
         self._clock = clock
         self._broadcaster = broadcaster
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Background(log, "live notifications failed")
 
     # Live delivery of stored rows.
 
@@ -124,19 +124,10 @@ class NotificationService:
         beside the request, whose answer waits for the commit only."""
         if not any(event["type"] in NOTIFYING_EVENTS for event in events):
             return  # notes, attachments, the call...: nothing to read back
-        task = asyncio.create_task(self._events(events))
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("live notifications failed", exc_info=task.exception())
+        self._tasks.spawn(self._events(events))
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
 
     async def _events(self, events: list[Json]) -> None:
         pairs = [(e["case_id"], e["seq"]) for e in events]

@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
 
 from redis.asyncio import Redis
 
+from telemed.background import Background
 from telemed.realtime.feed import CaseFeed
 from telemed.shapes import Json
 
@@ -62,7 +62,7 @@ class LiveSink:
     def __init__(self, feed: CaseFeed, bus: SeqBus | None) -> None:
         self._feed = feed
         self._bus = bus
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Background(log, "live delivery failed")
 
     async def committed(self, events: list[Json]) -> None:
         self._feed.remember(events)
@@ -77,19 +77,7 @@ class LiveSink:
                     log.exception("could not announce case %s seq %s", case_id, seq)
             # Delivery runs beside the request: its answer waits for the commit only, not
             # for every socket of the room.
-            self._spawn(self._feed.announce(case_id, seq))
-
-    def _spawn(self, work: Any) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("live delivery failed", exc_info=task.exception())
+            self._tasks.spawn(self._feed.announce(case_id, seq))
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()

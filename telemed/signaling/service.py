@@ -13,13 +13,11 @@ call).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
-from collections.abc import Coroutine
-from typing import Any
 
 from telemed.accounts.auth import AuthService
+from telemed.background import Background
 from telemed.cases import access
 from telemed.cases.log import CaseLog
 from telemed.cases.models import CaseStatus
@@ -69,7 +67,7 @@ class CallService:
         self._calls = calls
         self._recording = recording
         self._sfu = sfu
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Background(log, "following the session of a case failed")
 
     def open_calls(self) -> int:
         return len(self._calls)
@@ -187,7 +185,7 @@ class CallService:
 
     async def committed(self, events: list[Json]) -> None:
         # Beside the writer: its answer waits for its commit, not for the call to follow.
-        self._later(self._follow(events))
+        self._tasks.spawn(self._follow(events))
 
     async def _follow(self, events: list[Json]) -> None:
         for event in events:
@@ -237,9 +235,7 @@ class CallService:
 
     async def close(self) -> None:
         """At shutdown: what follows committed events stops."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -309,13 +305,3 @@ class CallService:
             "call:lobby",
             {"case_id": call.case_id, "waiting": waiting},
         )
-
-    def _later(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("following the session of a case failed", exc_info=task.exception())

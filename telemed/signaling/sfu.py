@@ -25,11 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
 from functools import partial
 from pathlib import Path
-from typing import Any
 
+from telemed.background import Background
 from telemed.errors import Conflict
 from telemed.realtime.presence import PresenceStore
 from telemed.realtime.rooms import RoomTransport
@@ -76,8 +75,8 @@ class SfuBridge:
         self._recording_dir = recording_dir
         self._rooms: dict[int, SfuRoom] = {}
         self._making: dict[int, asyncio.Lock] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._subscriptions = Subscriptions(transport, self._spawn)
+        self._tasks = Background(log, "an SFU update failed")
+        self._subscriptions = Subscriptions(transport, self._tasks.spawn)
 
     @property
     def configured(self) -> bool:
@@ -162,9 +161,7 @@ class SfuBridge:
         """At shutdown: every room is destroyed on its Janus."""
         for case_id in list(self._rooms):
             await self.session_ended(case_id)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
 
     # -- recording (sfu_recording.py) --------------------------------------------------
 
@@ -246,7 +243,7 @@ class SfuBridge:
         if event.get("janus") == "hangup":
             # Its connection is gone (failed, or closed by the browser): the next offer
             # to sfu:publish joins the room afresh.
-            self._spawn(self._publisher_lost(room, seat))
+            self._tasks.spawn(self._publisher_lost(room, seat))
         data = (event.get("plugindata") or {}).get("data") or {}
         if data.get("videoroom") in ("talking", "stopped-talking"):
             if data["videoroom"] == "talking" and data.get("id") != room.speaker:
@@ -325,13 +322,3 @@ class SfuBridge:
             "limit": MESH_VIDEO_LIMIT,
         }
         await to_triage(self._presence, self._transport, call.case_id, "call:notice", notice)
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("an SFU update failed", exc_info=task.exception())

@@ -13,25 +13,20 @@ Janus writes into ``TELEMED_JANUS_RECORDING_DIR`` (by default the data directory
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from telemed.clock import Clock
-from telemed.errors import Conflict, NotFound
 from telemed.signaling.media.recorder import RecordedPeer, RecordingResult
+from telemed.signaling.media.recordings import ActiveRecording, FinishedHook, RecordingSet
 from telemed.signaling.media.remux import RecordedStream, remux
 from telemed.signaling.sfu import SfuBridge
 
 log = logging.getLogger(__name__)
-
-FinishedHook = Callable[[RecordingResult], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -43,52 +38,33 @@ class JanusRecordingPolicy:
 
 
 @dataclass
-class _Active:
-    case_id: int
+class _Active(ActiveRecording):
     base: str
     peers: list[RecordedPeer]
-    started_at: datetime
-    finished: FinishedHook
-    limit: asyncio.Task[None] | None = None
-    files: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str]
 
 
-class JanusRecordings:
+class JanusRecordings(RecordingSet[_Active]):
     def __init__(self, sfu: SfuBridge, clock: Clock, policy: JanusRecordingPolicy) -> None:
+        super().__init__(clock, policy.max_seconds)
         self._sfu = sfu
-        self._clock = clock
         self._policy = policy
-        self._active: dict[int, _Active] = {}
-
-    def is_recording(self, case_id: int) -> bool:
-        return case_id in self._active
 
     async def start(
         self, case_id: int, peers: Sequence[RecordedPeer], finished: FinishedHook
     ) -> Path:
-        if case_id in self._active:
-            raise Conflict("This session is already being recorded.")
-        stamp = self._clock.now().strftime("%Y%m%dT%H%M%SZ")
-        base = f"case-{case_id}-{stamp}-{secrets.token_hex(4)}"
-        active = _Active(case_id, base, list(peers), self._clock.now(), finished)
+        base = self._file_name(case_id)
         # One base name per participant; Janus adds "-audio-0", "-video-1" ... and ".mjr".
-        active.files = {peer.peer_id: f"{base}-{index}" for index, peer in enumerate(peers)}
-        await self._sfu.record(case_id, active.files)
-        self._active[case_id] = active
-        active.limit = asyncio.create_task(self._stop_at_limit(case_id))
+        files = {peer.peer_id: f"{base}-{index}" for index, peer in enumerate(peers)}
+        await self._sfu.record(case_id, files)
+        self._begin(_Active(case_id, self._clock.now(), finished, base, list(peers), files))
         return self._policy.directory / f"{base}.mkv"
 
     async def stop(self, case_id: int, reason: str = "stopped") -> RecordingResult:
         # Janus keeps writing until it is told, a moment later: the file ends now. Real
         # time (not the injected clock), as Janus stamps its files with it.
         until_us = time.time_ns() // 1000
-        active = self._active.pop(case_id, None)
-        if active is None:
-            raise NotFound("This session is not being recorded.")
-        if active.limit is not None and active.limit is not asyncio.current_task():
-            active.limit.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await active.limit
+        active = await self._end(case_id)
         # Janus closes the files when recording stops (or the publisher has left).
         await self._sfu.stop_recording(case_id, list(active.files))
         output = self._policy.directory / f"{active.base}.mkv"
@@ -102,31 +78,15 @@ class JanusRecordings:
         )
         for path in self._all_files(active):
             path.unlink(missing_ok=True)
-        result = RecordingResult(
-            case_id=case_id,
-            path=output,
-            duration=facts.duration,
-            size=facts.size,
-            sha256=facts.sha256,
-            has_video=facts.video_streams > 0,
-            audio_only_reason=None,
-            started_at=active.started_at,
-            ended_at=self._clock.now(),
-            reason=reason,
-        )
         log.info(
             "janus recording of case %s stopped (%s): %.1f s, %d audio streams, video %s",
             case_id,
             reason,
-            result.duration,
+            facts.duration,
             facts.audio_streams,
-            result.has_video,
+            facts.video_streams > 0,
         )
-        try:
-            await active.finished(result)
-        except Exception:
-            log.exception("handing over the recording of case %s failed", case_id)
-        return result
+        return await self._hand_over(active, output, facts, reason, None)
 
     async def end_session(self, case_id: int) -> RecordingResult | None:
         return await self.stop(case_id, "session ended") if case_id in self._active else None
@@ -155,8 +115,3 @@ class JanusRecordings:
             for name in active.files.values()
             for path in self._policy.directory.glob(f"{name}-*.mjr")
         ]
-
-    async def _stop_at_limit(self, case_id: int) -> None:
-        await asyncio.sleep(self._policy.max_seconds)
-        if case_id in self._active:
-            await self.stop(case_id, "maximum length reached")

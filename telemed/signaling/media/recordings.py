@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
@@ -24,6 +25,7 @@ from aiortc.sdp import candidate_from_sdp
 from telemed.clock import Clock
 from telemed.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from telemed.signaling.media.cpu import CpuGauge
+from telemed.signaling.media.mediafile import FileFacts
 from telemed.signaling.media.peers import PeerRegistry
 from telemed.signaling.media.recorder import RecordedPeer, RecordingResult, SessionRecorder
 
@@ -42,17 +44,95 @@ class RecordingPolicy:
 
 
 @dataclass
-class _Active:
+class ActiveRecording:
     case_id: int
-    recorder: SessionRecorder
-    peers: dict[str, RecordedPeer]
     started_at: datetime
     finished: FinishedHook
+
+
+Active = TypeVar("Active", bound=ActiveRecording)
+
+
+class RecordingSet(Generic[Active]):
+    """What every recorder of calls keeps alike (this module's and the SFU's): one recording
+    per case, stopped at its maximum length, and however it stops (asked, at that length, with
+    the session or the server) its result goes to the ``finished`` it was started with."""
+
+    def __init__(self, clock: Clock, max_seconds: float) -> None:
+        self._clock = clock
+        self._max_seconds = max_seconds
+        self._active: dict[int, Active] = {}
+        self._limits: dict[int, asyncio.Task[None]] = {}
+
+    def is_recording(self, case_id: int) -> bool:
+        return case_id in self._active
+
+    async def stop(self, case_id: int, reason: str = "stopped") -> RecordingResult:
+        raise NotImplementedError
+
+    def _file_name(self, case_id: int) -> str:
+        if case_id in self._active:
+            raise Conflict("This session is already being recorded.")
+        stamp = self._clock.now().strftime("%Y%m%dT%H%M%SZ")
+        return f"case-{case_id}-{stamp}-{secrets.token_hex(4)}"
+
+    def _begin(self, active: Active) -> None:
+        self._active[active.case_id] = active
+        self._limits[active.case_id] = asyncio.create_task(self._stop_at_limit(active.case_id))
+
+    def _recording(self, case_id: int) -> Active:
+        active = self._active.get(case_id)
+        if active is None:
+            raise NotFound("This session is not being recorded.")
+        return active
+
+    async def _end(self, case_id: int) -> Active:
+        """Take the recording out of the set; its limit is cancelled unless it is the caller."""
+        active = self._recording(case_id)
+        del self._active[case_id]
+        limit = self._limits.pop(case_id)
+        if limit is not asyncio.current_task():
+            limit.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await limit
+        return active
+
+    async def _hand_over(
+        self, active: Active, path: Path, facts: FileFacts, reason: str, audio_only: str | None
+    ) -> RecordingResult:
+        result = RecordingResult(
+            case_id=active.case_id,
+            path=path,
+            duration=facts.duration,
+            size=facts.size,
+            sha256=facts.sha256,
+            has_video=facts.video_streams > 0,
+            audio_only_reason=audio_only if not facts.video_streams else None,
+            started_at=active.started_at,
+            ended_at=self._clock.now(),
+            reason=reason,
+        )
+        try:
+            await active.finished(result)
+        except Exception:
+            log.exception("handing over the recording of case %s failed", active.case_id)
+        return result
+
+    async def _stop_at_limit(self, case_id: int) -> None:
+        # Media time, not the injected clock: the limit bounds how long the file plays.
+        await asyncio.sleep(self._max_seconds)
+        if case_id in self._active:
+            await self.stop(case_id, "maximum length reached")
+
+
+@dataclass
+class _Active(ActiveRecording):
+    recorder: SessionRecorder
+    peers: dict[str, RecordedPeer]
     connections: dict[str, RTCPeerConnection] = field(default_factory=dict)
-    limit: asyncio.Task[None] | None = None
 
 
-class Recordings:
+class Recordings(RecordingSet[_Active]):
     def __init__(
         self,
         registry: PeerRegistry,
@@ -62,33 +142,23 @@ class Recordings:
         configuration: Callable[[], RTCConfiguration],
         gauge: CpuGauge,
     ) -> None:
+        super().__init__(clock, policy.max_seconds)
         self._registry = registry
-        self._clock = clock
         self._policy = policy
         self._configuration = configuration
         self._gauge = gauge
-        self._active: dict[int, _Active] = {}
-
-    def is_recording(self, case_id: int) -> bool:
-        return case_id in self._active
 
     async def start(
         self, case_id: int, peers: Sequence[RecordedPeer], finished: FinishedHook
     ) -> Path:
-        """Start recording ``peers`` (every participant present, all having consented).
-
-        However the recording stops (asked, at its maximum length, with the session or the
-        server), its result goes to ``finished``.
-        """
-        if case_id in self._active:
-            raise Conflict("This session is already being recorded.")
+        """Start recording ``peers`` (every participant present, all having consented)."""
+        name = self._file_name(case_id)
         if not peers:
             raise ValidationFailed([FieldProblem("peers", "at least one participant")])
         video = [peer.peer_id for peer in peers if peer.video]
         if len(video) > 1:
             raise ValidationFailed([FieldProblem("peers", "video from one participant only")])
-        stamp = self._clock.now().strftime("%Y%m%dT%H%M%SZ")
-        path = self._policy.directory / f"case-{case_id}-{stamp}-{secrets.token_hex(4)}.mkv"
+        path = self._policy.directory / f"{name}.mkv"
         recorder = SessionRecorder(
             path,
             video_peer=video[0] if video else None,
@@ -97,11 +167,8 @@ class Recordings:
             check_interval=self._policy.check_interval,
         )
         await recorder.start()
-        active = _Active(
-            case_id, recorder, {p.peer_id: p for p in peers}, self._clock.now(), finished
-        )
-        self._active[case_id] = active
-        active.limit = asyncio.create_task(self._stop_at_limit(case_id))
+        peers_by_id = {p.peer_id: p for p in peers}
+        self._begin(_Active(case_id, self._clock.now(), finished, recorder, peers_by_id))
         return path
 
     async def answer(self, case_id: int, peer_id: str, offer: dict[str, object]) -> dict[str, str]:
@@ -153,43 +220,22 @@ class Recordings:
 
     async def stop(self, case_id: int, reason: str = "stopped") -> RecordingResult:
         """Stop and close the file; the result also goes to the recording's ``finished``."""
-        active = self._recording(case_id)
-        del self._active[case_id]
-        current = asyncio.current_task()
-        if active.limit is not None and active.limit is not current:
-            active.limit.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await active.limit
+        active = await self._end(case_id)
         try:
             facts = await active.recorder.stop()
         finally:
             for pc in active.connections.values():
                 await self._registry.close(pc)
-        result = RecordingResult(
-            case_id=case_id,
-            path=active.recorder.path,
-            duration=facts.duration,
-            size=facts.size,
-            sha256=facts.sha256,
-            has_video=facts.video_streams > 0,
-            audio_only_reason=active.recorder.video_dropped if not facts.video_streams else None,
-            started_at=active.started_at,
-            ended_at=self._clock.now(),
-            reason=reason,
-        )
         log.info(
             "recording of case %s stopped (%s): %.1f s, %d bytes, video %s",
             case_id,
             reason,
-            result.duration,
-            result.size,
-            result.has_video,
+            facts.duration,
+            facts.size,
+            facts.video_streams > 0,
         )
-        try:
-            await active.finished(result)
-        except Exception:
-            log.exception("handing over the recording of case %s failed", case_id)
-        return result
+        path, dropped = active.recorder.path, active.recorder.video_dropped
+        return await self._hand_over(active, path, facts, reason, dropped)
 
     async def end_session(self, case_id: int) -> RecordingResult | None:
         """The session ended: stop its recording, if any, and close its connections."""
@@ -201,18 +247,6 @@ class Recordings:
         for case_id in list(self._active):
             await self.stop(case_id, "server shutdown")
         await self._registry.close_all()
-
-    def _recording(self, case_id: int) -> _Active:
-        active = self._active.get(case_id)
-        if active is None:
-            raise NotFound("This session is not being recorded.")
-        return active
-
-    async def _stop_at_limit(self, case_id: int) -> None:
-        # Media time, not the injected clock: the limit bounds how long the file plays.
-        await asyncio.sleep(self._policy.max_seconds)
-        if case_id in self._active:
-            await self.stop(case_id, "maximum length reached")
 
 
 def _offer(offer: dict[str, object]) -> RTCSessionDescription:

@@ -1,7 +1,7 @@
 // What the administration pages share: loading lists from /api/v1/admin, explaining a
 // refusal field by field in the user's language, running a change, and small form helpers.
 import { api } from "./api.js";
-import { element } from "./dom.js";
+import { element, showText } from "./dom.js";
 import { problemText } from "./i18n.js";
 
 export const ADMIN = "/api/v1/admin";
@@ -11,8 +11,7 @@ export async function items(path) {
 }
 
 export function showRefusal(box, error) {
-  box.textContent = error ? problemText(error) : "";
-  box.hidden = !error;
+  showText(box, error ? problemText(error) : "");
 }
 
 // Runs one change (or load); a refusal is explained in `box`, which success clears.

@@ -3,10 +3,9 @@
 import { api } from "./api.js";
 import { ADMIN, announce, attempt, facilityOptions, fillSelect, items, onSubmit, smallButton } from "./admin.js";
 import { confirmAction } from "./confirm.js";
-import { clear, element } from "./dom.js";
+import { $, clear, element } from "./dom.js";
 import { t } from "./i18n.js";
 
-const $ = (id) => document.getElementById(id);
 const SEAT_ORDER = { chair: 0, secretary: 1, member: 2 };
 
 function memberRow(council, member, box) {

@@ -1,10 +1,9 @@
 // The facilities page: every facility with its level; creating and renaming facilities.
 import { api } from "./api.js";
 import { ADMIN, announce, attempt, items, onSubmit, showRefusal, smallButton } from "./admin.js";
-import { clear, element } from "./dom.js";
+import { $, clear, element } from "./dom.js";
 import { t } from "./i18n.js";
 
-const $ = (id) => document.getElementById(id);
 let editing = null;
 
 function row(facility) {

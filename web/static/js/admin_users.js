@@ -3,10 +3,9 @@
 import { api } from "./api.js";
 import { ADMIN, announce, attempt, facilityOptions, fillSelect, items, onSubmit, showRefusal, smallButton } from "./admin.js";
 import { confirmAction } from "./confirm.js";
-import { clear, element } from "./dom.js";
+import { $, clear, element } from "./dom.js";
 import { formatTime, t } from "./i18n.js";
 
-const $ = (id) => document.getElementById(id);
 const myId = Number(document.body.dataset.userId);
 let users = [];
 let editing = null;

@@ -1,7 +1,7 @@
 // The audit log: filters, pages by next_cursor, the integrity check, export links that
 // carry the same filters.
 import { api } from "./api.js";
-import { clear, element } from "./dom.js";
+import { clear, element, showText } from "./dom.js";
 import { errorText, formatTime, labelOr, localToIso, t } from "./i18n.js";
 
 const form = document.getElementById("audit-filters");
@@ -56,8 +56,7 @@ async function load(append = false) {
     more.hidden = cursor === null;
     empty.hidden = rows.children.length > 0;
   } catch (error) {
-    errorBox.textContent = errorText(error);
-    errorBox.hidden = false;
+    showText(errorBox, errorText(error));
   }
   const exportParams = filters().toString();
   const suffix = exportParams ? `?${exportParams}` : "";

@@ -3,9 +3,8 @@
 // the tiles' nodes; what the user may do comes from the server (allowed_actions).
 import { renderLobby } from "./call_lobby.js";
 import { Tiles } from "./call_tiles.js";
+import { $, showText } from "./dom.js";
 import { t } from "./i18n.js";
-
-const $ = (id) => document.getElementById(id);
 
 export class CallView {
   constructor(panel) {
@@ -86,14 +85,12 @@ export class CallView {
   }
 
   error(text) {
-    $("call-error").textContent = text ?? "";
-    $("call-error").hidden = !text;
+    showText($("call-error"), text);
   }
 
   // What the server decided for the call (a weak link, the SFU needed), until the next.
   notice(text) {
-    $("call-notice").textContent = text ?? "";
-    $("call-notice").hidden = !text;
+    showText($("call-notice"), text);
   }
 
   // After joining, the join button is gone: keep the keyboard focus in the call's controls.

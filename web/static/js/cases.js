@@ -2,7 +2,7 @@
 // server (urgency, then waiting time, or by date); waiting time coloured against its
 // target. The form above it searches: words, status, urgency, request dates, order.
 import { api } from "./api.js";
-import { clear, element } from "./dom.js";
+import { clear, element, showText } from "./dom.js";
 import { formatDuration, formatTime, problemText, t } from "./i18n.js";
 import { deadlineElement } from "./deadline.js";
 import { WAITING_STATUSES, waitingLevel } from "./urgency.js";
@@ -111,8 +111,7 @@ async function load(append = false) {
     items = [];
     cursor = null;
     render();
-    empty.textContent = problemText(error);
-    empty.hidden = false;
+    showText(empty, problemText(error));
   }
 }
 

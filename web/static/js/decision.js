@@ -4,7 +4,7 @@
 // these the user sees is what the server allows them now (allowed_actions).
 import { api } from "./api.js";
 import { openDraft, signedDecisions } from "./board.js";
-import { clear, element } from "./dom.js";
+import { clear, element, showText } from "./dom.js";
 import { errorText, formatTime, t } from "./i18n.js";
 import { stepUp } from "./step_up.js";
 
@@ -47,8 +47,7 @@ export class DecisionPanel {
   }
 
   showError(error) {
-    this.errorBox.textContent = this.unanswered(error) ?? errorText(error);
-    this.errorBox.hidden = false;
+    showText(this.errorBox, this.unanswered(error) ?? errorText(error));
   }
 
   // A signature refused for a missing answer names the questions (and the treatment

@@ -1,5 +1,7 @@
 // Building DOM nodes: every dynamic text goes in as text, never as HTML.
 
+export const $ = (id) => document.getElementById(id);
+
 export function element(tag, { text, className, attrs } = {}) {
   const node = document.createElement(tag);
   if (text !== undefined && text !== null) node.textContent = String(text);
@@ -10,4 +12,10 @@ export function element(tag, { text, className, attrs } = {}) {
 
 export function clear(node) {
   while (node.firstChild) node.removeChild(node.firstChild);
+}
+
+// Shows `text` in `box` (an error or notice line), or hides the box when there is none.
+export function showText(box, text) {
+  box.textContent = text ?? "";
+  box.hidden = !text;
 }

@@ -3,10 +3,9 @@
 // its hash), sees who is invited and revokes an invitation. Every value goes in as text.
 import { api } from "./api.js";
 import { confirmAction } from "./confirm.js";
-import { clear, element } from "./dom.js";
+import { $, clear, element, showText } from "./dom.js";
 import { formatTime, problemText, t } from "./i18n.js";
 
-const $ = (id) => document.getElementById(id);
 // Events after which the list may read differently.
 const CHANGES = new Set(["guest.invited", "guest.revoked", "call.join"]);
 
@@ -80,8 +79,7 @@ export class GuestPanel {
     try {
       await work();
     } catch (error) {
-      $("guest-error").textContent = problemText(error);
-      $("guest-error").hidden = false;
+      showText($("guest-error"), problemText(error));
     }
   }
 

@@ -2,11 +2,10 @@
 // ask (the server audits every read), edited by the requesting doctors while the case is
 // open. Every value goes in as text.
 import { api } from "./api.js";
-import { clear, element } from "./dom.js";
+import { $, clear, element, showText } from "./dom.js";
 import { formatDate, problemText, t } from "./i18n.js";
 
 const FIELDS = ["full_name", "date_of_birth", "national_id", "health_insurance_number", "hospital_record_number"];
-const $ = (id) => document.getElementById(id);
 
 // The fields the form holds, without the empty ones (the API clears what is left out).
 export function identityFrom(form) {
@@ -54,8 +53,7 @@ export class IdentityPanel {
     try {
       this.shown = await request();
     } catch (error) {
-      $("identity-error").textContent = problemText(error);
-      $("identity-error").hidden = false;
+      showText($("identity-error"), problemText(error));
       return;
     }
     this.render();

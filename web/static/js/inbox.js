@@ -1,7 +1,7 @@
 // The inbox page: the stored notifications, newest first, a page at a time; each marked
 // read on its own button or all at once. New ones arrive live at the top.
 import { api } from "./api.js";
-import { clear, element } from "./dom.js";
+import { clear, element, showText } from "./dom.js";
 import { errorText, formatTime, t } from "./i18n.js";
 import { noticeText } from "./notify.js";
 import { liveSocket } from "./socket.js";
@@ -17,8 +17,7 @@ function announce(unread) {
 }
 
 function showError(error) {
-  failure.textContent = errorText(error);
-  failure.hidden = false;
+  showText(failure, errorText(error));
 }
 
 function item(note) {

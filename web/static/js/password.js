@@ -1,6 +1,7 @@
 // Changing one's own password: the current one confirms it; the server ends every other
 // session of the user, this one stays.
 import { api } from "./api.js";
+import { showText } from "./dom.js";
 import { problemText, t } from "./i18n.js";
 
 const form = document.getElementById("password-form");
@@ -14,8 +15,7 @@ form.addEventListener("submit", async (event) => {
   const current = form.elements.current_password.value;
   const fresh = form.elements.new_password.value;
   if (fresh !== form.elements.repeat.value) {
-    errorBox.textContent = t("password.mismatch");
-    errorBox.hidden = false;
+    showText(errorBox, t("password.mismatch"));
     form.elements.repeat.focus();
     return;
   }
@@ -24,7 +24,6 @@ form.addEventListener("submit", async (event) => {
     form.reset();
     done.textContent = t("password.changed");
   } catch (error) {
-    errorBox.textContent = problemText(error);
-    errorBox.hidden = false;
+    showText(errorBox, problemText(error));
   }
 });

@@ -8,7 +8,7 @@ import { CallPanel } from "./call.js";
 import { deadlineElement } from "./deadline.js";
 import { confirmAction } from "./confirm.js";
 import { DecisionPanel } from "./decision.js";
-import { clear, element } from "./dom.js";
+import { $, clear, element, showText } from "./dom.js";
 import { GuestPanel } from "./guests.js";
 import { errorText, formatTime, localToIso, problemText, t } from "./i18n.js";
 import { IdentityPanel } from "./identity.js";
@@ -30,8 +30,6 @@ const guests = new GuestPanel(caseId);
 const written = new WrittenPanel();
 const pending = new Map(); // client_id -> {payload, item}
 
-const $ = (id) => document.getElementById(id);
-
 function setConnection(state) {
   const node = $("connection-status");
   node.dataset.state = state;
@@ -39,8 +37,7 @@ function setConnection(state) {
 }
 
 function fail(text) {
-  $("room-error").textContent = text;
-  $("room-error").hidden = false;
+  showText($("room-error"), text);
   $("room").hidden = true;
 }
 
@@ -381,8 +378,7 @@ for (const form of document.querySelectorAll("form.action")) {
       await api(`/api/v1/cases/${caseId}/transitions`, { method: "POST", body });
       form.reset();
     } catch (error) {
-      $("action-error").textContent = problemText(error);
-      $("action-error").hidden = false;
+      showText($("action-error"), problemText(error));
       if (error.status === 409) join();
     } finally {
       button.disabled = false;

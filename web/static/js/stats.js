@@ -1,7 +1,7 @@
 // The statistics page: figures from GET /api/v1/stats drawn as SVG bar charts.
 import { api } from "./api.js";
 import { barChart, shareBar } from "./charts.js";
-import { clear, element } from "./dom.js";
+import { clear, element, showText } from "./dom.js";
 import { errorText, formatDuration, formatNumber, formatPercent, locale, t } from "./i18n.js";
 
 const form = document.getElementById("stats-filters");
@@ -53,8 +53,7 @@ async function load() {
   try {
     stats = await api(`/api/v1/stats?${params}`);
   } catch (error) {
-    errorBox.textContent = errorText(error);
-    errorBox.hidden = false;
+    showText(errorBox, errorText(error));
     return;
   }
   document.getElementById("stats-total").textContent = t("stats.total", { n: formatNumber(stats.requests) });

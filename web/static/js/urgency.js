@@ -6,8 +6,6 @@ export const WAIT_TARGET_SECONDS = {
   routine: 7 * 24 * 60 * 60,
 };
 
-export const URGENCY_ORDER = ["emergency", "urgent", "routine"];
-
 // Statuses in which the requesting doctor is still waiting for the council.
 export const WAITING_STATUSES = new Set([
   "requested",

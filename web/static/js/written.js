@@ -2,9 +2,8 @@
 // written one its round: the deadline, whether the chair closed it, and whose opinion on
 // the draft is still awaited. The mode comes from the board; the round from the server's
 // answer to /actions (seats are not case events), so the page derives no rule here.
+import { $ } from "./dom.js";
 import { formatTime, t } from "./i18n.js";
-
-const $ = (id) => document.getElementById(id);
 
 // The timeline's words for the events that open a written round.
 export function writtenEventText(event, who) {
