@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.rooms_bench import (
-    CONNECT_BATCH,
     Client,
     Process,
     Target,
@@ -43,6 +42,7 @@ from bench.rooms_bench import (
     rss_bytes,
     start_bare,
     start_telemed,
+    stop,
 )
 
 SETTLE_SECONDS = 2.0
@@ -82,15 +82,7 @@ async def measure(target: Target, process: Process, warmup: int, count: int) -> 
             (after - start) / len(clients),
         )
     finally:
-        for first in range(0, len(clients), CONNECT_BATCH):
-            batch = clients[first : first + CONNECT_BATCH]
-            await asyncio.gather(*(c.sio.disconnect() for c in batch), return_exceptions=True)
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 30)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        await stop(clients, process)
 
 
 async def run_target(name: str, args: argparse.Namespace) -> Footprint:

@@ -405,15 +405,20 @@ async def run_target(name: str, args: argparse.Namespace, tmp: Path) -> Json:
         result["reconnects"] = sum(c.reconnects for c in clients)
         return result
     finally:
-        for start in range(0, len(clients), CONNECT_BATCH):
-            batch = clients[start : start + CONNECT_BATCH]
-            await asyncio.gather(*(c.sio.disconnect() for c in batch), return_exceptions=True)
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 30)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        await stop(clients, process)
+
+
+async def stop(clients: list[Client], process: Process) -> None:
+    """Disconnect ``clients`` (in batches) and end the server ``process``."""
+    for start in range(0, len(clients), CONNECT_BATCH):
+        batch = clients[start : start + CONNECT_BATCH]
+        await asyncio.gather(*(c.sio.disconnect() for c in batch), return_exceptions=True)
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), 30)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
 
 
 async def healed_on_server(target: Target) -> float:
