@@ -121,8 +121,17 @@ class CaseRepository:
         # What the database now holds, without marking the row for another UPDATE.
         set_committed_value(case, "last_seq", seq)
         set_committed_value(case, "updated_at", at)
-        values = {"case_id": case.id, "seq": seq, "type": type_, "actor_id": actor_id}
-        await self._session.execute(_INSERT_EVENT, {**values, "at": at, "data": data})
+        await self._session.execute(
+            _INSERT_EVENT,
+            {
+                "case_id": case.id,
+                "seq": seq,
+                "type": type_,
+                "actor_id": actor_id,
+                "at": at,
+                "data": data,
+            },
+        )
         return seq
 
     async def insert_note(self, note: Note) -> None:
