@@ -1,8 +1,10 @@
-"""A bare python-socketio broadcast server: the baseline for bench/rooms_bench.py.
+"""A bare python-socketio broadcast server: the baseline for bench/rooms_bench.py and
+bench/board_bench.py.
 
-It speaks the same room protocol as Telemed (``case:join``, ``case:note`` with an ack,
-``case:event`` to the room) with nothing behind it: no sign-in, no authorization, no
-database, no audit, no replay. Each room's seq is a counter in memory.
+It speaks the same room protocol as Telemed (``case:join`` with the events after
+``after_seq``, ``case:note`` with an ack, ``case:event`` to the room) with nothing behind
+it: no sign-in, no authorization, no database, no audit. Each room's events are a list in
+memory, notes shaped as Telemed's (author, times, rendered body).
 
     python bench/bare_broadcast_server.py --port 8765
 """
@@ -17,12 +19,15 @@ from typing import Any
 import socketio
 from aiohttp import web
 
+# Who every note is from (there is no sign-in): the size of a Telemed actor.
+AUTHOR = {"id": 3, "username": "bs.namcan", "full_name": "BS. Nguyễn Văn Năm"}
+
 
 def create_app() -> web.Application:
     sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins="*")
     app = web.Application()
     sio.attach(app)
-    seqs: dict[int, int] = defaultdict(int)
+    logs: dict[int, list[dict[str, Any]]] = defaultdict(list)
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"ok": True})
@@ -31,21 +36,40 @@ def create_app() -> web.Application:
     async def join(sid: str, data: dict[str, Any]) -> dict[str, Any]:
         case_id = int(data["case_id"])
         await sio.enter_room(sid, f"case:{case_id}")
-        return {"ok": True, "last_seq": seqs[case_id], "events": [], "peers": []}
+        log = logs[case_id]
+        after = int(data.get("after_seq", 0))
+        return {"ok": True, "last_seq": len(log), "events": log[after:], "peers": []}
+
+    @sio.on("case:leave")  # type: ignore[untyped-decorator]
+    async def leave(sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        await sio.leave_room(sid, f"case:{int(data['case_id'])}")
+        return {"ok": True}
 
     @sio.on("case:note")  # type: ignore[untyped-decorator]
     async def note(sid: str, data: dict[str, Any]) -> dict[str, Any]:
         case_id = int(data["case_id"])
-        seqs[case_id] += 1
-        seq = seqs[case_id]
+        log = logs[case_id]
+        seq = len(log) + 1
+        at = datetime.now(UTC).isoformat()
+        note = {
+            "id": seq,
+            "seq": seq,
+            "author": AUTHOR,
+            "created_at": at,
+            "body": data["body"],
+            "body_html": f"<p>{data['body']}</p>",
+            "question": None,
+            "supersedes": None,
+        }
         event = {
             "case_id": case_id,
             "seq": seq,
             "type": "note.created",
-            "actor": None,
-            "at": datetime.now(UTC).isoformat(),
-            "data": {"note": {"seq": seq, "body": data["body"]}},
+            "actor": AUTHOR,
+            "at": at,
+            "data": {"note": note},
         }
+        log.append(event)
         await sio.emit("case:event", event, room=f"case:{case_id}")
         return {"ok": True, "seq": seq}
 

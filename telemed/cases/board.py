@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
 
 from telemed.accounts.models import Council, Facility, User
 from telemed.cases.models import (
     Attachment,
     Case,
-    CaseEvent,
     CaseQuestion,
     Decision,
     DecisionOpinion,
@@ -116,7 +117,24 @@ def decision_json(
     }
 
 
-def event_json(event: CaseEvent, actor: User | None) -> Json:
+class EventRow(Protocol):
+    """A stored event as the log reads it (a row, or the entity)."""
+
+    @property
+    def case_id(self) -> int: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def actor_id(self) -> int | None: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+
+def event_json(event: EventRow, actor: User | None) -> Json:
     return {
         "case_id": event.case_id,
         "seq": event.seq,
@@ -145,49 +163,62 @@ def metadata_json(case: Case, facility: Facility, council: Council) -> Json:
     }
 
 
-def _mark_superseded(notes: list[Json]) -> None:
-    by_id = {note["id"]: note for note in notes}
+# The notes a board carries: the latest ones, with a cursor for earlier pages (a case of
+# 10,000 notes took 388 ms to load and serialize whole).
+NOTES_PAGE = 50
+
+
+def mark_superseded(notes: list[Json], corrections: Mapping[int, int]) -> None:
+    """Each note's ``superseded_by``: the id of the note that corrects it, if any."""
     for note in notes:
-        note["superseded_by"] = None
-    for note in notes:
-        if note["supersedes"] in by_id:
-            by_id[note["supersedes"]]["superseded_by"] = note["id"]
+        note["superseded_by"] = corrections.get(note["id"])
 
 
 def assemble(
     core: Json,
     *,
     notes: list[Json],
+    notes_before: int | None,
     attachments: list[Json],
     decisions: list[Json],
     participants: list[Json],
+    recording: bool,
     updated_at: str | None,
     last_seq: int,
 ) -> Json:
-    _mark_superseded(notes)
+    """The board; ``notes_before`` is the ``before`` that pages to earlier notes (None when
+    ``notes`` are all of them); ``recording``: the call's recording was started and not yet
+    stopped, as the log says."""
     return {
         **core,
         "updated_at": updated_at,
         "last_seq": last_seq,
         "clinical": True,
+        "recording": recording,
         "notes": notes,
+        "notes_before": notes_before,
         "attachments": attachments,
         "decisions": decisions,
         "participants": participants,
     }
 
 
+# The events that start and stop the call's recording (the board says whether it runs).
+RECORDING_EVENTS = ("recording.started", "recording.stopped")
+
 # The case's own fields a transition's event may carry (the new value) beside its status.
 CORE_FIELDS_OF_TRANSITIONS = ("scheduled_at", "outcome", "mode", "answer_by", "round_closed_at")
 
 
-def replay(events: Sequence[Json]) -> Json:
-    """The board from the log alone: fold every event, in seq order, into the state."""
+def replay(events: Sequence[Json], notes_limit: int | None = NOTES_PAGE) -> Json:
+    """The board from the log alone: fold every event, in seq order, into the state; with
+    the latest ``notes_limit`` notes, as the tables' board has them (None: every note)."""
     core: Json = {}
     notes: list[Json] = []
     attachments: list[Json] = []
     decisions: dict[int, Json] = {}
     participants: dict[int, Json] = {}
+    recording = False
     for event in events:
         data = event["data"]
         kind = event["type"]
@@ -204,6 +235,8 @@ def replay(events: Sequence[Json]) -> Json:
             for field in CORE_FIELDS_OF_TRANSITIONS:
                 if field in data:
                     core[field] = data[field]
+        elif kind in RECORDING_EVENTS:
+            recording = kind == "recording.started"
         elif kind == "note.created":
             notes.append(copy.deepcopy(data["note"]))
         elif kind == "attachment.added":
@@ -217,12 +250,16 @@ def replay(events: Sequence[Json]) -> Json:
             target["opinions"].append(copy.deepcopy(data["opinion"]))
             target["opinions"].sort(key=lambda o: (o["at"], o["user"]["id"]))
     last = events[-1] if events else None
+    mark_superseded(notes, {n["supersedes"]: n["id"] for n in notes if n["supersedes"]})
+    shown = notes if notes_limit is None else notes[max(0, len(notes) - notes_limit) :]
     return assemble(
         core,
-        notes=notes,
+        notes=shown,
+        notes_before=shown[0]["seq"] if len(shown) < len(notes) else None,
         attachments=attachments,
         decisions=[decisions[key] for key in sorted(decisions)],
         participants=list(participants.values()),
+        recording=recording,
         updated_at=last["at"] if last else None,
         last_seq=last["seq"] if last else 0,
     )

@@ -153,6 +153,9 @@ class Note(Base):
 
     __table_args__ = (
         UniqueConstraint("case_id", "author_id", "client_id", name="uq_notes_client_id"),
+        # A page of the board's notes by seq, and the corrections of a page's notes (0013).
+        Index("ix_notes_case_seq", "case_id", "seq", unique=True),
+        Index("ix_notes_supersedes", "supersedes_id"),
     )
 
 

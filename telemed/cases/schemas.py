@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic import BeforeValidator, Field, StringConstraints, model_validator
 
 from telemed.accounts.schemas import Code
 from telemed.cases.models import CaseStatus, Sex, Urgency
@@ -106,7 +106,23 @@ class CaseListQuery(Strict):
 
 class EventsQuery(Strict):
     after: Seq = 0
+    before: Seq | None = Field(
+        default=None, description="the last `limit` events before this seq (instead of after)"
+    )
     limit: int = Field(default=1000, ge=1, le=5000)
+
+    @model_validator(mode="after")
+    def _one_direction(self) -> EventsQuery:
+        if self.before is not None and self.after:
+            raise ValueError("give either after or before, not both")
+        return self
+
+
+class NotesQuery(Strict):
+    before: Seq | None = Field(
+        default=None, description="notes before this seq: the board's or a page's notes_before"
+    )
+    limit: int = Field(default=50, ge=1, le=500)
 
 
 class NewNote(Strict):

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from telemed.accounts.models import UserRole
+from telemed.accounts.models import User, UserRole
 from telemed.accounts.principal import Actor, Principal
 from telemed.audit.work import AuditedWork
 from telemed.cases import access
 from telemed.cases.board import (
+    NOTES_PAGE,
+    RECORDING_EVENTS,
+    EventRow,
     assemble,
     attachment_json,
     case_core_json,
     decision_json,
     event_json,
+    mark_superseded,
     metadata_json,
     note_json,
 )
@@ -32,6 +37,7 @@ from telemed.cases.schemas import (
     EventsQuery,
     NewCase,
     NewNote,
+    NotesQuery,
     TransitionInput,
 )
 from telemed.cases.seals import note_hash
@@ -135,11 +141,15 @@ class CaseService:
         }
 
     async def get(self, actor: Actor, case_id: int) -> Json:
+        """The board with its latest notes for those who follow it (the case's participants
+        and its guests); the metadata for an administrator."""
         async with self._work(actor, "case.read", case_id=case_id) as unit:
             repo = CaseRepository(unit.db)
-            case = access.require_visible(actor.user, await repo.get(case_id))
-            if not access.is_participant_side(actor.user, case):
-                return await self._metadata(repo, case)
+            found = await repo.get(case_id)
+            if found is not None and access.may_follow_board(actor.user, found):
+                case = found
+            else:
+                return await self._metadata(repo, access.require_visible(actor.user, found))
             board = await self._board(repo, case)
             decisions = await repo.decisions(case.id)
             waiting = await awaited(repo, case, decisions)
@@ -165,17 +175,34 @@ class CaseService:
             }
 
     async def events(self, actor: Actor, case_id: int, query: EventsQuery) -> Json:
+        """Events after ``after`` (``has_more``: later ones remain), or the last ones before
+        ``before`` (``has_more``: earlier ones remain)."""
         async with self._work(actor, "case.events", case_id=case_id) as unit:
             repo = CaseRepository(unit.db)
-            case = access.require_clinical(actor.user, await repo.get(case_id))
-            return await self.events_in(repo, case, query.after, query.limit)
+            case = access.require_board(actor.user, await repo.get(case_id))
+            if query.before is None:
+                return await self.events_in(repo, case, query.after, query.limit)
+            rows = await repo.events_before(case.id, query.before, query.limit)
+            events = await events_json(repo, rows)
+            first = events[0]["seq"] if events else min(query.before, case.last_seq + 1)
+            return {"events": events, "last_seq": case.last_seq, "has_more": first > 1}
 
     async def events_in(self, repo: CaseRepository, case: Case, after: int, limit: int) -> Json:
-        rows = await repo.events_after(case.id, after, limit)
-        users = await repo.users({e.actor_id for e in rows if e.actor_id is not None})
-        events = [event_json(e, users.get(e.actor_id) if e.actor_id else None) for e in rows]
+        events = await events_json(repo, await repo.events_after(case.id, after, limit))
         last = events[-1]["seq"] if events else after
         return {"events": events, "last_seq": case.last_seq, "has_more": last < case.last_seq}
+
+    async def notes(self, actor: Actor, case_id: int, query: NotesQuery) -> Json:
+        """A page of the case's notes: the last ``limit`` before seq ``before``."""
+        async with self._work(actor, "case.notes", case_id=case_id) as unit:
+            repo = CaseRepository(unit.db)
+            case = access.require_board(actor.user, await repo.get(case_id))
+            notes, before = await notes_page(repo, case.id, query.before, query.limit)
+            users = await repo.users({n.author_id for n in notes})
+            return {
+                "notes": await notes_json(repo, notes, users),
+                "notes_before": before,
+            }
 
     async def transition(self, actor: Actor, case_id: int, change: TransitionInput) -> Json:
         rule = TRANSITIONS[change.action]
@@ -312,16 +339,47 @@ class CaseService:
         }
 
     async def _board(self, repo: CaseRepository, case: Case) -> Json:
-        return await board_from_tables(repo, case)
+        return await board_from_tables(repo, case, NOTES_PAGE)
 
 
-async def board_from_tables(repo: CaseRepository, case: Case) -> Json:
+async def notes_page(
+    repo: CaseRepository, case_id: int, before: int | None, limit: int | None
+) -> tuple[Sequence[Note], int | None]:
+    """The last ``limit`` notes before seq ``before`` (every note when ``limit`` is None),
+    and the ``before`` of the page under them (None when there are no earlier notes)."""
+    if limit is None:
+        return await repo.notes(case_id), None
+    notes = await repo.notes(case_id, before=before, limit=limit + 1)
+    if len(notes) > limit:
+        notes = notes[1:]
+        return notes, notes[0].seq
+    return notes, None
+
+
+async def events_json(repo: CaseRepository, rows: Sequence[EventRow]) -> list[Json]:
+    users = await repo.users({e.actor_id for e in rows if e.actor_id is not None})
+    return [event_json(e, users.get(e.actor_id) if e.actor_id else None) for e in rows]
+
+
+async def notes_json(
+    repo: CaseRepository, notes: Sequence[Note], users: Mapping[int, User]
+) -> list[Json]:
+    shown = [note_json(n, actor_json(users.get(n.author_id))) for n in notes]
+    mark_superseded(shown, await repo.corrections([n.id for n in notes]))
+    return shown
+
+
+async def board_from_tables(
+    repo: CaseRepository, case: Case, notes_limit: int | None = None
+) -> Json:
+    """The board; with the latest ``notes_limit`` notes (None: every note, as the minutes
+    print them)."""
     facility = await repo.facility(case.requesting_facility_id)
     council = await repo.council(case.council_id)
     assert facility is not None
     assert council is not None
     questions = await repo.questions(case.id)
-    notes = await repo.notes(case.id)
+    notes, notes_before = await notes_page(repo, case.id, None, notes_limit)
     attachments = await repo.attachments(case.id)
     decisions = await repo.decisions(case.id)
     opinions = await repo.opinions([d.id for d in decisions])
@@ -341,10 +399,12 @@ async def board_from_tables(repo: CaseRepository, case: Case) -> Json:
     core = case_core_json(case, facility, council, users[case.requested_by_id], questions)
     return assemble(
         core,
-        notes=[note_json(n, actor_json(users.get(n.author_id))) for n in notes],
+        notes=await notes_json(repo, notes, users),
+        notes_before=notes_before,
         attachments=[attachment_json(a, users.get(a.uploaded_by_id)) for a in attachments],
         decisions=[decision_json(d, by_decision.get(d.id, []), users) for d in decisions],
         participants=[j for j in (actor_json(users.get(uid)) for uid in participant_ids) if j],
+        recording=await repo.last_event_of(case.id, RECORDING_EVENTS) == "recording.started",
         updated_at=iso(case.updated_at),
         last_seq=case.last_seq,
     )

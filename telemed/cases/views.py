@@ -11,6 +11,7 @@ from telemed.cases.schemas import (
     EventsQuery,
     NewCase,
     NewNote,
+    NotesQuery,
     OpinionInput,
     SignInput,
     TransitionInput,
@@ -43,7 +44,12 @@ async def list_cases(call: Call[CaseListQuery]) -> Json:
     return await call.app[appkeys.CASE_SERVICE].list(call.actor, call.input)
 
 
-@api("The case with its board (metadata only for auditors).", tag="cases", errors=(404,))
+@api(
+    "The case with its board and its latest notes (`notes_before` pages to earlier ones); "
+    "metadata only for administrators.",
+    tag="cases",
+    errors=(404,),
+)
 async def get_case(call: Call[None]) -> Json:
     return await call.app[appkeys.CASE_SERVICE].get(call.actor, call.id("case_id"))
 
@@ -59,13 +65,25 @@ async def case_actions(call: Call[None]) -> Json:
 
 
 @api(
-    "The case's events after seq `after`, in order.",
+    "The case's events after seq `after`, or the last `limit` before seq `before`, in order; "
+    "`has_more`: more remain that way.",
     tag="cases",
     query=EventsQuery,
     errors=(403, 404),
 )
 async def case_events(call: Call[EventsQuery]) -> Json:
     return await call.app[appkeys.CASE_SERVICE].events(call.actor, call.id("case_id"), call.input)
+
+
+@api(
+    "A page of the case's notes, in order: the last `limit` before seq `before` (the latest "
+    "without it); `notes_before` pages on, null at the first note.",
+    tag="cases",
+    query=NotesQuery,
+    errors=(403, 404),
+)
+async def case_notes(call: Call[NotesQuery]) -> Json:
+    return await call.app[appkeys.CASE_SERVICE].notes(call.actor, call.id("case_id"), call.input)
 
 
 @api(
@@ -135,6 +153,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(CASE, get_case)
     app.router.add_get(CASE + "/events", case_events)
     app.router.add_get(CASE + "/actions", case_actions)
+    app.router.add_get(CASE + "/notes", case_notes)
     app.router.add_post(CASE + "/notes", add_note)
     app.router.add_post(CASE + "/transitions", transition)
     app.router.add_put(CASE + "/decision/draft", draft_decision)

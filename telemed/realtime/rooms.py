@@ -20,11 +20,10 @@ from telemed.accounts.auth import AuthService
 from telemed.accounts.principal import Principal
 from telemed.audit.work import AuditedWork
 from telemed.cases import access
-from telemed.cases.board import event_json
 from telemed.cases.models import Case
 from telemed.cases.repository import CaseRepository
 from telemed.cases.schemas import NewNote
-from telemed.cases.service import CaseService
+from telemed.cases.service import CaseService, events_json
 from telemed.errors import AuthenticationRequired, DomainError
 from telemed.realtime.connections import Connection, Connections, reauthenticate
 from telemed.realtime.feed import CaseFeed
@@ -93,9 +92,9 @@ class CommittedEvents:
         """Events ``after < seq <= upto``."""
         async with self._sessionmaker() as db, db.begin():
             repo = CaseRepository(db)
-            rows = await repo.events_after(case_id, after, max(upto - after, 0))
-            users = await repo.users({e.actor_id for e in rows if e.actor_id is not None})
-            return [event_json(e, users.get(e.actor_id) if e.actor_id else None) for e in rows]
+            return await events_json(
+                repo, await repo.events_after(case_id, after, max(upto - after, 0))
+            )
 
 
 class RoomService:

@@ -184,3 +184,36 @@ async def test_the_language_switch_changes_pages_and_scripts_and_is_remembered(
     await expect(page.locator("h1")).to_have_text("Yêu cầu hội chẩn mới")
     await expect(page.get_by_test_id("questions")).to_contain_text("Câu hỏi 1")
     doctor.assert_clean()
+
+
+async def test_a_long_case_opens_on_its_latest_entries_and_pages_back_on_scroll(
+    server: RunningServer, browser: Browser
+) -> None:
+    doctor_api = await server.sign_in("bs.namcan")
+    case_id = int((await create_case(doctor_api))["id"])
+    for n in range(1, 120):
+        await call(
+            doctor_api, "POST", f"/api/v1/cases/{case_id}/notes", {"body": f"số {n}"}, expect=201
+        )
+    chair = await sign_in(browser, server, "gs.chutoa")
+    page = chair.page
+    await page.goto(f"/cases/{case_id}")
+    await expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "live")
+    entries = page.locator("#timeline > li")
+    await expect(entries).to_have_count(50)
+    await expect(page.get_by_test_id("note-text").last).to_have_text("số 119")
+    # Live entries land under the latest page.
+    await call(doctor_api, "POST", f"/api/v1/cases/{case_id}/notes", {"body": "mới"}, 201)
+    await expect(page.get_by_test_id("note-text").last).to_have_text("mới")
+    await expect(entries).to_have_count(51)
+
+    timeline = page.get_by_test_id("timeline")
+    await timeline.evaluate("node => { node.scrollTop = 0; }")
+    await expect(entries).to_have_count(101)
+    await timeline.evaluate("node => { node.scrollTop = 0; }")
+    await expect(entries).to_have_count(121)  # every entry, the case's creation first
+    await expect(page.get_by_test_id("timeline-earlier")).to_be_hidden()
+    seqs = await entries.evaluate_all("nodes => nodes.map(n => Number(n.dataset.seq))")
+    assert seqs == list(range(1, 122))
+    assert await page.get_by_test_id("note-text").first.inner_text() == "số 1"
+    chair.assert_clean()

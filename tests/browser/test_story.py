@@ -162,6 +162,14 @@ async def test_a_consultation_from_request_to_audit(
     await audit.get_by_test_id("open-audit").click()
     await audit.get_by_test_id("audit-case").fill(str(case_id))
     await audit.get_by_test_id("audit-search").click()
+    # Every page of the case's rows (newest first, 50 a page): opening the case room alone
+    # writes several (the board, the timeline, the room, the actions).
+    rows, more = audit.get_by_test_id("audit-row"), audit.get_by_test_id("audit-more")
+    await expect(rows.first).to_be_visible()
+    while await more.is_visible():
+        shown = await rows.count()
+        await more.click()
+        await expect(rows).not_to_have_count(shown)
     for action, who in [
         ("case.create", "bs.namcan"),
         ("attachment.upload", "bs.namcan"),

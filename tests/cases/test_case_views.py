@@ -421,3 +421,58 @@ async def test_events_after_a_seq_and_paging(people: dict[str, SignedIn]) -> Non
     rest = await call(doctor, "GET", f"/api/v1/cases/{case_id}/events?after=4")
     assert ([e["seq"] for e in rest["events"]], rest["has_more"]) == ([5, 6], False)
     await call(doctor, "GET", f"/api/v1/cases/{case_id}/events?after=-1", expect=422)
+
+
+async def test_events_before_a_seq_page_back_to_the_first(people: dict[str, SignedIn]) -> None:
+    doctor = people["bs.namcan"]
+    case_id = (await create_case(doctor))["id"]
+    for n in range(4):
+        await call(doctor, "POST", f"/api/v1/cases/{case_id}/notes", {"body": f"n{n}"}, 201)
+    base = f"/api/v1/cases/{case_id}/events"
+    latest = await call(doctor, "GET", f"{base}?before=6&limit=2")
+    assert ([e["seq"] for e in latest["events"]], latest["has_more"]) == ([4, 5], True)
+    first = await call(doctor, "GET", f"{base}?before=3&limit=5")
+    assert ([e["seq"] for e in first["events"]], first["has_more"]) == ([1, 2], False)
+    beyond = await call(doctor, "GET", f"{base}?before=99&limit=1")
+    assert ([e["seq"] for e in beyond["events"]], beyond["has_more"]) == ([5], True)
+    both = await call(doctor, "GET", f"{base}?before=3&after=1", expect=422)
+    assert both["error"]["code"] == "validation_error"
+
+
+async def test_the_board_carries_the_latest_notes_and_pages_back_to_the_first(
+    people: dict[str, SignedIn], settings: Settings
+) -> None:
+    doctor, member = people["bs.namcan"], people["gs.timmach"]
+    case_id = (await create_case(doctor))["id"]
+    notes_path = f"/api/v1/cases/{case_id}/notes"
+    first = await call(doctor, "POST", notes_path, {"body": "đầu tiên"}, 201)
+    for n in range(118):
+        await call(member if n % 2 else doctor, "POST", notes_path, {"body": f"ghi chú {n}"}, 201)
+    fix = await call(doctor, "POST", notes_path, {"body": "sửa", "supersedes": first["id"]}, 201)
+
+    board = await call(doctor, "GET", f"/api/v1/cases/{case_id}")
+    notes = board["notes"]
+    assert len(notes) == 50
+    assert notes[-1]["id"] == fix["id"]
+    assert [n["seq"] for n in notes] == list(range(board["last_seq"] - 49, board["last_seq"] + 1))
+    pages = [notes]
+    before = board["notes_before"]
+    while before is not None:
+        page = await call(member, "GET", f"{notes_path}?before={before}")
+        pages.insert(0, page["notes"])
+        before = page["notes_before"]
+    assert [len(page) for page in pages] == [20, 50, 50]
+    every = [n for page in pages for n in page]
+    assert [n["seq"] for n in every] == list(range(2, board["last_seq"] + 1))
+    # The correction is on the newest page, the note it corrects on the oldest.
+    assert (every[0]["id"], every[0]["superseded_by"]) == (first["id"], fix["id"])
+    assert all(n["superseded_by"] is None for n in every[1:])
+    assert every[1]["author"]["username"] == "bs.namcan"
+
+    small = await call(doctor, "GET", f"{notes_path}?limit=3")
+    assert [n["seq"] for n in small["notes"]] == [n["seq"] for n in notes[-3:]]
+    assert small["notes_before"] == notes[-3]["seq"]
+    for bad in ("limit=0", "limit=501", "before=-1", "after=3"):
+        await call(doctor, "GET", f"{notes_path}?{bad}", expect=422)
+    rows = await audit_rows(settings.database_url, action="case.notes")
+    assert [(r["outcome"], r["case_id"]) for r in rows] == [("success", case_id)] * 3

@@ -31,25 +31,33 @@ Json = dict[str, Any]
 
 BOARD_JS = Path(__file__).resolve().parents[2] / "web" / "static" / "js" / "board.js"
 
-# Reads a JSON list of logs on stdin, writes the list of boards the page's fold makes.
+# Reads a JSON list of {start, events} on stdin, writes the list of boards the page's fold
+# makes: from nothing, or (as the room does) from the board the server answered at some
+# seq (``start``), skipping the events it already holds.
 FOLD = """
 import { readFileSync } from "node:fs";
-const { applyEvent, boardJson, emptyBoard } = await import(process.argv[1]);
-const logs = JSON.parse(readFileSync(0, "utf8"));
-const boards = logs.map((events) => {
-  const board = emptyBoard();
-  for (const event of events) applyEvent(board, event);
+const { applyEvent, boardFrom, boardJson, emptyBoard } = await import(process.argv[1]);
+const runs = JSON.parse(readFileSync(0, "utf8"));
+const boards = runs.map(({ start, events }) => {
+  const board = start === null ? emptyBoard() : boardFrom(start);
+  for (const event of events) if (event.seq > board.lastSeq) applyEvent(board, event);
   return boardJson(board);
 });
 process.stdout.write(JSON.stringify(boards));
 """
 
 
-def fold_in_browser_code(logs: list[list[Json]]) -> list[Json]:
+def fold_in_browser_code(
+    logs: list[list[Json]], starts: list[Json | None] | None = None
+) -> list[Json]:
     node = require_binary("node", "nodejs")
+    runs = [
+        {"start": start, "events": events}
+        for events, start in zip(logs, starts or [None] * len(logs), strict=True)
+    ]
     done = subprocess.run(
         [node, "--input-type=module", "-e", FOLD, BOARD_JS.as_uri()],
-        input=json.dumps(logs),
+        input=json.dumps(runs),
         capture_output=True,
         text=True,
         check=False,
@@ -61,9 +69,16 @@ def fold_in_browser_code(logs: list[list[Json]]) -> list[Json]:
 
 
 def assert_same_boards(logs: list[list[Json]]) -> None:
-    for events, folded in zip(logs, fold_in_browser_code(logs), strict=True):
+    """Each log folds in the page to the server's board: from its first event, and from
+    the board the server would have answered halfway through it."""
+    halfway = [replay(events[: len(events) // 2]) if len(events) > 1 else None for events in logs]
+    from_start = fold_in_browser_code(logs)
+    from_halfway = fold_in_browser_code(logs, halfway)
+    for events, folded, resumed in zip(logs, from_start, from_halfway, strict=True):
         # Through JSON, as the server sends it: the comparison is of what a client sees.
-        assert folded == json.loads(json.dumps(replay(events))), [e["type"] for e in events]
+        expected = json.loads(json.dumps(replay(events)))
+        assert folded == expected, [e["type"] for e in events]
+        assert resumed == expected, [e["type"] for e in events]
 
 
 # --- a log, written event by event ------------------------------------------------------
@@ -318,6 +333,22 @@ def named_logs() -> Iterator[tuple[str, list[Json]]]:
         .sign(CHAIR)
         .events,
     )
+    many = Log().created().move("accept", CHAIR)
+    for n in range(130):
+        many.note(PEOPLE[n % len(PEOPLE)], f"ghi chú {n}")
+    yield (
+        "more notes than a board carries, corrected across its pages",
+        many.note(DOCTOR, "sửa ghi chú đầu", corrects=0)
+        .note(CHAIR, "sửa ghi chú 100", corrects=100)
+        .note(CHAIR, "sửa lại", corrects=131)
+        .events,
+    )
+    quiet = Log().created().move("accept", CHAIR)
+    for n in range(60):
+        quiet.note(MEMBER, f"ghi chú {n}")
+    for _ in range(70):  # the board halfway already pages its notes; no note comes after
+        quiet.call("call.join", MEMBER, peer_id="p").call("call.leave", MEMBER, peer_id="p")
+    yield ("a board that pages its notes, then only other events", quiet.events)
     tied = "2026-03-01T05:00:00+00:00"
     yield (
         "opinions given at the same instant sort by user",
@@ -383,7 +414,7 @@ def random_logs(count: int, seed: int) -> list[list[Json]]:
     logs = []
     for _ in range(count):
         log = Log(case_id=rng.randrange(1, 500)).created()
-        for _ in range(rng.randrange(0, 40)):
+        for _ in range(rng.randrange(0, 40 if rng.random() < 0.9 else 400)):
             _any_step(log, rng)
         if rng.random() < 0.3:
             log.move("close", DOCTOR, outcome="Ổn định")

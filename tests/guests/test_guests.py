@@ -171,8 +171,16 @@ async def test_a_guest_is_a_stranger_to_everything_but_the_one_case(
     assert await guest.status("GET", files) == 200
     assert await guest.status("GET", files + "/preview") == 200
 
+    # Their case's board, as its room loads it: the same content the room replays.
+    board = await guest.json("GET", f"/api/v1/cases/{case_id}")
+    assert (board["id"], board["clinical"]) == (case_id, True)
+    assert "identity" not in board
+    for own in ("/notes", "/events?before=3"):
+        assert await guest.status("GET", f"/api/v1/cases/{case_id}{own}") == 200, own
+
     for path in (
-        f"/api/v1/cases/{case_id}",  # over HTTP, even their own: the room is their board
+        f"/api/v1/cases/{case_id}/identity",
+        f"/api/v1/cases/{case_id}/minutes",
         f"/api/v1/cases/{other_case}",
         f"/api/v1/cases/{other_case}/minutes",
         f"/api/v1/cases/{other_case}/events",

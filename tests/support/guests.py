@@ -29,6 +29,12 @@ class Guest:
     def bearer(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
+    async def json(self, method: str, path: str) -> Json:
+        async with self.http.request(method, path, headers=self.bearer) as response:
+            assert response.status == 200, await response.text()
+            answer: Json = await response.json()
+            return answer
+
     async def status(self, method: str, path: str, body: object = None) -> int:
         async with self.http.request(method, path, json=body, headers=self.bearer) as response:
             await response.read()

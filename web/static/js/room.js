@@ -1,9 +1,11 @@
-// The case room: the live board built from the case's events, kept in seq order across
-// reconnects (rejoin with the last seq seen, ignore what was already applied), the notes
-// posted with a client_id and retried until acknowledged, presence, and the actions the
-// server says this user may take now (the page keeps no copy of the workflow's rules).
+// The case room: the board as the server answers it (its latest notes), then kept live from
+// the case's events in seq order across reconnects (rejoin with the last seq seen, ignore
+// what was already applied); the timeline shows the latest entries and pages to earlier
+// ones on scroll; the notes posted with a client_id and retried until acknowledged,
+// presence, and the actions the server says this user may take now (the page keeps no copy
+// of the workflow's rules).
 import { api, noteActivity } from "./api.js";
-import { applyEvent, emptyBoard, openDraft } from "./board.js";
+import { applyEvent, boardFrom, emptyBoard, openDraft } from "./board.js";
 import { CallPanel } from "./call.js";
 import { deadlineElement } from "./deadline.js";
 import { confirmAction } from "./confirm.js";
@@ -29,6 +31,9 @@ const identity = new IdentityPanel(caseId, body.role);
 const guests = new GuestPanel(caseId);
 const written = new WrittenPanel();
 const pending = new Map(); // client_id -> {payload, item}
+// The timeline's earliest entry shown, and whether the case has entries before it.
+const TIMELINE_PAGE = 50;
+const history = { earliest: null, more: false, loading: false };
 
 function setConnection(state) {
   const node = $("connection-status");
@@ -254,9 +259,64 @@ function apply(events, { batch = false } = {}) {
   return changed && !batch;
 }
 
+// --- the board and the timeline's pages ------------------------------------------------
+
+// The board as the server answers it now, and the timeline's latest page under it; the room
+// joins after it. False when the case cannot be shown here.
+async function load() {
+  let answer;
+  try {
+    answer = await api(`/api/v1/cases/${caseId}`);
+  } catch (error) {
+    fail(problemText(error));
+    return false;
+  }
+  if (!answer.clinical) {
+    fail(t("room.clinical_only"));
+    return false;
+  }
+  Object.assign(board, boardFrom(answer));
+  call.recording = board.recording;
+  history.earliest = board.lastSeq + 1;
+  history.more = board.lastSeq > 0;
+  await showEarlier();
+  renderAll();
+  $("room").hidden = false;
+  showNewest($("timeline"));
+  return true;
+}
+
+// The page of entries before the earliest shown, above them; the reader's place is kept.
+async function showEarlier() {
+  if (history.loading || !history.more) return;
+  history.loading = true;
+  try {
+    const path = `/api/v1/cases/${caseId}/events?before=${history.earliest}&limit=${TIMELINE_PAGE}`;
+    const page = await api(path);
+    const timeline = $("timeline");
+    const fromEnd = timeline.scrollHeight - timeline.scrollTop;
+    timeline.prepend(...page.events.map(timelineItem));
+    timeline.scrollTop = timeline.scrollHeight - fromEnd;
+    if (page.events.length) history.earliest = page.events[0].seq;
+    history.more = page.has_more;
+  } catch {
+    // left as it is: the next scroll or click asks again
+  } finally {
+    history.loading = false;
+    $("timeline-earlier").hidden = !history.more;
+  }
+}
+
+$("timeline").addEventListener("scroll", (event) => {
+  if (event.target.scrollTop < 48) showEarlier();
+});
+$("timeline-earlier").addEventListener("click", () => showEarlier());
+
+const ready = load();
 let joining = false;
 
 async function join({ resync = false } = {}) {
+  if (!(await ready)) return;
   joining = true;
   const request = { case_id: caseId, after_seq: board.lastSeq, resync };
   const ack = await socket.timeout(15000).emitWithAck("case:join", request).catch(() => null);
