@@ -287,6 +287,12 @@ HTTP: dict[tuple[str, str], Expect | NotAudited] = {
         http_call("kiemtra", "GET", C + "/events"),
         [("case.events", "denied", "kiemtra")],
     ),
+    ("GET", "/api/v1/cases/{case_id}/notes"): Expect(
+        http_call("gs.timmach", "GET", C + "/notes"),
+        [("case.notes", "success", "gs.timmach")],
+        http_call("kiemtra", "GET", C + "/notes"),
+        [("case.notes", "denied", "kiemtra")],
+    ),
     ("POST", "/api/v1/cases/{case_id}/notes"): Expect(
         http_call("gs.timmach", "POST", C + "/notes", {"body": "x"}),
         [("note.create", "success", "gs.timmach")],
