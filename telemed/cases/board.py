@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
-from typing import Any, Protocol
 
 from telemed.accounts.models import Council, Facility, User
 from telemed.cases.models import (
@@ -114,34 +112,6 @@ def decision_json(
         "signed_at": iso(decision.signed_at),
         "content_sha256": decision.content_sha256,
         "opinions": [opinion_json(o, users.get(o.user_id)) for o in opinions],
-    }
-
-
-class EventRow(Protocol):
-    """A stored event as the log reads it (a row, or the entity)."""
-
-    @property
-    def case_id(self) -> int: ...
-    @property
-    def seq(self) -> int: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def actor_id(self) -> int | None: ...
-    @property
-    def at(self) -> datetime: ...
-    @property
-    def data(self) -> dict[str, Any]: ...
-
-
-def event_json(event: EventRow, actor: User | None) -> Json:
-    return {
-        "case_id": event.case_id,
-        "seq": event.seq,
-        "type": event.type,
-        "actor": actor_json(actor),
-        "at": iso(event.at),
-        "data": event.data,
     }
 
 

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from telemed import jsontext
 from telemed.accounts.principal import Actor, Principal
 from telemed.audit.work import AuditedWork, Unit
 from telemed.cases import access
@@ -77,9 +78,7 @@ class Change:
         # Guests and the system (a deadline reached) have no account to name.
         anonymous = principal.is_guest or principal.is_system
         at = self.clock.now()
-        seq = await self.repo.append_event(
-            case, type_, None if anonymous else principal.user_id, at, data
-        )
+        seq = await self.repo.next_seq(case, at)
         event: Json = {
             "case_id": case.id,
             "seq": seq,
@@ -88,6 +87,8 @@ class Change:
             "at": iso(at),
             "data": data,
         }
+        actor_id = None if anonymous else principal.user_id
+        await self.repo.insert_event(seq, actor_id, at, event, jsontext.dumps(event))
         self.events.append(event)
         return event
 

@@ -130,6 +130,9 @@ class CaseEvent(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     data: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    # The whole event as the room receives it, written once when it is appended: replays
+    # embed it as it is (telemed/jsontext.py). ``data`` stays for the queries into it.
+    body: Mapped[str] = mapped_column(Text, server_default="")
 
     __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_events_case_seq"),)
 

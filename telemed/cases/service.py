@@ -7,6 +7,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Row
+
 from telemed.accounts.models import User, UserRole
 from telemed.accounts.principal import Actor, Principal
 from telemed.audit.work import AuditedWork
@@ -14,12 +16,10 @@ from telemed.cases import access
 from telemed.cases.board import (
     NOTES_PAGE,
     RECORDING_EVENTS,
-    EventRow,
     assemble,
     attachment_json,
     case_core_json,
     decision_json,
-    event_json,
     mark_superseded,
     metadata_json,
     note_json,
@@ -45,6 +45,7 @@ from telemed.cases.workflow import TRANSITIONS, Transition, allowed_actions, req
 from telemed.cases.written import awaited, round_json
 from telemed.clock import Clock
 from telemed.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
+from telemed.jsontext import Raw
 from telemed.shapes import Json, actor_json, iso
 
 S = CaseStatus
@@ -183,14 +184,13 @@ class CaseService:
             if query.before is None:
                 return await self.events_in(repo, case, query.after, query.limit)
             rows = await repo.events_before(case.id, query.before, query.limit)
-            events = await events_json(repo, rows)
-            first = events[0]["seq"] if events else min(query.before, case.last_seq + 1)
-            return {"events": events, "last_seq": case.last_seq, "has_more": first > 1}
+            first = rows[0].seq if rows else min(query.before, case.last_seq + 1)
+            return {"events": stored(rows), "last_seq": case.last_seq, "has_more": first > 1}
 
     async def events_in(self, repo: CaseRepository, case: Case, after: int, limit: int) -> Json:
-        events = await events_json(repo, await repo.events_after(case.id, after, limit))
-        last = events[-1]["seq"] if events else after
-        return {"events": events, "last_seq": case.last_seq, "has_more": last < case.last_seq}
+        rows = await repo.events_after(case.id, after, limit)
+        last = rows[-1].seq if rows else after
+        return {"events": stored(rows), "last_seq": case.last_seq, "has_more": last < case.last_seq}
 
     async def notes(self, actor: Actor, case_id: int, query: NotesQuery) -> Json:
         """A page of the case's notes: the last ``limit`` before seq ``before``."""
@@ -356,9 +356,9 @@ async def notes_page(
     return notes, None
 
 
-async def events_json(repo: CaseRepository, rows: Sequence[EventRow]) -> list[Json]:
-    users = await repo.users({e.actor_id for e in rows if e.actor_id is not None})
-    return [event_json(e, users.get(e.actor_id) if e.actor_id else None) for e in rows]
+def stored(rows: Sequence[Row[int, str]]) -> list[Raw]:
+    """Events as stored, to be sent as they are."""
+    return [Raw(row.body) for row in rows]
 
 
 async def notes_json(

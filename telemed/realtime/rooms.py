@@ -16,6 +16,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from telemed import jsontext
 from telemed.accounts.auth import AuthService
 from telemed.accounts.principal import Principal
 from telemed.audit.work import AuditedWork
@@ -23,8 +24,9 @@ from telemed.cases import access
 from telemed.cases.models import Case
 from telemed.cases.repository import CaseRepository
 from telemed.cases.schemas import NewNote
-from telemed.cases.service import CaseService, events_json
+from telemed.cases.service import CaseService, stored
 from telemed.errors import AuthenticationRequired, DomainError
+from telemed.jsontext import Raw
 from telemed.realtime.connections import Connection, Connections, reauthenticate
 from telemed.realtime.feed import CaseFeed
 from telemed.realtime.presence import Peer, PresenceStore
@@ -34,7 +36,6 @@ from telemed.shapes import Json, actor_json
 log = logging.getLogger(__name__)
 
 ROOM_PREFIX = "case:"
-REPLAY_PAGE = 1000
 
 
 def case_room(case_id: int) -> str:
@@ -92,9 +93,8 @@ class CommittedEvents:
         """Events ``after < seq <= upto``."""
         async with self._sessionmaker() as db, db.begin():
             repo = CaseRepository(db)
-            return await events_json(
-                repo, await repo.events_after(case_id, after, max(upto - after, 0))
-            )
+            rows = await repo.events_after(case_id, after, max(upto - after, 0))
+            return [jsontext.loads(row.body) for row in rows]
 
 
 class RoomService:
@@ -165,15 +165,12 @@ class RoomService:
 
     async def _replay(
         self, repo: CaseRepository, case: Case, join: JoinInput
-    ) -> tuple[list[Json], int]:
-        events: list[Json] = []
+    ) -> tuple[list[Raw], int]:
+        """The events after the join's ``after_seq`` as stored (each encoded once, when it
+        was appended), and the seq they end at."""
         after = min(join.after_seq, case.last_seq)
-        while True:
-            page = await self._cases.events_in(repo, case, after, REPLAY_PAGE)
-            events.extend(page["events"])
-            if not page["has_more"] or not page["events"]:
-                return events, case.last_seq
-            after = page["events"][-1]["seq"]
+        rows = await repo.events_after(case.id, after, case.last_seq - after)
+        return stored(rows), case.last_seq
 
     async def leave(self, connection: Connection, request_id: str, leave: LeaveInput) -> Json:
         if leave.case_id in connection.cases:

@@ -108,7 +108,8 @@ def test_every_documented_event_type_is_appended_through_the_case_log() -> None:
 
 
 def test_only_the_case_log_appends_to_the_log_and_only_its_store_makes_event_rows() -> None:
-    assert callers_of("append_event") == {"cases/log.py"}
+    assert callers_of("next_seq") == {"cases/log.py"}
+    assert callers_of("insert_event") == {"cases/log.py"}
     assert row_makers("CaseEvent") == {"cases/repository.py"}
     # Publishing committed events is the log's alone too.
     assert callers_of("committed") == {"cases/log.py"}

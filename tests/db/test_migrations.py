@@ -4,21 +4,27 @@ server refuses an unmigrated database."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
 
+from telemed import appkeys
 from telemed.app import create_app
 from telemed.db.engine import create_engine
 from telemed.db.migrations import (
     DatabaseNotMigrated,
+    alembic_config,
     current_revision,
     ensure_migrated,
     head_revision,
@@ -26,6 +32,9 @@ from telemed.db.migrations import (
 )
 from telemed.models import is_unmapped, metadata
 from telemed.settings import Settings
+from tests.support.api import call
+from tests.support.cases import create_case
+from tests.support.server import RunningServer
 
 
 async def test_upgrade_reaches_head_and_matches_the_models(empty_database_url: str) -> None:
@@ -118,3 +127,41 @@ def test_database_errors_never_carry_statement_parameters(tmp_path: Path) -> Non
     message = asyncio.run(failing_insert())
     assert "UNIQUE constraint failed" in message
     assert "secret-note" not in message
+
+
+async def test_events_stored_before_0014_get_the_json_text_the_application_writes(
+    server: RunningServer, settings: Settings
+) -> None:
+    """0014 gives each existing event the text its room would have received: downgrading
+    drops the text, upgrading again rebuilds it from the columns, equal to the written one."""
+    doctor = await server.sign_in("bs.namcan")
+    case_id = (await create_case(doctor))["id"]
+    await call(doctor, "POST", f"/api/v1/cases/{case_id}/notes", {"body": "Troponin 2,3 µg/L"}, 201)
+    deadlines, now = server.app[appkeys.DEADLINE_SERVICE], server.app[appkeys.CLOCK].now()
+    assert await deadlines.tick(now + timedelta(hours=20)) == 1  # written by the system
+    assert await deadlines.tick(now + timedelta(hours=30)) == 1
+    engine = create_engine(settings.database_url)
+
+    async def bodies() -> list[tuple[int, Any]]:
+        async with engine.connect() as connection:
+            rows = await connection.execute(text("SELECT seq, body FROM case_events ORDER BY id"))
+            return [(seq, json.loads(body)) for seq, body in rows]
+
+    def migrate(connection: Connection, downgrade_to: str) -> None:
+        config = alembic_config(settings.database_url)
+        config.attributes["connection"] = connection
+        command.downgrade(config, downgrade_to)
+        command.upgrade(config, "head")
+
+    try:
+        written = await bodies()
+        assert [event["type"] for _, event in written][-3:] == [
+            "note.created",
+            "case.deadline_near",
+            "case.deadline_passed",
+        ]
+        async with engine.begin() as connection:
+            await connection.run_sync(migrate, "0013_board_pages")
+        assert await bodies() == written
+    finally:
+        await engine.dispose()
