@@ -30,11 +30,10 @@ from typing import Any
 
 import aiohttp
 import socketio
-from aiohttp import web
 
 from bench.bare_broadcast_server import create_app as create_bare_app
 from bench.cases_bench import new_case, timed_get, write_notes
-from bench.common import fresh_database, serve, sign_in, summary_ms
+from bench.common import fresh_database, listening, serve, sign_in, summary_ms
 
 REPLAYED = 1000
 
@@ -73,21 +72,8 @@ async def join_times(
     return await timed(runs, once)
 
 
-@asynccontextmanager
-async def bare_server() -> AsyncIterator[str]:
-    runner = web.AppRunner(create_bare_app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
-
-
 async def bare_join(events: int, runs: int) -> list[float]:
-    async with bare_server() as url, socket_client(url) as sio:
+    async with listening(create_bare_app()) as url, socket_client(url) as sio:
         for n in range(events):
             await sio.call("case:note", {"case_id": 1, "body": f"Ghi chú {n}"}, timeout=60)
         return await join_times(sio, 1, events, runs)

@@ -53,19 +53,26 @@ class Served:
 
 
 @asynccontextmanager
+async def listening(app: web.Application) -> AsyncIterator[str]:
+    """``app`` served on a free loopback port; its URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
 async def serve(database_url: str) -> AsyncIterator[Served]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(database_url=database_url, data_dir=Path(tmp), log_level="WARNING")
         app = create_app(settings)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        try:
-            yield Served(app, f"http://127.0.0.1:{port}")
-        finally:
-            await runner.cleanup()
+        async with listening(app) as url:
+            yield Served(app, url)
 
 
 async def sign_in(http: aiohttp.ClientSession, username: str) -> dict[str, str]:
