@@ -7,8 +7,9 @@ clients:
 1. connects ``--clients`` Socket.IO clients (websocket) spread over ``--rooms`` rooms and
    measures the server's resident memory per idle connection;
 2. light load: one note every ``1/--rate`` seconds, round-robin over the rooms, for
-   ``--duration`` seconds; latency from the ack to the sender (the note is committed) to
-   the moment the last member of the room has the event (p50, p99);
+   ``--duration`` seconds; latency to the moment the last member of the room has the
+   event, from the note's sending (what a user waits: issue 14's "note -> every member")
+   and from the ack to the sender (delivery alone: the note is committed) (p50, p99);
 3. saturation: one sender per room posts back-to-back for ``--duration`` seconds;
    sustained notes per second and the same latency.
 
@@ -269,14 +270,15 @@ async def join_all(target: Target, clients: list[Client]) -> None:
 
 
 class Notes:
-    """Sends notes and keeps when each was acknowledged."""
+    """Sends notes and keeps when each was sent and acknowledged."""
 
     def __init__(self, target: Target, clients: list[Client]) -> None:
         self.target = target
         self.by_room: dict[int, list[Client]] = defaultdict(list)
         for client in clients:
             self.by_room[client.room].append(client)
-        self.acked: dict[tuple[int, int], tuple[float, int]] = {}
+        # (case, seq) -> (sent at, acknowledged at, room)
+        self.acked: dict[tuple[int, int], tuple[float, float, int]] = {}
         self.errors = 0
         self.missing: list[tuple[int, int, int]] = []
         self.healed = 0
@@ -286,6 +288,7 @@ class Notes:
         sender = self.by_room[room][0]
         case_id = self.target.case_ids[room]
         note = {"case_id": case_id, "body": "bench"}
+        sent_at = time.perf_counter()
         try:
             ack = await sender.sio.call("case:note", note, timeout=60)
         except socketio.exceptions.SocketIOError:
@@ -293,15 +296,16 @@ class Notes:
         if not ack.get("ok"):
             self.errors += 1
             return
-        self.acked[(case_id, ack["seq"])] = (time.perf_counter(), room)
+        self.acked[(case_id, ack["seq"])] = (sent_at, time.perf_counter(), room)
 
-    async def latencies(self, within: float = 30.0) -> list[float]:
-        """Ack-to-last-member delay of every acked note (waits for stragglers)."""
+    async def latencies(self, within: float = 30.0) -> tuple[list[float], list[float]]:
+        """Send-to-last-member and ack-to-last-member delays of every acked note (waits
+        for stragglers)."""
         deadline = time.perf_counter() + within
         while time.perf_counter() < deadline:
             missing = sum(
                 1
-                for key, (_, room) in self.acked.items()
+                for key, (_, _, room) in self.acked.items()
                 for c in self.by_room[room]
                 if key not in c.received
             )
@@ -310,24 +314,26 @@ class Notes:
             await asyncio.sleep(0.2)
         self.missing = [
             (key[0], key[1], n)
-            for key, (_, room) in self.acked.items()
+            for key, (_, _, room) in self.acked.items()
             for n, c in enumerate(self.by_room[room])
             if key not in c.received
         ]
         self.healed = sum(
-            key in c.healed for key, (_, room) in self.acked.items() for c in self.by_room[room]
+            key in c.healed for key, (_, _, room) in self.acked.items() for c in self.by_room[room]
         )
         self.after_reconnect = sum(
             key in c.after_reconnect
-            for key, (_, room) in self.acked.items()
+            for key, (_, _, room) in self.acked.items()
             for c in self.by_room[room]
         )
-        result = []
-        for key, (acked_at, room) in self.acked.items():
+        from_send, from_ack = [], []
+        for key, (sent_at, acked_at, room) in self.acked.items():
             times = [c.received.get(key) for c in self.by_room[room]]
             if all(t is not None for t in times):
-                result.append(max(t for t in times if t is not None) - acked_at)
-        return result
+                last = max(t for t in times if t is not None)
+                from_send.append(last - sent_at)
+                from_ack.append(last - acked_at)
+        return from_send, from_ack
 
 
 async def light_load(target: Target, clients: list[Client], rate: float, duration: float) -> Json:
@@ -340,8 +346,7 @@ async def light_load(target: Target, clients: list[Client], rate: float, duratio
         n += 1
         await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
     await asyncio.gather(*tasks)
-    lat = await notes.latencies()
-    result = summary(lat, notes, time.perf_counter() - started)
+    result = summary(await notes.latencies(), notes, time.perf_counter() - started)
     result["connected"] = sum(1 for c in clients if c.sio.connected)
     return result
 
@@ -356,13 +361,13 @@ async def saturation(target: Target, clients: list[Client], duration: float) -> 
 
     await asyncio.gather(*(room_loop(r) for r in range(len(target.case_ids))))
     elapsed = time.perf_counter() - started
-    lat = await notes.latencies()
-    result = summary(lat, notes, elapsed)
+    result = summary(await notes.latencies(), notes, elapsed)
     result["connected"] = sum(1 for c in clients if c.sio.connected)
     return result
 
 
-def summary(latencies: list[float], notes: Notes, elapsed: float) -> Json:
+def summary(latencies: tuple[list[float], list[float]], notes: Notes, elapsed: float) -> Json:
+    from_send, from_ack = latencies
     acked = len(notes.acked)
     return {
         "notes": acked,
@@ -371,10 +376,12 @@ def summary(latencies: list[float], notes: Notes, elapsed: float) -> Json:
         "healed": notes.healed,
         "after_reconnect": notes.after_reconnect,
         "notes_per_s": acked / elapsed,
-        "delivered": len(latencies),
-        "p50_ms": pct(latencies, 0.50) * 1000,
-        "p99_ms": pct(latencies, 0.99) * 1000,
-        "mean_ms": statistics.fmean(latencies) * 1000 if latencies else float("nan"),
+        "delivered": len(from_ack),
+        "sent_p50_ms": pct(from_send, 0.50) * 1000,
+        "sent_p99_ms": pct(from_send, 0.99) * 1000,
+        "p50_ms": pct(from_ack, 0.50) * 1000,
+        "p99_ms": pct(from_ack, 0.99) * 1000,
+        "mean_ms": statistics.fmean(from_ack) * 1000 if from_ack else float("nan"),
     }
 
 
@@ -450,7 +457,8 @@ def report(results: list[Json]) -> None:
             p = r[phase]
             print(
                 f"  {phase:10s} {p['notes']:6d} notes ({p['errors']} errors), "
-                f"{p['notes_per_s']:7.1f} notes/s, ack->all members "
+                f"{p['notes_per_s']:7.1f} notes/s, note->all members "
+                f"p50 {p['sent_p50_ms']:7.1f} ms  p99 {p['sent_p99_ms']:7.1f} ms, ack->all "
                 f"p50 {p['p50_ms']:7.1f} ms  p99 {p['p99_ms']:7.1f} ms  "
                 f"({p['delivered']} fully delivered, {p['connected']} clients still connected)"
             )
@@ -468,8 +476,10 @@ def report(results: list[Json]) -> None:
         print(
             "\n  ratio telemed/bare: saturation notes/s "
             f"{telemed['saturation']['notes_per_s'] / bare['saturation']['notes_per_s']:.3f}, "
-            f"light p50 {telemed['light']['p50_ms'] / bare['light']['p50_ms']:.1f}x, "
-            f"light p99 {telemed['light']['p99_ms'] / bare['light']['p99_ms']:.1f}x, "
+            "light note->all p99 "
+            f"{telemed['light']['sent_p99_ms'] / bare['light']['sent_p99_ms']:.2f}x, "
+            f"light ack->all p50 {telemed['light']['p50_ms'] / bare['light']['p50_ms']:.1f}x, "
+            f"p99 {telemed['light']['p99_ms'] / bare['light']['p99_ms']:.1f}x, "
             "memory per connection "
             f"{telemed['bytes_per_connection'] / bare['bytes_per_connection']:.1f}x"
         )
