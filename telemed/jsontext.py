@@ -1,24 +1,24 @@
-"""JSON text as Telemed writes it: one encoder for the API's answers, the sockets' messages
-and the stored events (orjson: several times faster than the standard library's), and
-stored JSON text embedded as it is (``Raw``), so that replaying a case's log serializes
-nothing again: each event's JSON is written once, when it is appended.
+"""The stored text of case events: written once, when the case log appends an event, and
+read back by replays (``case:join``, ``GET …/events``) without rebuilding the event from
+its columns. orjson writes and parses it several times faster than the standard library.
 
-NaN and infinities are written as ``null`` (the standard library writes ``NaN``, which
-browsers refuse to parse); keys that are not strings are written as strings, as the
-standard library does.
+What leaves the server is still encoded by the standard library (the API's answers, and
+the sockets' strict JSON of telemed/realtime/wire.py): encoding every socket message with
+orjson cost 0.6 to 1.0 KiB more per idle connection (its non-ASCII text, where the
+standard library escapes to ASCII) and made a replay no faster (docs/performance.md).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
-# Already-encoded JSON, embedded as it is by ``dumps``.
-Raw = orjson.Fragment
-loads = orjson.loads
 
-_OPTIONS = orjson.OPT_NON_STR_KEYS
+def dumps(obj: object) -> str:
+    """``obj`` as compact JSON text (keys that are not strings become strings)."""
+    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def dumps(obj: object, **_ignored: object) -> str:
-    """``obj`` as compact JSON text (keyword arguments of ``json.dumps`` are ignored)."""
-    return orjson.dumps(obj, option=_OPTIONS).decode()
+def loads(text: str) -> Any:
+    return orjson.loads(text)

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from telemed import jsontext
 from telemed.accounts.models import User, UserRole
 from telemed.accounts.principal import Actor, Principal
 from telemed.audit.work import AuditedWork
@@ -45,7 +46,6 @@ from telemed.cases.workflow import TRANSITIONS, Transition, allowed_actions, req
 from telemed.cases.written import awaited, round_json
 from telemed.clock import Clock
 from telemed.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
-from telemed.jsontext import Raw
 from telemed.shapes import Json, actor_json, iso
 
 S = CaseStatus
@@ -356,9 +356,9 @@ async def notes_page(
     return notes, None
 
 
-def stored(rows: Sequence[Row[int, str]]) -> list[Raw]:
-    """Events as stored, to be sent as they are."""
-    return [Raw(row.body) for row in rows]
+def stored(rows: Sequence[Row[int, str]]) -> list[Json]:
+    """Events from their stored text, exactly as they were when appended."""
+    return [jsontext.loads(row.body) for row in rows]
 
 
 async def notes_json(

@@ -14,7 +14,6 @@ from typing import Any, Generic, TypeVar
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from telemed import jsontext
 from telemed.accounts.principal import Actor
 from telemed.http.auth import current_actor
 from telemed.http.openapi import Description, In
@@ -55,6 +54,6 @@ class api(Description[In]):
             answer = await endpoint(Call(request, actor, value))
             if isinstance(answer, web.StreamResponse):
                 return answer
-            return web.json_response(answer, status=self.status, dumps=jsontext.dumps)
+            return web.json_response(answer, status=self.status)
 
         return self.mark(handler)

@@ -16,7 +16,6 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from telemed import jsontext
 from telemed.accounts.auth import AuthService
 from telemed.accounts.principal import Principal
 from telemed.audit.work import AuditedWork
@@ -26,7 +25,6 @@ from telemed.cases.repository import CaseRepository
 from telemed.cases.schemas import NewNote
 from telemed.cases.service import CaseService, stored
 from telemed.errors import AuthenticationRequired, DomainError
-from telemed.jsontext import Raw
 from telemed.realtime.connections import Connection, Connections, reauthenticate
 from telemed.realtime.feed import CaseFeed
 from telemed.realtime.presence import Peer, PresenceStore
@@ -93,8 +91,7 @@ class CommittedEvents:
         """Events ``after < seq <= upto``."""
         async with self._sessionmaker() as db, db.begin():
             repo = CaseRepository(db)
-            rows = await repo.events_after(case_id, after, max(upto - after, 0))
-            return [jsontext.loads(row.body) for row in rows]
+            return stored(await repo.events_after(case_id, after, max(upto - after, 0)))
 
 
 class RoomService:
@@ -165,9 +162,9 @@ class RoomService:
 
     async def _replay(
         self, repo: CaseRepository, case: Case, join: JoinInput
-    ) -> tuple[list[Raw], int]:
-        """The events after the join's ``after_seq`` as stored (each encoded once, when it
-        was appended), and the seq they end at."""
+    ) -> tuple[list[Json], int]:
+        """The events after the join's ``after_seq`` (from their stored text), and the seq
+        they end at."""
         after = min(join.after_seq, case.last_seq)
         rows = await repo.events_after(case.id, after, case.last_seq - after)
         return stored(rows), case.last_seq

@@ -8,8 +8,7 @@ more than that by default, and its defaults cost memory or log floods:
   attachment in memory until the count arrives (any count, any number of frames);
 - a client event named ``connect`` or ``disconnect`` runs the lifecycle handlers;
 - a malformed frame reaches the libraries' parsers and ends in a logged traceback;
-- ``json.dumps`` writes NaN and Infinity, which browsers refuse to parse (Telemed writes
-  with ``telemed.jsontext``, which has neither and embeds stored events as they are).
+- ``json.dumps`` writes NaN and Infinity, which browsers refuse to parse.
 
 So each frame is checked where the libraries read it: Engine.IO text frames by
 ``GuardedWebSocket``, Socket.IO packets by ``TelemedPacket`` (the server's serializer),
@@ -35,7 +34,6 @@ import socketio
 from engineio.async_drivers.aiohttp import WebSocket
 from socketio import packet
 
-from telemed import jsontext
 from telemed.errors import FieldProblem, ValidationFailed
 from telemed.http.errors import error_body
 
@@ -81,7 +79,7 @@ class StrictJson:
 
     @staticmethod
     def dumps(obj: object, **kwargs: Any) -> str:
-        return jsontext.dumps(obj)
+        return json.dumps(obj, allow_nan=False, **kwargs)
 
     @staticmethod
     def loads(text: str | bytes, **_kwargs: Any) -> Any:
