@@ -160,6 +160,11 @@ async def test_an_emergency_request_alerts_every_online_council_member(
     await expect(chair.page.get_by_test_id("emergency-text")).to_contain_text("CẤP CỨU")
     await chair.page.get_by_test_id("emergency-open").click()
     await expect(chair.page).to_have_url(re.compile(rf"/cases/{case_id}$"))
+    # The room it opens works (and its scripts have all loaded before the test ends: a
+    # request cut off by closing the browser leaks a file in aiohttp's test server).
+    room_state = chair.page.get_by_test_id("connection-status")
+    await expect(room_state).to_have_attribute("data-state", "live")
+    await expect(chair.page.get_by_test_id("case-title")).to_contain_text(str(case_id))
     await expect(other_council.page.get_by_test_id("emergency-banner")).to_be_hidden()
     for person in (chair, member, other_council):
         person.assert_clean()
