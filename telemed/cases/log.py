@@ -16,7 +16,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from telemed import jsontext
 from telemed.accounts.principal import Actor, Principal
 from telemed.audit.work import AuditedWork, Unit
 from telemed.cases import access
@@ -88,7 +87,7 @@ class Change:
             "data": data,
         }
         actor_id = None if anonymous else principal.user_id
-        await self.repo.insert_event(seq, actor_id, at, event, jsontext.dumps(event))
+        await self.repo.insert_event(event, actor_id, at)
         self.events.append(event)
         return event
 

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Row, and_, bindparam, func, insert, or_, s
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from telemed import jsontext
 from telemed.accounts.models import (
     Council,
     CouncilMembership,
@@ -124,20 +125,19 @@ class CaseRepository:
         set_committed_value(case, "updated_at", at)
         return seq
 
-    async def insert_event(
-        self, seq: int, actor_id: int | None, at: datetime, event: Json, body: str
-    ) -> None:
-        """Store the event of ``seq`` (taken by ``next_seq``); ``body`` is its JSON text."""
+    async def insert_event(self, event: Json, actor_id: int | None, at: datetime) -> None:
+        """Store ``event`` (its seq taken by ``next_seq``) with its JSON text, written once
+        here and replayed as it is."""
         await self._session.execute(
             _INSERT_EVENT,
             {
                 "case_id": event["case_id"],
-                "seq": seq,
+                "seq": event["seq"],
                 "type": event["type"],
                 "actor_id": actor_id,
                 "at": at,
                 "data": event["data"],
-                "body": body,
+                "body": jsontext.dumps(event),
             },
         )
 
