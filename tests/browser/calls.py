@@ -7,7 +7,7 @@ import time
 
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser.pages import Person, sign_in
+from tests.browser.pages import Person, sign_in, until_live
 from tests.support.cases import create_case, to_session
 from tests.support.server import RunningServer
 
@@ -73,9 +73,7 @@ async def in_room(browser: Browser, server: RunningServer, username: str, case_i
     """``username`` signed in, on the case's room page, its live connection up."""
     person = await sign_in(browser, server, username)
     await person.page.goto(f"/cases/{case_id}")
-    await expect(person.page.get_by_test_id("connection-status")).to_have_attribute(
-        "data-state", "live"
-    )
+    await until_live(person)
     return person
 
 

@@ -24,6 +24,8 @@ class Person:
     page: Page
     errors: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
+    # Requests the page sent and has no answer to yet: what a page stuck loading waits on.
+    waiting: set[str] = field(default_factory=set)
 
     def assert_clean(self, *, refused: re.Pattern[str] | None = None) -> None:
         """No uncaught script error, no CSP violation, no dialog (alert) in this page.
@@ -72,7 +74,24 @@ async def open_page(browser: Browser, server: RunningServer, username: str) -> P
         await dialog.dismiss()  # type: ignore[attr-defined]
 
     page.on("dialog", on_dialog)
+    page.on("request", lambda request: person.waiting.add(request.url))
+    page.on("requestfinished", lambda request: person.waiting.discard(request.url))
+    page.on("requestfailed", lambda request: person.waiting.discard(request.url))
     return person
+
+
+async def until_live(person: Person) -> None:
+    """The page's live connection up (its case room joined); when it does not get there,
+    the failure tells what the page saw: its errors and the requests still unanswered."""
+    status = person.page.get_by_test_id("connection-status")
+    try:
+        await expect(status).to_have_attribute("data-state", "live")
+    except AssertionError as error:
+        text = await status.text_content()
+        raise AssertionError(
+            f"{person.username}'s room is not live (status text {text!r}); "
+            f"errors {person.errors}; unanswered {sorted(person.waiting)}"
+        ) from error
 
 
 async def sign_in(

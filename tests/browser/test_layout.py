@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Browser, ViewportSize, expect
 
-from tests.browser.pages import sign_in
+from tests.browser.pages import sign_in, until_live
 from tests.support.cases import create_case, to_session
 from tests.support.server import RunningServer
 
@@ -54,7 +54,7 @@ async def test_the_case_room_controls_are_reachable_on_a_tablet(
     page = chair.page
     await page.set_viewport_size(SCREENS["tablet"])
     await page.goto(f"/cases/{case_id}")
-    await expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "live")
+    await until_live(chair)
     for control in ("call-join", "note-body", "note-submit", "save-draft"):
         target = page.get_by_test_id(control)
         await target.scroll_into_view_if_needed()

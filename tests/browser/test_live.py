@@ -11,7 +11,7 @@ from playwright.async_api import Browser, WebSocketRoute, expect
 
 from telemed.clock import ManualClock
 from telemed.settings import Settings
-from tests.browser.pages import sign_in
+from tests.browser.pages import sign_in, until_live
 from tests.support.api import call
 from tests.support.cases import create_case, to_session
 from tests.support.server import RunningServer, running
@@ -162,8 +162,7 @@ async def test_an_emergency_request_alerts_every_online_council_member(
     await expect(chair.page).to_have_url(re.compile(rf"/cases/{case_id}$"))
     # The room it opens works (and its scripts have all loaded before the test ends: a
     # request cut off by closing the browser leaks a file in aiohttp's test server).
-    room_state = chair.page.get_by_test_id("connection-status")
-    await expect(room_state).to_have_attribute("data-state", "live")
+    await until_live(chair)
     await expect(chair.page.get_by_test_id("case-title")).to_contain_text(str(case_id))
     await expect(other_council.page.get_by_test_id("emergency-banner")).to_be_hidden()
     for person in (chair, member, other_council):
@@ -203,7 +202,7 @@ async def test_a_long_case_opens_on_its_latest_entries_and_pages_back_on_scroll(
     chair = await sign_in(browser, server, "gs.chutoa")
     page = chair.page
     await page.goto(f"/cases/{case_id}")
-    await expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "live")
+    await until_live(chair)
     entries = page.locator("#timeline > li")
     await expect(entries).to_have_count(50)
     await expect(page.get_by_test_id("note-text").last).to_have_text("số 119")

@@ -321,7 +321,12 @@ async function join({ resync = false } = {}) {
   const request = { case_id: caseId, after_seq: board.lastSeq, resync };
   const ack = await socket.timeout(15000).emitWithAck("case:join", request).catch(() => null);
   joining = false;
-  if (ack === null) return; // timed out: the next reconnect (or case:head) joins again
+  if (ack === null) {
+    // No answer in time (a server under load): ask again while connected; a reconnect
+    // joins by itself.
+    if (socket.connected) setTimeout(() => socket.connected && join({ resync }), 1000);
+    return;
+  }
   if (!ack.ok) {
     setConnection("offline");
     fail(ack.error?.code === "forbidden" ? t("room.clinical_only") : errorText(ack.error));
@@ -330,10 +335,11 @@ async function join({ resync = false } = {}) {
   noteActivity();
   $("room").hidden = false;
   $("room-error").hidden = true;
-  setConnection("live");
   apply(ack.events, { batch: true });
-  refreshActions();
   renderPresence(ack.peers);
+  // Live once the room can be acted in: what this user may do here is known.
+  await refreshActions();
+  setConnection("live");
   call.roomJoined();
   for (const [clientId, entry] of pending) send(clientId, entry);
 }
