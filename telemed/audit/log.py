@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from telemed.accounts.principal import Actor
@@ -14,9 +14,13 @@ from telemed.audit.chain import GENESIS_HASH, values_hash
 from telemed.audit.models import AuditRecord
 from telemed.clock import Clock
 from telemed.db.base import table
+from telemed.db.deferred import defer, kept
 
 _LAST = select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
-_INSERT = insert(table(AuditRecord))
+_TABLE = table(AuditRecord)
+# The chain's end (seq, hash) after the transaction's last append: a batch's units append
+# one after another, so only its first reads the end from the table.
+_TAIL = "telemed.audit.tail"
 
 
 class Outcome(enum.StrEnum):
@@ -50,11 +54,16 @@ class AuditLog:
         ``db`` is a transaction of ``telemed.db.batches``: on PostgreSQL it holds the
         chain's advisory lock from its first statement to its commit (across processes
         too), and SQLite's ``BEGIN IMMEDIATE`` serializes writers, so the last row read
-        here stays the last until this one follows it. The row is one Core insert built
-        once: every change writes it, and the ORM's unit of work cost more than the row.
+        here stays the last until this one follows it. The transaction keeps the end
+        after its first read, and the row waits to be inserted with the batch's others
+        (telemed/db/deferred.py: both go back with a savepoint that rolls back).
         """
-        last = (await db.execute(_LAST)).first()
-        seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+        transaction = kept(db)
+        tail = transaction.get(_TAIL)
+        if tail is None:
+            last = (await db.execute(_LAST)).first()
+            tail = (last[0], last[1]) if last else (0, GENESIS_HASH)
+        seq, prev_hash = tail[0] + 1, tail[1]
         principal = actor.principal
         values = {
             "seq": seq,
@@ -74,4 +83,5 @@ class AuditLog:
             "prev_hash": prev_hash,
         }
         values["hash"] = values_hash(prev_hash, values)
-        await db.execute(_INSERT, values)
+        defer(db, _TABLE, values)
+        transaction[_TAIL] = (seq, values["hash"])

@@ -22,6 +22,7 @@ from telemed.accounts.principal import Actor
 from telemed.audit.log import AuditEntry, AuditLog, Outcome
 from telemed.clock import SystemClock
 from telemed.db.batches import Batches, CommitObserver
+from telemed.db.deferred import savepoint
 from telemed.db.engine import create_engine, create_sessionmaker
 from telemed.db.migrations import ensure_migrated
 from telemed.errors import (
@@ -88,7 +89,7 @@ class AuditedWork:
         entry = AuditEntry(action, case_id, object_id)
         async with self.batches.turn() as db:
             try:
-                async with db.begin_nested():
+                async with savepoint(db):
                     unit = Unit(db, entry)
                     yield unit
                     for done in (entry, *unit.also):
@@ -99,7 +100,7 @@ class AuditedWork:
                 raise
             except Exception:
                 try:
-                    async with db.begin_nested():
+                    async with savepoint(db):
                         await self._audit.record(db, actor, entry, Outcome.ERROR)
                 except Exception:
                     log.exception("could not record the failure of %s in the audit trail", action)

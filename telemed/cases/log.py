@@ -87,7 +87,7 @@ class Change:
             "data": data,
         }
         actor_id = None if anonymous else principal.user_id
-        await self.repo.insert_event(event, actor_id, at)
+        self.repo.insert_event(event, actor_id, at)
         self.events.append(event)
         return event
 

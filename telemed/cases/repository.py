@@ -35,6 +35,7 @@ from telemed.cases.models import (
 from telemed.cases.schemas import CaseSort
 from telemed.cases.search_index import index_case, matching_ids
 from telemed.db.base import table
+from telemed.db.deferred import defer
 from telemed.shapes import Json
 
 _NEXT_SEQ = (
@@ -42,8 +43,11 @@ _NEXT_SEQ = (
     .where(Case.id == bindparam("case_id"))
     .values(last_seq=Case.last_seq + 1, updated_at=bindparam("at"))
     .returning(Case.last_seq)
+    # The case object is kept in step by next_seq itself; the ORM's default would evaluate
+    # the WHERE against every object in the session, on every event.
+    .execution_options(synchronize_session=False)
 )
-_INSERT_EVENT = insert(table(CaseEvent))
+_EVENTS = table(CaseEvent)
 _NOTE_COLUMNS = [c.key for c in table(Note).columns if c.key != "id"]
 _INSERT_NOTE = insert(table(Note)).returning(table(Note).c.id)
 # Events are read as their stored JSON text: a replay of 1,000 spent most of its time
@@ -125,11 +129,13 @@ class CaseRepository:
         set_committed_value(case, "updated_at", at)
         return seq
 
-    async def insert_event(self, event: Json, actor_id: int | None, at: datetime) -> None:
+    def insert_event(self, event: Json, actor_id: int | None, at: datetime) -> None:
         """Store ``event`` (its seq taken by ``next_seq``) with its JSON text, written once
-        here and replayed as it is."""
-        await self._session.execute(
-            _INSERT_EVENT,
+        here and replayed as it is. Deferred (telemed/db/deferred.py): the events of a
+        batch go in one statement, before anything reads them."""
+        defer(
+            self._session,
+            _EVENTS,
             {
                 "case_id": event["case_id"],
                 "seq": event["seq"],

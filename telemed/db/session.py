@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 
+from telemed.db.deferred import DeferringSession
+
 T = TypeVar("T")
 
 
@@ -51,7 +53,10 @@ class Transaction(AsyncSessionTransaction):
 
 
 class Session(AsyncSession):
-    """An ``AsyncSession`` whose database calls are not abandoned halfway."""
+    """An ``AsyncSession`` whose database calls are not abandoned halfway (and which writes
+    the rows deferred in it: telemed/db/deferred.py)."""
+
+    sync_session_class = DeferringSession
 
     def begin(self) -> Transaction:
         return Transaction(self)

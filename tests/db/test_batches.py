@@ -5,7 +5,6 @@ their work. Real server, real database (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 import pytest
@@ -13,52 +12,15 @@ from sqlalchemy import text
 
 from telemed import appkeys
 from telemed.accounts.principal import Actor
+from telemed.audit.log import AuditEntry
 from telemed.audit.work import AuditedWork
 from telemed.cases.schemas import NewNote
-from telemed.db.batches import Batches, NestedUnit
+from telemed.db.batches import NestedUnit
 from tests.support.api import call
 from tests.support.audit import audit_rows, verify
+from tests.support.batches import Unit, actor_of, all_in_one_batch, until
 from tests.support.cases import create_case
 from tests.support.server import RunningServer
-
-
-async def _actor(server: RunningServer, username: str) -> Actor:
-    signed = await server.sign_in(username)
-    principal = await server.app[appkeys.AUTH_SERVICE].authenticate(signed.token)
-    return Actor(principal, "127.0.0.1", f"test-{username}")
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    """Let the loop run until ``condition`` holds (a handful of steps: no time involved)."""
-    for _ in range(10_000):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("the condition never held")
-
-
-Unit = Callable[[], Coroutine[Any, Any, Any]]
-
-
-async def _all_in_one_batch(batches: Batches, units: Sequence[Unit]) -> list[object]:
-    """Run ``units`` queued behind one held turn, so that they share one transaction."""
-    go = asyncio.Event()
-
-    async def hold() -> None:
-        async with batches.turn():
-            await go.wait()
-
-    holder = asyncio.create_task(hold())
-    await _until(lambda: batches.busy)
-    tasks = [asyncio.create_task(unit()) for unit in units]
-    await _until(lambda: batches.waiting == len(units))
-    before = batches.committed_batches
-    go.set()
-    results = await asyncio.gather(*tasks, return_exceptions=True)
-    await holder
-    # One commit for all of them, the holder's included, on both backends.
-    assert batches.committed_batches == before + 1, "the units did not commit as batched"
-    return results
 
 
 async def test_a_refused_note_among_accepted_ones_leaves_its_row_and_nothing_else(
@@ -66,8 +28,8 @@ async def test_a_refused_note_among_accepted_ones_leaves_its_row_and_nothing_els
 ) -> None:
     doctor = await server.sign_in("bs.namcan")
     case_id = (await create_case(doctor))["id"]
-    author = await _actor(server, "bs.namcan")
-    stranger = await _actor(server, "bs.uminh")  # another district: may not see the case
+    author = await actor_of(server, "bs.namcan")
+    stranger = await actor_of(server, "bs.uminh")  # another district: may not see the case
     cases = server.app[appkeys.CASE_SERVICE]
     batches = server.app[appkeys.AUDITED_WORK].batches
 
@@ -75,7 +37,7 @@ async def test_a_refused_note_among_accepted_ones_leaves_its_row_and_nothing_els
         return lambda: cases.add_note(actor, case_id, NewNote(body=f"note {n}"))
 
     units = [note(author, 0), note(author, 1), note(stranger, 2), note(author, 3)]
-    results = await _all_in_one_batch(batches, units)
+    results = await all_in_one_batch(batches, units)
 
     refused = results[2]
     assert type(refused).__name__ == "NotFound"
@@ -104,7 +66,7 @@ async def test_a_failing_unit_is_rolled_back_alone_and_recorded_as_an_error(
 ) -> None:
     work: AuditedWork = server.app[appkeys.AUDITED_WORK]
     doctor = await server.sign_in("bs.namcan")
-    author = await _actor(server, "bs.namcan")
+    author = await actor_of(server, "bs.namcan")
     case_id = (await create_case(doctor))["id"]
     cases = server.app[appkeys.CASE_SERVICE]
 
@@ -118,7 +80,7 @@ async def test_a_failing_unit_is_rolled_back_alone_and_recorded_as_an_error(
         failing,
         lambda: cases.add_note(author, case_id, NewNote(body="after")),
     ]
-    results = await _all_in_one_batch(work.batches, units)
+    results = await all_in_one_batch(work.batches, units)
 
     assert isinstance(results[1], RuntimeError)
     events = (await call(doctor, "GET", f"/api/v1/cases/{case_id}/events"))["events"]
@@ -129,11 +91,47 @@ async def test_a_failing_unit_is_rolled_back_alone_and_recorded_as_an_error(
     assert [(row["outcome"], row["object_id"]) for row in failed] == [("error", "broken")]
 
 
+async def test_a_unit_rolled_back_after_its_audit_row_leaves_the_chain_straight(
+    server: RunningServer, database_url: str
+) -> None:
+    """A batch keeps the chain's end in memory between its units; a unit that wrote its
+    success row and then rolled back to its savepoint takes that row with it, and the
+    next unit chains from the row before, not from the one that is gone."""
+    work: AuditedWork = server.app[appkeys.AUDITED_WORK]
+    doctor = await server.sign_in("bs.namcan")
+    author = await actor_of(server, "bs.namcan")
+    case_id = (await create_case(doctor))["id"]
+    cases = server.app[appkeys.CASE_SERVICE]
+
+    async def fails_after_its_row() -> None:
+        async with work(author, "test.first_row_kept", case_id=case_id) as unit:
+            # Recorded after the unit's own row, and refused there (it has no text form).
+            unit.also.append(AuditEntry("test.also", object_id=object()))  # type: ignore[arg-type]
+
+    units: list[Unit] = [
+        lambda: cases.add_note(author, case_id, NewNote(body="before")),
+        fails_after_its_row,
+        lambda: cases.add_note(author, case_id, NewNote(body="after")),
+    ]
+    results = await all_in_one_batch(work.batches, units)
+
+    assert isinstance(results[1], TypeError), results[1]
+    rows = await audit_rows(database_url)
+    outcomes = [(row["action"], row["outcome"]) for row in rows[-3:]]
+    assert outcomes == [
+        ("note.create", "success"),
+        ("test.first_row_kept", "error"),
+        ("note.create", "success"),
+    ]
+    result = await verify(database_url)
+    assert result.ok, result.reason
+
+
 async def test_a_lone_unit_commits_at_once_and_a_nested_one_is_refused(
     server: RunningServer,
 ) -> None:
     work: AuditedWork = server.app[appkeys.AUDITED_WORK]
-    author = await _actor(server, "bs.namcan")
+    author = await actor_of(server, "bs.namcan")
     before = work.batches.committed_batches
     async with work(author, "test.alone"):
         pass
@@ -147,7 +145,7 @@ async def test_a_queued_unit_that_gives_up_does_not_strand_the_open_batch(
     server: RunningServer,
 ) -> None:
     work: AuditedWork = server.app[appkeys.AUDITED_WORK]
-    author = await _actor(server, "bs.namcan")
+    author = await actor_of(server, "bs.namcan")
     go = asyncio.Event()
 
     async def first() -> None:
@@ -159,12 +157,12 @@ async def test_a_queued_unit_that_gives_up_does_not_strand_the_open_batch(
             pass
 
     holder = asyncio.create_task(first())
-    await _until(lambda: work.batches.busy)
+    await until(lambda: work.batches.busy)
     quitter = asyncio.create_task(second())
-    await _until(lambda: work.batches.waiting == 1)
+    await until(lambda: work.batches.waiting == 1)
     go.set()
     # The first unit ends while the second waits, so it leaves its batch open for it...
-    await _until(lambda: not work.batches.busy)
+    await until(lambda: not work.batches.busy)
     # ...and the second gives up before its turn: somebody must still commit the first.
     quitter.cancel()
     await asyncio.wait_for(holder, 10)
@@ -179,7 +177,7 @@ async def test_a_unit_cancelled_mid_statement_leaves_its_neighbours_their_work(
     break the transaction it shares: the statement ends, the unit rolls back alone."""
     work: AuditedWork = server.app[appkeys.AUDITED_WORK]
     doctor = await server.sign_in("bs.namcan")
-    author = await _actor(server, "bs.namcan")
+    author = await actor_of(server, "bs.namcan")
     case_id = (await create_case(doctor))["id"]
     cases = server.app[appkeys.CASE_SERVICE]
     started = asyncio.Event()
@@ -206,7 +204,7 @@ async def test_a_unit_cancelled_mid_statement_leaves_its_neighbours_their_work(
         canceller,
         lambda: cases.add_note(author, case_id, NewNote(body="after")),
     ]
-    results = await _all_in_one_batch(work.batches, units)
+    results = await all_in_one_batch(work.batches, units)
 
     assert not any(isinstance(result, BaseException) for result in results), results
     events = (await call(doctor, "GET", f"/api/v1/cases/{case_id}/events"))["events"]
