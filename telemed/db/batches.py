@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 CHAIN_LOCK_KEY = 0x7E1E_AD17
 _CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 MAX_UNITS = 200
-# Told after each commit: how many units it stored and how long the COMMIT took.
-CommitObserver = Callable[[int, float], None]
+# Told after each commit: how many units it stored, how long the COMMIT took and how long
+# the batch waited for its write turn before its first unit.
+CommitObserver = Callable[[int, float, float], None]
 
 
 async def serialize_writes(db: AsyncSession) -> None:
@@ -44,10 +45,14 @@ async def serialize_writes(db: AsyncSession) -> None:
     lock (the sign-in throttle's counters) calls this first too: otherwise its locks and a
     batch's, taken unit after unit in no global order, could cross and deadlock. A writer
     of one row at a time cannot close such a cycle and need not wait. SQLite's
-    ``BEGIN IMMEDIATE`` already serializes every writer.
+    ``BEGIN IMMEDIATE`` already serializes every writer: it is sent here, with the
+    transaction's connection, rather than before its first statement, so that the wait for
+    it is a batch's wait too (``Batches.waited_seconds``).
     """
     if db.get_bind().dialect.name == "postgresql":
         await db.execute(_CHAIN_LOCK, {"key": CHAIN_LOCK_KEY})
+    else:
+        await db.connection()
 
 
 class NestedUnit(RuntimeError):
@@ -61,6 +66,10 @@ class _Batch:
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
     units: int = 0
+    # Seconds it waited for the database's write turn (SQLite's write lock, PostgreSQL's
+    # audit chain lock, which every process's batches take), and when it got it.
+    waited: float = 0.0
+    turn_at: float = 0.0
 
 
 class Batches:
@@ -81,6 +90,10 @@ class Batches:
         self._committing: set[asyncio.Task[None]] = set()
         self.committed_batches = 0
         self.committed_units = 0
+        # Seconds the committed batches waited for their write turn, and held it (from
+        # getting it to the end of their commit): how much writers queue behind each other.
+        self.waited_seconds = 0.0
+        self.held_seconds = 0.0
 
     @property
     def waiting(self) -> int:
@@ -153,13 +166,15 @@ class Batches:
     async def _open(self) -> _Batch:
         if self._batch is None:
             session = self._sessionmaker()
+            asked = time.perf_counter()
             try:
                 await session.begin()
                 await serialize_writes(session)
             except BaseException:
                 await session.close()
                 raise
-            self._batch = _Batch(session)
+            now = time.perf_counter()
+            self._batch = _Batch(session, waited=now - asked, turn_at=now)
         return self._batch
 
     async def _commit(self, batch: _Batch) -> None:
@@ -176,10 +191,13 @@ class Batches:
             # again by asyncio as an unretrieved exception.
             batch.committed.exception()
         else:
+            ended = time.perf_counter()
             self.committed_batches += 1
             self.committed_units += batch.units
+            self.waited_seconds += batch.waited
+            self.held_seconds += ended - batch.turn_at
             if self._observe is not None:
-                self._observe(batch.units, time.perf_counter() - started)
+                self._observe(batch.units, ended - started, batch.waited)
             if not batch.committed.done():
                 batch.committed.set_result(None)
         finally:

@@ -78,6 +78,13 @@ class Metrics:
             "Time one batch's COMMIT took (the fsync on SQLite).",
             registry=self.registry,
         )
+        self.write_turn_wait = Histogram(
+            "telemed_write_turn_wait_seconds",
+            "Time a batch waited for the database's write turn before its first unit: "
+            "SQLite's write lock, or PostgreSQL's audit chain lock, which the batches of "
+            "every process take.",
+            registry=self.registry,
+        )
         self.sign_in_failures = Counter(
             "telemed_sign_in_failures_total",
             "Refused sign-ins by reason: invalid_credentials (a wrong name or password, or "
@@ -113,9 +120,10 @@ class Metrics:
             registry=self.registry,
         )
 
-    def batch_committed(self, units: int, seconds: float) -> None:
+    def batch_committed(self, units: int, seconds: float, waited: float) -> None:
         self.batch_units.observe(units)
         self.commit_seconds.observe(seconds)
+        self.write_turn_wait.observe(waited)
 
     def sign_in_failed(self, reason: str) -> None:
         self.sign_in_failures.labels(reason).inc()

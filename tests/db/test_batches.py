@@ -15,7 +15,8 @@ from telemed.accounts.principal import Actor
 from telemed.audit.log import AuditEntry
 from telemed.audit.work import AuditedWork
 from telemed.cases.schemas import NewNote
-from telemed.db.batches import NestedUnit
+from telemed.db.batches import Batches, NestedUnit
+from telemed.db.engine import create_engine, create_sessionmaker
 from tests.support.api import call
 from tests.support.audit import audit_rows, verify
 from tests.support.batches import Unit, actor_of, all_in_one_batch, until
@@ -210,3 +211,39 @@ async def test_a_unit_cancelled_mid_statement_leaves_its_neighbours_their_work(
     events = (await call(doctor, "GET", f"/api/v1/cases/{case_id}/events"))["events"]
     bodies = [e["data"]["note"]["body"] for e in events if e["type"] == "note.created"]
     assert bodies == ["before", "after"]
+
+
+async def test_a_batch_counts_the_time_it_waited_for_another_writers_turn(
+    server: RunningServer, database_url: str
+) -> None:
+    """Two writers on one database (as two processes are): while one batch holds the write
+    turn (PostgreSQL's chain lock, SQLite's write lock), the other's batch waits, and says
+    how long; /metrics shows the wait."""
+    ours = server.app[appkeys.AUDITED_WORK].batches
+    engine = create_engine(database_url)
+    other = Batches(create_sessionmaker(engine))
+    held = 0.3
+    try:
+        async with other.turn():
+            waiting = asyncio.create_task(_one_turn(ours))
+            await asyncio.sleep(held)  # the other writer holds its turn this long at least
+        await waiting
+    finally:
+        await other.close()
+        await engine.dispose()
+    assert ours.waited_seconds >= held, ours.waited_seconds
+    assert other.held_seconds >= held, other.held_seconds
+    async with server.http().get("/metrics") as response:
+        metrics = await response.text()
+    waited = [
+        float(line.split()[1])
+        for line in metrics.splitlines()
+        if line.startswith("telemed_write_turn_wait_seconds_sum")
+    ]
+    assert len(waited) == 1, metrics
+    assert waited[0] >= held, waited
+
+
+async def _one_turn(batches: Batches) -> None:
+    async with batches.turn() as db:
+        await db.execute(text("SELECT 1"))
