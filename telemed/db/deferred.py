@@ -50,7 +50,6 @@ class _Rows:
         pending = self.pending
         if not pending:
             return
-        self.written = len(self.rows)
         by_table: dict[Table, list[dict[str, Any]]] = {}
         for table, values in pending:
             by_table.setdefault(table, []).append(values)
@@ -59,6 +58,9 @@ class _Rows:
             if statement is None:
                 statement = _INSERTS[table] = insert(table)
             session.execute(statement, rows)
+        # Only now: rows an INSERT failed on stay pending, so the commit tries them again
+        # and fails the batch, rather than committing without them.
+        self.written = len(self.rows)
 
 
 class DeferringSession(SyncSession):

@@ -5,13 +5,19 @@ database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from telemed import appkeys
 from telemed.audit.models import AuditRecord
 from telemed.audit.work import AuditedWork
+from telemed.cases.models import CaseEvent
 from telemed.cases.repository import CaseRepository
 from telemed.cases.schemas import NewNote
+from telemed.db.base import table
+from telemed.db.deferred import defer
 from tests.support.api import call
 from tests.support.audit import audit_rows, verify
 from tests.support.batches import Unit, actor_of, all_in_one_batch
@@ -96,5 +102,41 @@ async def test_rows_written_early_for_a_reader_that_then_fails_are_written_again
         ("test.reads_then_fails", "error"),
         ("note.create", "success"),
     ]
+    result = await verify(database_url)
+    assert result.ok, result.reason
+
+
+async def test_a_deferred_row_the_database_refuses_fails_the_whole_batch(
+    server: RunningServer, database_url: str
+) -> None:
+    """Deferred rows are written for the batch as a whole, so one the database refuses
+    (a bug: the application builds them whole) fails every unit of its batch. None is told
+    its work was stored, and none of it is."""
+    work: AuditedWork = server.app[appkeys.AUDITED_WORK]
+    doctor = await server.sign_in("bs.namcan")
+    author = await actor_of(server, "bs.namcan")
+    case_id = (await create_case(doctor))["id"]
+    cases = server.app[appkeys.CASE_SERVICE]
+    before = len(await audit_rows(database_url))
+
+    async def defers_a_broken_row() -> None:
+        async with work(author, "test.broken_row", case_id=case_id) as unit:
+            # A second seq 1 for the case (its case.created has it): refused at the commit.
+            at = datetime.now(UTC)
+            row = {"case_id": case_id, "seq": 1, "type": "test.again", "actor_id": None}
+            defer(unit.db, table(CaseEvent), {**row, "at": at, "data": {}, "body": "{}"})
+
+    units: list[Unit] = [
+        lambda: cases.add_note(author, case_id, NewNote(body="before")),
+        defers_a_broken_row,
+        lambda: cases.add_note(author, case_id, NewNote(body="after")),
+    ]
+    results = await all_in_one_batch(work.batches, units, committed=0)
+
+    assert all(isinstance(result, IntegrityError) for result in results), results
+    events = (await call(doctor, "GET", f"/api/v1/cases/{case_id}/events"))["events"]
+    assert [e["type"] for e in events] == ["case.created"]
+    # Only the events read just now added its row.
+    assert len(await audit_rows(database_url)) == before + 1
     result = await verify(database_url)
     assert result.ok, result.reason

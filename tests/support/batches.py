@@ -30,8 +30,11 @@ async def until(condition: Callable[[], bool]) -> None:
 Unit = Callable[[], Coroutine[Any, Any, Any]]
 
 
-async def all_in_one_batch(batches: Batches, units: Sequence[Unit]) -> list[object]:
-    """Run ``units`` queued behind one held turn, so that they share one transaction."""
+async def all_in_one_batch(
+    batches: Batches, units: Sequence[Unit], *, committed: int = 1
+) -> list[object]:
+    """Run ``units`` queued behind one held turn, so that they share one transaction
+    (``committed``: how many commits that makes, 0 when the batch is to fail)."""
     go = asyncio.Event()
 
     async def hold() -> None:
@@ -45,7 +48,9 @@ async def all_in_one_batch(batches: Batches, units: Sequence[Unit]) -> list[obje
     before = batches.committed_batches
     go.set()
     results = await asyncio.gather(*tasks, return_exceptions=True)
-    await holder
+    (held,) = await asyncio.gather(holder, return_exceptions=True)
+    if committed and isinstance(held, BaseException):
+        raise held
     # One commit for all of them, the holder's included, on both backends.
-    assert batches.committed_batches == before + 1, "the units did not commit as batched"
+    assert batches.committed_batches == before + committed, "the units did not run as batched"
     return results
