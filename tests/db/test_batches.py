@@ -18,8 +18,15 @@ from telemed.cases.schemas import NewNote
 from telemed.db.batches import Batches, NestedUnit
 from telemed.db.engine import create_engine, create_sessionmaker
 from tests.support.api import call
-from tests.support.audit import audit_rows, verify
-from tests.support.batches import Unit, actor_of, all_in_one_batch, until
+from tests.support.audit import audit_rows, verified_outcomes, verify
+from tests.support.batches import (
+    Unit,
+    actor_of,
+    all_in_one_batch,
+    batched_case,
+    between_notes,
+    until,
+)
 from tests.support.cases import create_case
 from tests.support.server import RunningServer
 
@@ -65,22 +72,15 @@ async def test_a_refused_note_among_accepted_ones_leaves_its_row_and_nothing_els
 async def test_a_failing_unit_is_rolled_back_alone_and_recorded_as_an_error(
     server: RunningServer, database_url: str
 ) -> None:
-    work: AuditedWork = server.app[appkeys.AUDITED_WORK]
-    doctor = await server.sign_in("bs.namcan")
-    author = await actor_of(server, "bs.namcan")
-    case_id = (await create_case(doctor))["id"]
-    cases = server.app[appkeys.CASE_SERVICE]
+    batched = await batched_case(server)
+    work, doctor, author, case_id, _cases = batched
 
     async def failing() -> None:
         async with work(author, "test.failing", case_id=case_id) as unit:
             unit.entry.object_id = "broken"
             raise RuntimeError("broken on purpose")
 
-    units: list[Unit] = [
-        lambda: cases.add_note(author, case_id, NewNote(body="before")),
-        failing,
-        lambda: cases.add_note(author, case_id, NewNote(body="after")),
-    ]
+    units = between_notes(batched, failing)
     results = await all_in_one_batch(work.batches, units)
 
     assert isinstance(results[1], RuntimeError)
@@ -98,34 +98,23 @@ async def test_a_unit_rolled_back_after_its_audit_row_leaves_the_chain_straight(
     """A batch keeps the chain's end in memory between its units; a unit that wrote its
     success row and then rolled back to its savepoint takes that row with it, and the
     next unit chains from the row before, not from the one that is gone."""
-    work: AuditedWork = server.app[appkeys.AUDITED_WORK]
-    doctor = await server.sign_in("bs.namcan")
-    author = await actor_of(server, "bs.namcan")
-    case_id = (await create_case(doctor))["id"]
-    cases = server.app[appkeys.CASE_SERVICE]
+    batched = await batched_case(server)
+    work, _doctor, author, case_id, _cases = batched
 
     async def fails_after_its_row() -> None:
         async with work(author, "test.first_row_kept", case_id=case_id) as unit:
             # Recorded after the unit's own row, and refused there (it has no text form).
             unit.also.append(AuditEntry("test.also", object_id=object()))  # type: ignore[arg-type]
 
-    units: list[Unit] = [
-        lambda: cases.add_note(author, case_id, NewNote(body="before")),
-        fails_after_its_row,
-        lambda: cases.add_note(author, case_id, NewNote(body="after")),
-    ]
+    units = between_notes(batched, fails_after_its_row)
     results = await all_in_one_batch(work.batches, units)
 
     assert isinstance(results[1], TypeError), results[1]
-    rows = await audit_rows(database_url)
-    outcomes = [(row["action"], row["outcome"]) for row in rows[-3:]]
-    assert outcomes == [
+    assert await verified_outcomes(database_url, {"note.create", "test.first_row_kept"}) == [
         ("note.create", "success"),
         ("test.first_row_kept", "error"),
         ("note.create", "success"),
     ]
-    result = await verify(database_url)
-    assert result.ok, result.reason
 
 
 async def test_a_lone_unit_commits_at_once_and_a_nested_one_is_refused(
@@ -176,11 +165,8 @@ async def test_a_unit_cancelled_mid_statement_leaves_its_neighbours_their_work(
 ) -> None:
     """A request given up on while its statement runs (a shutdown, a timeout) must not
     break the transaction it shares: the statement ends, the unit rolls back alone."""
-    work: AuditedWork = server.app[appkeys.AUDITED_WORK]
-    doctor = await server.sign_in("bs.namcan")
-    author = await actor_of(server, "bs.namcan")
-    case_id = (await create_case(doctor))["id"]
-    cases = server.app[appkeys.CASE_SERVICE]
+    batched = await batched_case(server)
+    work, doctor, author, case_id, _cases = batched
     started = asyncio.Event()
     slow = text(
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) "
@@ -200,11 +186,7 @@ async def test_a_unit_cancelled_mid_statement_leaves_its_neighbours_their_work(
         with pytest.raises(asyncio.CancelledError):
             await task
 
-    units: list[Unit] = [
-        lambda: cases.add_note(author, case_id, NewNote(body="before")),
-        canceller,
-        lambda: cases.add_note(author, case_id, NewNote(body="after")),
-    ]
+    units = between_notes(batched, canceller)
     results = await all_in_one_batch(work.batches, units)
 
     assert not any(isinstance(result, BaseException) for result in results), results

@@ -12,27 +12,22 @@ from sqlalchemy.exc import IntegrityError
 
 from telemed import appkeys
 from telemed.audit.models import AuditRecord
-from telemed.audit.work import AuditedWork
 from telemed.cases.models import CaseEvent
 from telemed.cases.repository import CaseRepository
 from telemed.cases.schemas import NewNote
 from telemed.db.base import table
 from telemed.db.deferred import defer
 from tests.support.api import call
-from tests.support.audit import audit_rows, verify
-from tests.support.batches import Unit, actor_of, all_in_one_batch
-from tests.support.cases import create_case
+from tests.support.audit import audit_rows, verified_outcomes, verify
+from tests.support.batches import Unit, all_in_one_batch, batched_case, between_notes
 from tests.support.server import RunningServer
 
 
 async def test_a_unit_reads_the_rows_its_batch_deferred_before_it(
     server: RunningServer,
 ) -> None:
-    work: AuditedWork = server.app[appkeys.AUDITED_WORK]
-    doctor = await server.sign_in("bs.namcan")
-    author = await actor_of(server, "bs.namcan")
-    case_id = (await create_case(doctor))["id"]
-    cases = server.app[appkeys.CASE_SERVICE]
+    batched = await batched_case(server)
+    work, _doctor, author, case_id, cases = batched
     seen: dict[str, object] = {}
 
     async def reader() -> None:
@@ -68,11 +63,8 @@ async def test_rows_written_early_for_a_reader_that_then_fails_are_written_again
     """A unit that reads (so its batch's deferred rows go to the database inside its
     savepoint) and then fails rolls those rows back with its own: the batch writes its
     neighbours' rows again at its commit, and nothing of the failed unit."""
-    work: AuditedWork = server.app[appkeys.AUDITED_WORK]
-    doctor = await server.sign_in("bs.namcan")
-    author = await actor_of(server, "bs.namcan")
-    case_id = (await create_case(doctor))["id"]
-    cases = server.app[appkeys.CASE_SERVICE]
+    batched = await batched_case(server)
+    work, doctor, author, case_id, _cases = batched
     log = server.app[appkeys.CASE_LOG]
 
     async def reads_then_fails() -> None:
@@ -81,11 +73,7 @@ async def test_rows_written_early_for_a_reader_that_then_fails_are_written_again
             await change.unit.db.execute(select(func.count()).select_from(AuditRecord))
             raise RuntimeError("fails after its read")
 
-    units: list[Unit] = [
-        lambda: cases.add_note(author, case_id, NewNote(body="before")),
-        reads_then_fails,
-        lambda: cases.add_note(author, case_id, NewNote(body="after")),
-    ]
+    units = between_notes(batched, reads_then_fails)
     results = await all_in_one_batch(work.batches, units)
 
     assert isinstance(results[1], RuntimeError), results[1]
@@ -95,15 +83,11 @@ async def test_rows_written_early_for_a_reader_that_then_fails_are_written_again
         (2, "note.created"),
         (3, "note.created"),
     ]
-    mine = {"note.create", "test.reads_then_fails"}
-    rows = [row for row in await audit_rows(database_url) if row["action"] in mine]
-    assert [(row["action"], row["outcome"]) for row in rows] == [
+    assert await verified_outcomes(database_url, {"note.create", "test.reads_then_fails"}) == [
         ("note.create", "success"),
         ("test.reads_then_fails", "error"),
         ("note.create", "success"),
     ]
-    result = await verify(database_url)
-    assert result.ok, result.reason
 
 
 async def test_a_deferred_row_the_database_refuses_fails_the_whole_batch(
@@ -112,11 +96,8 @@ async def test_a_deferred_row_the_database_refuses_fails_the_whole_batch(
     """Deferred rows are written for the batch as a whole, so one the database refuses
     (a bug: the application builds them whole) fails every unit of its batch. None is told
     its work was stored, and none of it is."""
-    work: AuditedWork = server.app[appkeys.AUDITED_WORK]
-    doctor = await server.sign_in("bs.namcan")
-    author = await actor_of(server, "bs.namcan")
-    case_id = (await create_case(doctor))["id"]
-    cases = server.app[appkeys.CASE_SERVICE]
+    batched = await batched_case(server)
+    work, doctor, author, case_id, _cases = batched
     before = len(await audit_rows(database_url))
 
     async def defers_a_broken_row() -> None:
@@ -126,11 +107,7 @@ async def test_a_deferred_row_the_database_refuses_fails_the_whole_batch(
             row = {"case_id": case_id, "seq": 1, "type": "test.again", "actor_id": None}
             defer(unit.db, table(CaseEvent), {**row, "at": at, "data": {}, "body": "{}"})
 
-    units: list[Unit] = [
-        lambda: cases.add_note(author, case_id, NewNote(body="before")),
-        defers_a_broken_row,
-        lambda: cases.add_note(author, case_id, NewNote(body="after")),
-    ]
+    units = between_notes(batched, defers_a_broken_row)
     results = await all_in_one_batch(work.batches, units, committed=0)
 
     assert all(isinstance(result, IntegrityError) for result in results), results

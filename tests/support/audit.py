@@ -75,6 +75,16 @@ async def verify(url: str) -> VerifyResult:
         await engine.dispose()
 
 
+async def verified_outcomes(url: str, actions: set[str]) -> list[tuple[str, str]]:
+    """(action, outcome) of the rows of ``actions``, in chain order, once the chain (and
+    the records it seals) verifies."""
+    result = await verify(url)
+    assert result.ok, result.reason
+    return [
+        (row["action"], row["outcome"]) for row in await audit_rows(url) if row["action"] in actions
+    ]
+
+
 async def count_rows(engine: AsyncEngine) -> int:
     async with engine.connect() as connection:
         return int((await connection.execute(select(func.count()).select_from(AUDIT))).scalar_one())

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from telemed import appkeys
 from telemed.accounts.principal import Actor
+from telemed.audit.work import AuditedWork
+from telemed.cases.schemas import NewNote
+from telemed.cases.service import CaseService
 from telemed.db.batches import Batches
-from tests.support.server import RunningServer
+from tests.support.cases import create_case
+from tests.support.server import RunningServer, SignedIn
 
 
 async def actor_of(server: RunningServer, username: str) -> Actor:
@@ -54,3 +58,32 @@ async def all_in_one_batch(
     # One commit for all of them, the holder's included, on both backends.
     assert batches.committed_batches == before + committed, "the units did not run as batched"
     return results
+
+
+class Batched(NamedTuple):
+    """A new case of bs.namcan's to batch work on: the unit of work, the doctor's HTTP
+    client, the doctor as an actor, the case and the case service."""
+
+    work: AuditedWork
+    doctor: SignedIn
+    author: Actor
+    case_id: int
+    cases: CaseService
+
+
+async def batched_case(server: RunningServer) -> Batched:
+    doctor = await server.sign_in("bs.namcan")
+    author = await actor_of(server, "bs.namcan")
+    case_id = (await create_case(doctor))["id"]
+    cases = server.app[appkeys.CASE_SERVICE]
+    return Batched(server.app[appkeys.AUDITED_WORK], doctor, author, case_id, cases)
+
+
+def between_notes(batched: Batched, unit: Unit) -> list[Unit]:
+    """``unit`` after a note "before" and before a note "after" (by the case's author)."""
+    _work, _doctor, author, case_id, cases = batched
+
+    def note(body: str) -> Unit:
+        return lambda: cases.add_note(author, case_id, NewNote(body=body))
+
+    return [note("before"), unit, note("after")]
