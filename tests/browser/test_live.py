@@ -3,6 +3,7 @@ the way, notes shown as text, emergency alerts, the language switch."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 
@@ -81,6 +82,7 @@ async def test_a_live_event_lost_on_the_way_reaches_the_board_through_the_head_c
         chair = await sign_in(browser, server, "gs.chutoa")
         page = chair.page
         lost: list[str] = []
+        passed: list[str | bytes] = []
 
         def drop_the_first_note(ws: WebSocketRoute) -> None:
             # Between the page and the server: the first live note never arrives (a proxy,
@@ -91,6 +93,7 @@ async def test_a_live_event_lost_on_the_way_reaches_the_board_through_the_head_c
                 if isinstance(message, str) and '"case:event"' in message and not lost:
                     lost.append(message)
                     return
+                passed.append(message)
                 ws.send(message)
 
             upstream.on_message(from_server)
@@ -101,6 +104,12 @@ async def test_a_live_event_lost_on_the_way_reaches_the_board_through_the_head_c
             "data-state", "live"
         )
         await expect(page.locator("body")).to_have_attribute("data-socket", "websocket")
+        # The route carries the server's messages already (the upgrade's probe at least).
+        for _ in range(100):
+            if passed:
+                break
+            await asyncio.sleep(0.1)
+        assert passed, "the route carried nothing from the server"
         await call(
             doctor_api,
             "POST",
@@ -116,6 +125,8 @@ async def test_a_live_event_lost_on_the_way_reaches_the_board_through_the_head_c
         async with doctor_api.http.get("/metrics") as response:
             assert "telemed_live_healed_events_total 1.0" in await response.text()
         chair.assert_clean()
+        # Before the server stops: it would wait for the page's open websocket.
+        await chair.context.close()
 
 
 async def test_markup_in_a_note_or_a_title_shows_as_text(
