@@ -25,14 +25,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ClauseElement, Insert, Table, TextClause, event, insert
+from sqlalchemy import ClauseElement, Table, TextClause, event, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, SessionTransaction
 from sqlalchemy.orm import Session as SyncSession
 from sqlalchemy.sql.util import find_tables
 
 _KEY = "telemed.deferred"
-_INSERTS: dict[Table, Insert] = {}
 
 
 @dataclass
@@ -54,10 +53,7 @@ class _Rows:
         for table, values in pending:
             by_table.setdefault(table, []).append(values)
         for table, rows in by_table.items():
-            statement = _INSERTS.get(table)
-            if statement is None:
-                statement = _INSERTS[table] = insert(table)
-            session.execute(statement, rows)
+            session.execute(insert(table), rows)
         # Only now: rows an INSERT failed on stay pending, so the commit tries them again
         # and fails the batch, rather than committing without them.
         self.written = len(self.rows)

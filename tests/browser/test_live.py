@@ -100,9 +100,7 @@ async def test_a_live_event_lost_on_the_way_reaches_the_board_through_the_head_c
 
         await page.route_web_socket(re.compile(r"/socket\.io/"), drop_the_first_note)
         await page.goto(f"/cases/{case_id}")
-        await expect(page.get_by_test_id("connection-status")).to_have_attribute(
-            "data-state", "live"
-        )
+        await until_live(chair)
         await expect(page.locator("body")).to_have_attribute("data-socket", "websocket")
         # The route carries the server's messages already (the upgrade's probe at least).
         for _ in range(100):

@@ -324,7 +324,9 @@ async function join({ resync = false } = {}) {
   if (ack === null) {
     // No answer in time (a server under load): ask again while connected; a reconnect
     // joins by itself.
-    if (socket.connected) setTimeout(() => socket.connected && join({ resync }), 1000);
+    setTimeout(() => {
+      if (socket.connected) join({ resync });
+    }, 1000);
     return;
   }
   if (!ack.ok) {
